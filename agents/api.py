@@ -1,0 +1,520 @@
+"""`/v1/agents`: agents, their core memory, archival memory, messages and context."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections, connection
+from django.http import HttpRequest, StreamingHttpResponse
+from django.utils import timezone
+from ninja import Query, Router
+
+from agents import llm, services
+from agents.letta_format import Rendering, iso, render_all
+from agents.loop import InputMessage, TurnResult
+from agents.models import Agent, Message
+from agents.schemas import (
+    AgentCreateIn,
+    AgentStateOut,
+    AgentUpdateIn,
+    LettaRequestIn,
+    MemoryOut,
+    agent_states,
+    fresh_state,
+    tool_out,
+)
+from config.errors import InvalidRequest
+from config.ids import new_id
+from memory import services as memory_services
+from memory.schemas import (
+    BlockOut,
+    BlockUpdateIn,
+    MessageOut,
+    PassageIn,
+    PassageOut,
+    SearchOut,
+    block_out,
+    passage_out,
+)
+
+router = Router(tags=["agents"])
+tools_router = Router(tags=["tools"])
+
+T = TypeVar("T")
+
+
+async def offload(func: Callable[[], T]) -> T:
+    """Run blocking work (model calls, embeddings) on a worker thread of its own.
+
+    Django's sync views share one thread under ASGI; a turn that waits seconds for a
+    model there would stall every other request. The thread's database connection is
+    closed afterwards so finished threads never hold connections open.
+    """
+
+    def call() -> T:
+        close_old_connections()
+        try:
+            return func()
+        finally:
+            connection.close()
+
+    return await sync_to_async(call, thread_sensitive=False)()
+
+
+# --- Agents --------------------------------------------------------------------------------
+
+
+def _spec(payload: AgentCreateIn) -> services.AgentSpec:
+    model = payload.model
+    context_window = payload.context_window_limit
+    temperature, max_tokens = payload.temperature, payload.max_tokens
+    if model is None and payload.llm_config is not None:
+        config = payload.llm_config
+        model = config.handle or f"{config.model_endpoint_type or 'openai'}/{config.model}"
+        context_window = context_window or config.context_window
+        temperature = temperature if temperature is not None else config.temperature
+        max_tokens = max_tokens or config.max_tokens
+    embedding = payload.embedding
+    if embedding is None and payload.embedding_config is not None:
+        config_e = payload.embedding_config
+        embedding = config_e.handle or (
+            f"{config_e.embedding_endpoint_type or 'openai'}/{config_e.embedding_model}"
+        )
+    return services.AgentSpec(
+        name=payload.name,
+        model=model,
+        embedding=embedding,
+        system=payload.system,
+        agent_type=payload.agent_type,
+        description=payload.description or "",
+        memory_blocks=[
+            services.BlockSpec(
+                label=block.label,
+                value=block.value,
+                limit=block.limit,
+                description=block.description,
+                read_only=block.read_only,
+                metadata=block.metadata or {},
+            )
+            for block in payload.memory_blocks
+        ],
+        block_ids=payload.block_ids,
+        tools=payload.tools,
+        include_base_tools=payload.include_base_tools,
+        tool_rules=[rule.model_dump() for rule in payload.tool_rules]
+        if payload.tool_rules is not None
+        else None,
+        tags=payload.tags,
+        metadata=payload.metadata or {},
+        context_window=context_window,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        embedding_chunk_size=payload.embedding_chunk_size,
+        timezone=payload.timezone,
+        enable_sleeptime=payload.enable_sleeptime,
+    )
+
+
+@router.post("", response=AgentStateOut)
+def create_agent(request: HttpRequest, payload: AgentCreateIn) -> dict[str, Any]:
+    agent = services.create_agent(request.auth, _spec(payload))
+    return fresh_state(agent)
+
+
+@router.get("", response=list[AgentStateOut])
+def list_agents(
+    request: HttpRequest,
+    name: str | None = None,
+    tags: list[str] = Query(None),
+    match_all_tags: bool = False,
+    query_text: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = Query(50, ge=1, le=1000),
+    ascending: bool = True,
+) -> list[dict[str, Any]]:
+    agents = services.list_agents(
+        request.auth,
+        name=name,
+        tags=tags,
+        match_all_tags=match_all_tags,
+        query_text=query_text,
+        after=after,
+        before=before,
+        limit=limit,
+        ascending=ascending,
+    )
+    return agent_states(agents)
+
+
+@router.get("/{agent_id}", response=AgentStateOut)
+def retrieve_agent(request: HttpRequest, agent_id: str) -> dict[str, Any]:
+    return fresh_state(services.get_agent_for_user(request.auth, agent_id))
+
+
+@router.patch("/{agent_id}", response=AgentStateOut)
+def update_agent(request: HttpRequest, agent_id: str, payload: AgentUpdateIn) -> dict[str, Any]:
+    agent = services.get_agent_for_user(request.auth, agent_id)
+    changes = payload.model_dump(exclude_unset=True, exclude_none=True)
+    if payload.llm_config is not None:
+        config = payload.llm_config
+        changes.setdefault(
+            "model", config.handle or f"{config.model_endpoint_type or 'openai'}/{config.model}"
+        )
+        if config.context_window:
+            changes.setdefault("context_window", config.context_window)
+    if "context_window_limit" in changes:
+        changes["context_window"] = changes.pop("context_window_limit")
+    changes.pop("llm_config", None)
+    return fresh_state(services.update_agent(agent, changes))
+
+
+@router.delete("/{agent_id}", response=MessageOut)
+def delete_agent(request: HttpRequest, agent_id: str) -> dict[str, str]:
+    services.delete_agent(services.get_agent_for_user(request.auth, agent_id))
+    return {"message": f"Agent id={agent_id} successfully deleted"}
+
+
+@router.get("/{agent_id}/tools", response=list[dict[str, Any]])
+def agent_tools(request: HttpRequest, agent_id: str) -> list[dict[str, Any]]:
+    agent = services.get_agent_for_user(request.auth, agent_id)
+    return [tool_out(name) for name in agent.tools]
+
+
+# --- Core memory ---------------------------------------------------------------------------
+
+
+@router.get("/{agent_id}/core-memory", response=MemoryOut)
+def core_memory(request: HttpRequest, agent_id: str) -> dict[str, Any]:
+    agent = services.get_agent_for_user(request.auth, agent_id)
+    blocks = [block_out(block) for block in memory_services.agent_blocks(agent)]
+    return {"blocks": blocks, "file_blocks": [], "prompt_template": ""}
+
+
+@router.get("/{agent_id}/core-memory/blocks", response=list[BlockOut])
+def agent_blocks(request: HttpRequest, agent_id: str) -> list[dict[str, Any]]:
+    agent = services.get_agent_for_user(request.auth, agent_id)
+    return [block_out(block) for block in memory_services.agent_blocks(agent)]
+
+
+@router.patch("/{agent_id}/core-memory/blocks/attach/{block_id}", response=AgentStateOut)
+def attach_block(request: HttpRequest, agent_id: str, block_id: str) -> dict[str, Any]:
+    agent = services.get_agent_for_user(request.auth, agent_id)
+    memory_services.attach_block(agent, memory_services.get_block_for_user(request.auth, block_id))
+    return fresh_state(agent)
+
+
+@router.patch("/{agent_id}/core-memory/blocks/detach/{block_id}", response=AgentStateOut)
+def detach_block(request: HttpRequest, agent_id: str, block_id: str) -> dict[str, Any]:
+    agent = services.get_agent_for_user(request.auth, agent_id)
+    memory_services.detach_block(agent, block_id)
+    return fresh_state(agent)
+
+
+@router.get("/{agent_id}/core-memory/blocks/{block_label}", response=BlockOut)
+def agent_block(request: HttpRequest, agent_id: str, block_label: str) -> dict[str, Any]:
+    agent = services.get_agent_for_user(request.auth, agent_id)
+    return block_out(memory_services.get_agent_block(agent, block_label))
+
+
+@router.patch("/{agent_id}/core-memory/blocks/{block_label}", response=BlockOut)
+def update_agent_block(
+    request: HttpRequest, agent_id: str, block_label: str, payload: BlockUpdateIn
+) -> dict[str, Any]:
+    agent = services.get_agent_for_user(request.auth, agent_id)
+    block = memory_services.get_agent_block(agent, block_label)
+    updated = memory_services.update_block(
+        block.id, actor=memory_services.Actor.for_user(request.auth), **payload.changes()
+    )
+    return block_out(updated)
+
+
+# --- Archival memory -----------------------------------------------------------------------
+
+
+def _parse_when(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    from django.utils.dateparse import parse_date, parse_datetime
+
+    moment = parse_datetime(value)
+    if moment is None:
+        day = parse_date(value)
+        if day is None:
+            raise InvalidRequest(f"{name} must be an ISO date or datetime, got {value!r}.")
+        moment = datetime.combine(day, datetime.min.time())
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
+    return moment
+
+
+@router.get("/{agent_id}/archival-memory/search", response=SearchOut)
+async def search_archival(
+    request: HttpRequest,
+    agent_id: str,
+    query: str,
+    tags: list[str] = Query(None),
+    tag_match_mode: Literal["any", "all"] = "any",
+    top_k: int = Query(10, ge=1, le=100),
+    start_datetime: str | None = None,
+    end_datetime: str | None = None,
+) -> dict[str, Any]:
+    start = _parse_when(start_datetime, "start_datetime")
+    end = _parse_when(end_datetime, "end_datetime")
+
+    def work() -> dict[str, Any]:
+        agent = services.get_agent_for_user(request.auth, agent_id)
+        try:
+            passages = memory_services.search_passages(
+                agent,
+                query,
+                top_k=top_k,
+                tags=tags,
+                tag_match_mode=tag_match_mode,
+                start=start,
+                end=end,
+            )
+        except llm.LLMError as error:
+            raise _unavailable(error) from None
+        results = [
+            {"id": p.id, "content": p.text, "timestamp": iso(p.created_at), "tags": p.tags}
+            for p in passages
+        ]
+        return {"results": results, "count": len(results)}
+
+    return await offload(work)
+
+
+@router.get("/{agent_id}/archival-memory", response=list[PassageOut])
+def list_archival(
+    request: HttpRequest,
+    agent_id: str,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int | None = Query(100, ge=1, le=10000),
+    search: str | None = None,
+    ascending: bool = True,
+) -> list[dict[str, Any]]:
+    agent = services.get_agent_for_user(request.auth, agent_id)
+    passages = memory_services.list_passages(
+        agent, after=after, before=before, limit=limit, search=search, ascending=ascending
+    )
+    return [passage_out(passage) for passage in passages]
+
+
+@router.post("/{agent_id}/archival-memory", response=list[PassageOut])
+async def insert_archival(
+    request: HttpRequest, agent_id: str, payload: PassageIn
+) -> list[dict[str, Any]]:
+    def work() -> list[dict[str, Any]]:
+        agent = services.get_agent_for_user(request.auth, agent_id)
+        try:
+            passage = memory_services.insert_passage(
+                agent, payload.text, tags=payload.tags, created_at=payload.created_at
+            )
+        except llm.LLMError as error:
+            raise _unavailable(error) from None
+        return [passage_out(passage)]
+
+    return await offload(work)
+
+
+@router.delete("/{agent_id}/archival-memory/{memory_id}", response=MessageOut)
+def delete_archival(request: HttpRequest, agent_id: str, memory_id: str) -> dict[str, str]:
+    agent = services.get_agent_for_user(request.auth, agent_id)
+    memory_services.delete_passage(agent, memory_id)
+    return {"message": f"Memory id={memory_id} successfully deleted"}
+
+
+def _unavailable(error: llm.LLMError) -> Exception:
+    from config.errors import Unavailable
+
+    if isinstance(error, llm.ProviderNotConfigured):
+        return InvalidRequest(str(error))
+    return Unavailable(f"The embedding model failed: {error}")
+
+
+# --- Messages ------------------------------------------------------------------------------
+
+
+def _inputs(payload: LettaRequestIn) -> list[InputMessage]:
+    return [
+        InputMessage(
+            role=message.role,
+            content=message.text(),
+            name=message.name or "",
+            otid=message.otid or "",
+            sender_id=message.sender_id or "",
+        )
+        for message in payload.messages
+    ]
+
+
+def _rendering(payload: LettaRequestIn) -> Rendering:
+    return Rendering(
+        use_assistant_message=payload.use_assistant_message,
+        assistant_tool=payload.assistant_message_tool_name,
+        assistant_kwarg=payload.assistant_message_tool_kwarg,
+    )
+
+
+def _render(messages: list[Message], payload: LettaRequestIn) -> list[dict[str, Any]]:
+    rendered = render_all(messages, _rendering(payload))
+    if payload.include_return_message_types:
+        wanted = set(payload.include_return_message_types)
+        rendered = [item for item in rendered if item["message_type"] in wanted]
+    return rendered
+
+
+def _error_message(result: TurnResult) -> dict[str, Any]:
+    return {
+        "message_type": "error_message",
+        "id": new_id("message"),
+        "date": iso(timezone.now()),
+        "run_id": None,
+        "error_type": "llm_error",
+        "message": f"The turn stopped: {result.error}",
+        "detail": result.error,
+    }
+
+
+def _stop_reason(result: TurnResult) -> dict[str, Any]:
+    return {"message_type": "stop_reason", "stop_reason": result.stop_reason}
+
+
+async def _check_agent(request: HttpRequest, agent_id: str) -> Agent:
+    agent = await sync_to_async(services.get_agent_for_user)(request.auth, agent_id)
+    try:
+        llm.ensure_configured(agent.llm_handle)
+    except llm.ProviderNotConfigured as error:
+        raise InvalidRequest(str(error)) from None
+    return agent
+
+
+async def _respond(
+    request: HttpRequest, agent_id: str, payload: LettaRequestIn, stream: bool
+) -> Any:
+    agent = await _check_agent(request, agent_id)
+    inputs = _inputs(payload)
+    if stream:
+        return StreamingHttpResponse(
+            _sse(agent, inputs, payload),
+            content_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    result = await offload(
+        lambda: services.send_message(agent, inputs, max_steps=payload.max_steps)
+    )
+    messages = _render(result.messages, payload)
+    if result.error:
+        messages.append(_error_message(result))
+    return {"messages": messages, "stop_reason": _stop_reason(result), "usage": result.usage()}
+
+
+def _sse_event(data: dict[str, Any] | str) -> bytes:
+    text = data if isinstance(data, str) else json.dumps(data, default=str)
+    # No `event:` line: the v1 SDK drops named events.
+    return f"data: {text}\n\n".encode()
+
+
+async def _sse(
+    agent: Agent, inputs: list[InputMessage], payload: LettaRequestIn
+) -> AsyncIterator[bytes]:
+    """Stream each message as the loop stores it, then the stop reason and usage."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+    def emit(message: Message) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, ("message", message))
+
+    async def run() -> None:
+        try:
+            result = await offload(
+                lambda: services.send_message(agent, inputs, max_steps=payload.max_steps, emit=emit)
+            )
+            await queue.put(("done", result))
+        except Exception as error:  # the stream has begun: report in-band, never a 500
+            await queue.put(("failed", error))
+
+    task = asyncio.ensure_future(run())
+    try:
+        while True:
+            kind, value = await queue.get()
+            if kind == "message":
+                for item in _render([value], payload):
+                    yield _sse_event(item)
+                continue
+            if kind == "failed":
+                result = TurnResult(stop_reason="error", error=str(value))
+            else:
+                result = value
+            if result.error:
+                yield _sse_event(_error_message(result))
+            yield _sse_event(_stop_reason(result))
+            yield _sse_event(result.usage())
+            yield _sse_event("[DONE]")
+            return
+    finally:
+        # A client that disconnects does not cancel the turn: its messages are stored,
+        # and the conversation stays whole.
+        await asyncio.shield(task)
+
+
+@router.post("/{agent_id}/messages")
+async def create_message(request: HttpRequest, agent_id: str, payload: LettaRequestIn) -> Any:
+    return await _respond(request, agent_id, payload, stream=payload.streaming)
+
+
+@router.post("/{agent_id}/messages/stream")
+async def stream_message(request: HttpRequest, agent_id: str, payload: LettaRequestIn) -> Any:
+    return await _respond(request, agent_id, payload, stream=True)
+
+
+@router.get("/{agent_id}/messages")
+def list_messages(
+    request: HttpRequest,
+    agent_id: str,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int | None = Query(100, ge=1, le=10000),
+    order: Literal["asc", "desc"] = "asc",
+    use_assistant_message: bool = True,
+    assistant_message_tool_name: str = "send_message",
+    assistant_message_tool_kwarg: str = "message",
+) -> list[dict[str, Any]]:
+    agent = services.get_agent_for_user(request.auth, agent_id)
+    return services.list_messages(
+        agent,
+        after=after,
+        before=before,
+        limit=limit,
+        order=order,
+        rendering=Rendering(
+            use_assistant_message=use_assistant_message,
+            assistant_tool=assistant_message_tool_name,
+            assistant_kwarg=assistant_message_tool_kwarg,
+        ),
+    )
+
+
+# --- Context window ------------------------------------------------------------------------
+
+
+@router.get("/{agent_id}/context")
+def context_window(request: HttpRequest, agent_id: str) -> dict[str, Any]:
+    return services.context_overview(services.get_agent_for_user(request.auth, agent_id))
+
+
+# --- Tools ---------------------------------------------------------------------------------
+
+
+@tools_router.get("", response=list[dict[str, Any]])
+def list_tools(request: HttpRequest) -> list[dict[str, Any]]:
+    from agents.tools import TOOLS
+
+    return [tool_out(name) for name in TOOLS]

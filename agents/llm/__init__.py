@@ -1,0 +1,27 @@
+"""The boundary to language and embedding models.
+
+Provider clients are created here and nowhere else, and provider errors become the
+exceptions below, so the rest of the code never imports `openai`.
+"""
+
+from agents.llm.client import (
+    ChatResult,
+    LLMError,
+    ProviderNotConfigured,
+    ToolCall,
+    chat,
+    embed,
+    ensure_configured,
+    parse_arguments,
+)
+
+__all__ = [
+    "ChatResult",
+    "LLMError",
+    "ProviderNotConfigured",
+    "ToolCall",
+    "chat",
+    "embed",
+    "ensure_configured",
+    "parse_arguments",
+]

@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import openai
+
+from agents.llm.local_embedder import embed_text
+from config import env
+
+logger = logging.getLogger("reverie.llm")
+
+
+class LLMError(Exception):
+    """A model call failed after the retries that make sense; the message says why."""
+
+
+class ProviderNotConfigured(LLMError):
+    """The handle's provider has no endpoint or key; the message names what to set."""
+
+
+@dataclass
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # raw JSON text as the model produced it; may be malformed
+
+
+@dataclass
+class ChatResult:
+    content: str | None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    reasoning: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str | None = None
+
+
+def split_handle(handle: str) -> tuple[str, str]:
+    provider, _, model = handle.partition("/")
+    if not provider or not model:
+        raise ValueError(f"Model handle {handle!r} must look like 'provider/model-name'.")
+    return provider, model
+
+
+def ensure_configured(handle: str) -> None:
+    """Raise ProviderNotConfigured, naming the variables to set, unless `handle` can run."""
+    provider, _ = split_handle(handle)
+    if provider == "local":
+        return
+    if env.provider_settings(provider) is None:
+        raise ProviderNotConfigured(
+            f"The model provider '{provider}' is not configured: "
+            f"{env.missing_provider_hint(provider)} and restart Reverie."
+        )
+
+
+@lru_cache(maxsize=32)
+def _client(base_url: str, api_key: str, timeout: int, retries: int) -> openai.OpenAI:
+    # One client per endpoint, reused: it holds a connection pool.
+    return openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=retries)
+
+
+def _client_for(handle: str) -> tuple[openai.OpenAI, str]:
+    ensure_configured(handle)
+    provider, model = split_handle(handle)
+    settings = env.provider_settings(provider)
+    assert settings is not None
+    client = _client(
+        settings.base_url, settings.api_key, env.LLM_TIMEOUT_SECONDS, env.LLM_MAX_RETRIES
+    )
+    return client, model
+
+
+def _describe(error: openai.OpenAIError) -> str:
+    if isinstance(error, openai.APITimeoutError):
+        return "the model provider did not answer in time"
+    if isinstance(error, openai.APIConnectionError):
+        return "could not reach the model provider"
+    if isinstance(error, openai.APIStatusError):
+        detail = ""
+        body = error.body
+        if isinstance(body, dict):
+            inner = body.get("error", body)
+            detail = inner.get("message", "") if isinstance(inner, dict) else str(inner)
+        return f"the model provider answered HTTP {error.status_code}: {detail or error.message}"
+    return str(error)
+
+
+def chat(
+    handle: str,
+    messages: list[dict[str, Any]],
+    *,
+    tools: list[dict[str, Any]] | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+) -> ChatResult:
+    """One chat completion. The openai client retries timeouts, 429 and 5xx itself."""
+    client, model = _client_for(handle)
+    kwargs: dict[str, Any] = {"model": model, "messages": messages}
+    if tools:
+        kwargs["tools"] = tools
+        kwargs["tool_choice"] = "auto"
+    if temperature is not None:
+        kwargs["temperature"] = temperature
+    if max_tokens:
+        kwargs["max_tokens"] = max_tokens
+    try:
+        response = client.chat.completions.create(**kwargs)
+    except openai.OpenAIError as error:
+        raise LLMError(_describe(error)) from error
+    if not response.choices:
+        raise LLMError("the model provider returned no choices")
+    choice = response.choices[0]
+    message = choice.message
+    calls = [
+        ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments or "")
+        for call in (message.tool_calls or [])
+        if getattr(call, "function", None) is not None
+    ]
+    # Reasoning models behind OpenAI-compatible gateways put their thinking here.
+    reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
+    usage = response.usage
+    return ChatResult(
+        content=message.content,
+        tool_calls=calls,
+        reasoning=reasoning if isinstance(reasoning, str) else None,
+        prompt_tokens=usage.prompt_tokens if usage else 0,
+        completion_tokens=usage.completion_tokens if usage else 0,
+        finish_reason=choice.finish_reason,
+    )
+
+
+# Inputs per embeddings request: one request for many chunks, never one per chunk.
+EMBED_BATCH = 128
+
+
+def embed(handle: str, texts: list[str], dim: int) -> list[list[float]]:
+    """Embed `texts` with the model behind `handle`, zero-padded to `dim` dimensions."""
+    provider, model = split_handle(handle)
+    if provider == "local":
+        return [embed_text(text, dim) for text in texts]
+    client, model = _client_for(handle)
+    vectors: list[list[float]] = []
+    for start in range(0, len(texts), EMBED_BATCH):
+        batch = texts[start : start + EMBED_BATCH]
+        kwargs: dict[str, Any] = {"model": model, "input": batch}
+        if model.startswith("text-embedding-3"):
+            kwargs["dimensions"] = dim
+        try:
+            response = client.embeddings.create(**kwargs)
+        except openai.OpenAIError as error:
+            raise LLMError(_describe(error)) from error
+        for item in sorted(response.data, key=lambda item: item.index):
+            vector = list(item.embedding)
+            if len(vector) > dim:
+                raise LLMError(
+                    f"the embedding model {handle} returns {len(vector)} dimensions; "
+                    f"Reverie stores at most {dim}"
+                )
+            vectors.append(vector + [0.0] * (dim - len(vector)))
+    if len(vectors) != len(texts):
+        raise LLMError("the embedding provider returned a different number of vectors")
+    return vectors
+
+
+def parse_arguments(raw: str) -> dict[str, Any]:
+    """Tool-call arguments as a dict; raises ValueError with a message for the model."""
+    if not raw or not raw.strip():
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"the arguments are not valid JSON ({error.msg})") from None
+    if not isinstance(parsed, dict):
+        raise ValueError("the arguments must be a JSON object")
+    return parsed

@@ -1,0 +1,369 @@
+"""Use cases for agents and their conversations. API handlers, views, tasks and commands
+all call these."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+
+from agents import llm, loop, prompts
+from agents.letta_format import Rendering, render_all
+from agents.models import Agent, AgentType, Message
+from agents.tools import BASE_TOOLS, SLEEPTIME_TOOLS, TOOLS, default_rules
+from config.errors import InvalidRequest, NotFound
+from config.pagination import cursor_page
+from memory import services as memory_services
+from memory.models import AgentBlock, Block, Passage
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9 _.-]+$")
+
+DEFAULT_BLOCK_DESCRIPTIONS = {
+    "persona": "The persona block: who you are, how you behave and how you speak.",
+    "human": "The human block: what you know about the person you are talking to.",
+}
+
+
+def get_agent_for_user(user: Any, agent_id: str) -> Agent:
+    """The agent, or NotFound for both "missing" and "not yours"."""
+    agent = Agent.objects.for_user(user).filter(pk=agent_id).first()
+    if agent is None:
+        raise NotFound(f"Agent '{agent_id}' not found")
+    return agent
+
+
+def list_agents(
+    user: Any,
+    *,
+    name: str | None = None,
+    tags: list[str] | None = None,
+    match_all_tags: bool = False,
+    query_text: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int | None = 50,
+    ascending: bool = True,
+) -> QuerySet[Agent]:
+    agents = Agent.objects.for_user(user)
+    if name:
+        agents = agents.filter(name=name)
+    if query_text:
+        agents = agents.filter(name__icontains=query_text)
+    if tags:
+        if match_all_tags:
+            agents = agents.filter(tags__contains=tags)
+        else:
+            any_tag = Q()
+            for tag in tags:
+                any_tag |= Q(tags__contains=[tag])
+            agents = agents.filter(any_tag)
+    return cursor_page(agents, after=after, before=before, limit=limit, ascending=ascending)
+
+
+@dataclass
+class BlockSpec:
+    label: str
+    value: str = ""
+    limit: int | None = None
+    description: str | None = None
+    read_only: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AgentSpec:
+    """What a caller may set when creating an agent (the API's CreateAgent, distilled)."""
+
+    name: str | None = None
+    model: str | None = None
+    embedding: str | None = None
+    system: str | None = None
+    agent_type: str = AgentType.MEMGPT_V2
+    description: str = ""
+    memory_blocks: list[BlockSpec] = field(default_factory=list)
+    block_ids: list[str] = field(default_factory=list)
+    tools: list[str] = field(default_factory=list)
+    include_base_tools: bool = True
+    tool_rules: list[dict[str, Any]] | None = None
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    context_window: int | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    embedding_chunk_size: int | None = None
+    timezone: str | None = None
+    enable_sleeptime: bool | None = None
+
+
+def _check_handle(handle: str, what: str) -> None:
+    provider, _, model = handle.partition("/")
+    if not provider or not model:
+        raise InvalidRequest(f"{what} {handle!r} must look like 'provider/model-name'.")
+
+
+def _check_tools(names: list[str]) -> None:
+    unknown = [name for name in names if name not in TOOLS]
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown tool(s): {', '.join(unknown)}. Available: {', '.join(sorted(TOOLS))}."
+        )
+
+
+def _default_tools(agent_type: str) -> list[str]:
+    if agent_type == AgentType.SLEEPTIME:
+        return list(SLEEPTIME_TOOLS)
+    return list(BASE_TOOLS)
+
+
+def _random_name() -> str:
+    import secrets
+
+    return f"agent-{secrets.token_hex(3)}"
+
+
+def create_agent(owner: Any, spec: AgentSpec) -> Agent:
+    if not spec.model:
+        raise InvalidRequest("A model handle is required, e.g. 'openai/gpt-4.1'.")
+    _check_handle(spec.model, "Model handle")
+    embedding = spec.embedding or prompts_default_embedding()
+    _check_handle(embedding, "Embedding handle")
+    name = spec.name or _random_name()
+    if not NAME_PATTERN.match(name):
+        raise InvalidRequest("An agent name may contain letters, digits, spaces, '_', '-' and '.'.")
+    if spec.agent_type not in AgentType.values:
+        raise InvalidRequest(
+            f"Unknown agent_type {spec.agent_type!r}; one of {', '.join(AgentType.values)}."
+        )
+    tools = (_default_tools(spec.agent_type) if spec.include_base_tools else []) + [
+        name for name in spec.tools if name not in _default_tools(spec.agent_type)
+    ]
+    if not spec.include_base_tools:
+        tools = list(spec.tools)
+    _check_tools(tools)
+    labels = [block.label for block in spec.memory_blocks]
+    if len(labels) != len(set(labels)):
+        raise InvalidRequest("Two memory blocks share a label; an agent's labels must differ.")
+    shared = [memory_services.get_block_for_user(owner, block_id) for block_id in spec.block_ids]
+    all_labels = labels + [block.label for block in shared]
+    if len(all_labels) != len(set(all_labels)):
+        raise InvalidRequest("Two blocks share a label; an agent's labels must differ.")
+    if spec.context_window is not None and spec.context_window < 1000:
+        raise InvalidRequest("context_window must be at least 1000 tokens.")
+
+    with transaction.atomic():
+        agent = Agent.objects.create(
+            owner=owner,
+            name=name,
+            description=spec.description or "",
+            system=spec.system or prompts.default_system_prompt(spec.agent_type),
+            agent_type=spec.agent_type,
+            llm_handle=spec.model,
+            context_window=spec.context_window or 128_000,
+            temperature=0.7 if spec.temperature is None else spec.temperature,
+            max_tokens=spec.max_tokens,
+            embedding_handle=embedding,
+            embedding_chunk_size=spec.embedding_chunk_size or 300,
+            tools=tools,
+            tool_rules=spec.tool_rules if spec.tool_rules is not None else default_rules(tools),
+            tags=spec.tags,
+            metadata=spec.metadata,
+            timezone=spec.timezone or "UTC",
+            enable_sleeptime=spec.enable_sleeptime,
+        )
+        for block_spec in spec.memory_blocks:
+            block = memory_services.create_block(
+                owner,
+                label=block_spec.label,
+                value=block_spec.value,
+                limit=block_spec.limit,
+                description=block_spec.description
+                if block_spec.description is not None
+                else DEFAULT_BLOCK_DESCRIPTIONS.get(block_spec.label, ""),
+                read_only=block_spec.read_only,
+                metadata=block_spec.metadata,
+            )
+            memory_services.attach_block(agent, block)
+        for block in shared:
+            memory_services.attach_block(agent, block)
+    return agent
+
+
+def prompts_default_embedding() -> str:
+    from django.conf import settings
+
+    return str(settings.REVERIE["DEFAULT_EMBEDDING"])
+
+
+_SIMPLE_UPDATES = {
+    "name",
+    "description",
+    "system",
+    "tags",
+    "metadata",
+    "temperature",
+    "max_tokens",
+    "timezone",
+    "tool_rules",
+    "embedding_chunk_size",
+}
+
+
+def update_agent(agent: Agent, changes: dict[str, Any]) -> Agent:
+    """Apply a partial update; keys with None values are ignored (as in Letta)."""
+    changes = {key: value for key, value in changes.items() if value is not None}
+    with transaction.atomic():
+        agent = Agent.objects.select_for_update().get(pk=agent.pk)
+        for key in _SIMPLE_UPDATES & changes.keys():
+            setattr(agent, key, changes[key])
+        if "name" in changes and not NAME_PATTERN.match(agent.name):
+            raise InvalidRequest(
+                "An agent name may contain letters, digits, spaces, '_', '-' and '.'."
+            )
+        if "model" in changes:
+            _check_handle(changes["model"], "Model handle")
+            agent.llm_handle = changes["model"]
+        if "embedding" in changes:
+            _check_handle(changes["embedding"], "Embedding handle")
+            agent.embedding_handle = changes["embedding"]
+        if "context_window" in changes:
+            if changes["context_window"] < 1000:
+                raise InvalidRequest("context_window must be at least 1000 tokens.")
+            agent.context_window = changes["context_window"]
+        if "tools" in changes:
+            _check_tools(changes["tools"])
+            agent.tools = list(changes["tools"])
+            if "tool_rules" not in changes:
+                agent.tool_rules = default_rules(agent.tools)
+        if "enable_sleeptime" in changes:
+            agent.enable_sleeptime = changes["enable_sleeptime"]
+        agent.save()
+        if "block_ids" in changes:
+            wanted = [
+                memory_services.get_block_for_user(agent.owner, b) for b in changes["block_ids"]
+            ]
+            AgentBlock.objects.filter(agent=agent).exclude(block__in=wanted).delete()
+            for block in wanted:
+                memory_services.attach_block(agent, block)
+    return agent
+
+
+def delete_agent(agent: Agent) -> None:
+    """Delete the agent and its history. Blocks it shared with others survive; blocks
+    that belonged to it alone go with it."""
+    with transaction.atomic():
+        own_blocks = list(
+            Block.objects.filter(agent_links__agent=agent).values_list("pk", flat=True)
+        )
+        agent.delete()
+        # Only blocks no other agent links to, so a shared persona never disappears.
+        Block.objects.filter(pk__in=own_blocks, agent_links__isnull=True).delete()
+
+
+# --- Conversation --------------------------------------------------------------------------
+
+
+def send_message(
+    agent: Agent,
+    inputs: list[loop.InputMessage],
+    *,
+    max_steps: int = loop.DEFAULT_MAX_STEPS,
+    emit: loop.Emit | None = None,
+) -> loop.TurnResult:
+    """Run one turn. Raises InvalidRequest, storing nothing, when the provider is missing."""
+    if not inputs:
+        raise InvalidRequest("At least one message is needed.")
+    if max_steps < 1:
+        raise InvalidRequest("max_steps must be at least 1.")
+    try:
+        llm.ensure_configured(agent.llm_handle)
+    except llm.ProviderNotConfigured as error:
+        raise InvalidRequest(str(error)) from None
+    return loop.run_turn(agent, inputs, max_steps=max_steps, emit=emit)
+
+
+def list_messages(
+    agent: Agent,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int | None = 100,
+    order: str = "asc",
+    rendering: Rendering | None = None,
+) -> list[dict[str, Any]]:
+    """A page of the agent's history as Letta messages.
+
+    Cursors are message ids; messages split from one stored message share its id, so a
+    page never cuts one stored message in half.
+    """
+    messages = Message.objects.filter(agent=agent)
+    for cursor_id, op in ((after, "gt"), (before, "lt")):
+        if cursor_id:
+            anchor = (
+                Message.objects.filter(agent=agent, uid=cursor_id)
+                .values_list("seq", flat=True)
+                .first()
+            )
+            if anchor is None:
+                raise NotFound(f"Message '{cursor_id}' not found")
+            messages = messages.filter(**{f"seq__{op}": anchor})
+    if order not in {"asc", "desc"}:
+        raise InvalidRequest("order must be 'asc' or 'desc'.")
+    if order == "desc" or (before and not after):
+        # The newest page before a cursor, returned in the requested order.
+        page = list(messages.order_by("-seq")[: limit or None])
+        if order == "asc":
+            page.reverse()
+    else:
+        page = list(messages.order_by("seq")[: limit or None])
+    rendered = render_all(page, rendering or Rendering())
+    if order == "desc":
+        # Within one stored message keep the natural order of its parts.
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for item in rendered:
+            grouped.setdefault(item["id"], []).append(item)
+        rendered = [item for items in grouped.values() for item in items]
+    return rendered
+
+
+# --- Context window ------------------------------------------------------------------------
+
+
+def context_overview(agent: Agent) -> dict[str, Any]:
+    """Token counts per component of what the model sees now (estimates, see loop)."""
+    memory, metadata = loop.system_parts(agent)
+    base_system = agent.system.replace(prompts.CORE_MEMORY_PLACEHOLDER, "")
+    history = list(Message.objects.filter(agent=agent, in_context=True).order_by("seq"))
+    openai_messages = loop.to_openai(history)
+    functions = loop.tool_schemas(agent)
+    summary = agent.summary
+    tokens = {
+        "system": loop.estimate_tokens(base_system),
+        "core_memory": loop.estimate_tokens(memory),
+        "external_memory_summary": loop.estimate_tokens(metadata),
+        "summary": loop.estimate_tokens(summary),
+        "functions": loop.estimate_tokens(json.dumps(functions)),
+        "messages": sum(loop.estimate_tokens(json.dumps(m)) for m in openai_messages),
+    }
+    return {
+        "context_window_size_max": agent.context_window,
+        "context_window_size_current": sum(tokens.values()),
+        "num_messages": len(openai_messages) + 1,
+        "num_archival_memory": Passage.objects.filter(agent=agent).count(),
+        "num_recall_memory": Message.objects.filter(agent=agent).count(),
+        "num_tokens_external_memory_summary": tokens["external_memory_summary"],
+        "external_memory_summary": metadata,
+        "num_tokens_system": tokens["system"],
+        "system_prompt": base_system,
+        "num_tokens_core_memory": tokens["core_memory"],
+        "core_memory": memory,
+        "num_tokens_summary_memory": tokens["summary"],
+        "summary_memory": summary or None,
+        "num_tokens_functions_definitions": tokens["functions"],
+        "functions_definitions": functions,
+        "num_tokens_messages": tokens["messages"],
+        "messages": openai_messages,
+    }

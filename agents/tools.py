@@ -1,0 +1,411 @@
+"""The built-in tools an agent can call, their JSON schemas and their executors.
+
+A tool returns a string for the model. A tool that cannot do what was asked raises
+ToolError (or memory.editing.EditRefused); the model then sees the reason as a failed
+tool result and nothing has changed.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from memory import editing
+from memory import services as memory_services
+
+if TYPE_CHECKING:
+    from agents.models import Agent
+
+
+class ToolError(Exception):
+    """A tool refused or failed; the message is shown to the model."""
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    agent: Agent
+    turn_id: str
+    run_id: str = ""
+
+    @property
+    def actor(self) -> memory_services.Actor:
+        return memory_services.Actor.for_agent(self.agent.id, self.run_id)
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    run: Callable[..., str]
+    terminal: bool = False
+    tool_type: str = "letta_core"
+
+    @property
+    def id(self) -> str:
+        # Stable across processes and restarts, so clients can cache tool ids.
+        return f"tool-{uuid.uuid5(uuid.NAMESPACE_URL, 'reverie:' + self.name)}"
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+            },
+        }
+
+
+def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": required}
+
+
+_STR = {"type": "string"}
+
+
+# --- Conversation --------------------------------------------------------------------------
+
+
+def send_message(ctx: ToolContext, message: str) -> str:
+    if not isinstance(message, str) or not message.strip():
+        raise ToolError("send_message needs a non-empty `message`.")
+    return "Sent message successfully."
+
+
+def _parse_bound(value: str | None, *, end: bool) -> datetime | None:
+    """ISO date or datetime; a bare end date means the end of that day."""
+    if not value:
+        return None
+    moment = parse_datetime(value)
+    if moment is None:
+        day = parse_date(value)
+        if day is None:
+            raise ToolError(
+                f"Could not read the date {value!r}; use YYYY-MM-DD or YYYY-MM-DDTHH:MM."
+            )
+        moment = datetime.combine(day, time.max if end else time.min)
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
+    return moment
+
+
+def _time_ago(moment: datetime) -> str:
+    delta = timezone.now() - moment
+    if delta < timedelta(minutes=1):
+        return "just now"
+    if delta < timedelta(hours=1):
+        return f"{int(delta.total_seconds() // 60)} minutes ago"
+    if delta < timedelta(days=1):
+        return f"{int(delta.total_seconds() // 3600)} hours ago"
+    return f"{delta.days} days ago"
+
+
+def conversation_search(
+    ctx: ToolContext,
+    query: str | None = None,
+    roles: list[str] | None = None,
+    limit: int | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+) -> str:
+    from agents.models import Message
+
+    allowed = {"user", "assistant"}
+    wanted = set(roles or allowed)
+    if not wanted <= allowed | {"tool"}:
+        raise ToolError("roles may contain only 'user', 'assistant' and 'tool'.")
+    wanted &= allowed  # tool chatter is not conversation; it is never returned
+    # This turn's own messages are excluded: the model already sees them.
+    messages = Message.objects.filter(agent=ctx.agent, role__in=wanted).exclude(turn_id=ctx.turn_id)
+    if query:
+        messages = messages.filter(Q(content__icontains=query) | Q(tool_calls__icontains=query))
+    start = _parse_bound(start_date, end=False)
+    end = _parse_bound(end_date, end=True)
+    if start:
+        messages = messages.filter(created_at__gte=start)
+    if end:
+        messages = messages.filter(created_at__lte=end)
+    count = max(1, min(int(limit or 5), 50))
+    results = []
+    for message in messages.order_by("-seq")[: count * 3]:
+        text = message.content
+        if message.role == "assistant":
+            text = message.content or _send_message_text(message.tool_calls)
+        if not text or (query and query.lower() not in text.lower()):
+            continue
+        results.append(
+            {
+                "timestamp": message.created_at.isoformat(timespec="seconds"),
+                "time_ago": _time_ago(message.created_at),
+                "role": message.role,
+                "content": text,
+            }
+        )
+        if len(results) == count:
+            break
+    if not results:
+        return "No results found."
+    return json.dumps({"message": f"Showing {len(results)} results:", "results": results})
+
+
+def _send_message_text(tool_calls: list[dict[str, Any]]) -> str:
+    for call in tool_calls or []:
+        if call.get("name") == "send_message":
+            try:
+                return str(json.loads(call.get("arguments") or "{}").get("message", ""))
+            except (ValueError, AttributeError):
+                return ""
+    return ""
+
+
+def archival_memory_insert(ctx: ToolContext, content: str, tags: list[str] | None = None) -> str:
+    try:
+        memory_services.insert_passage(ctx.agent, content, tags=tags)
+    except memory_services.InvalidRequest as error:
+        raise ToolError(error.message) from None
+    return "Stored in archival memory."
+
+
+def archival_memory_search(
+    ctx: ToolContext,
+    query: str,
+    tags: list[str] | None = None,
+    tag_match_mode: str = "any",
+    top_k: int | None = None,
+    start_datetime: str | None = None,
+    end_datetime: str | None = None,
+) -> str:
+    if tag_match_mode not in {"any", "all"}:
+        raise ToolError("tag_match_mode must be 'any' or 'all'.")
+    passages = memory_services.search_passages(
+        ctx.agent,
+        query,
+        top_k=int(top_k or 5),
+        tags=tags,
+        tag_match_mode=tag_match_mode,  # type: ignore[arg-type]
+        start=_parse_bound(start_datetime, end=False),
+        end=_parse_bound(end_datetime, end=True),
+    )
+    return json.dumps(
+        [
+            {
+                "timestamp": passage.created_at.isoformat(timespec="seconds"),
+                "content": passage.text,
+                "tags": passage.tags,
+            }
+            for passage in passages
+        ]
+    )
+
+
+# --- Memory editing ------------------------------------------------------------------------
+
+
+def _edit(ctx: ToolContext, label: str, edit: Callable[[str], str]) -> str:
+    memory_services.edit_block_as_agent(ctx.agent, label, edit, ctx.actor)
+    return (
+        f"The core memory block with label `{label}` has been edited. Review the changes "
+        "and make sure they are as expected (correct indentation, no duplicate lines, "
+        "etc). Edit the memory block again if necessary."
+    )
+
+
+def core_memory_append(ctx: ToolContext, label: str, content: str) -> str:
+    return _edit(ctx, label, lambda value: editing.core_memory_append(value, label, content))
+
+
+def core_memory_replace(ctx: ToolContext, label: str, old_content: str, new_content: str) -> str:
+    return _edit(
+        ctx,
+        label,
+        lambda value: editing.core_memory_replace(value, label, old_content, new_content),
+    )
+
+
+def memory_replace(ctx: ToolContext, label: str, old_str: str, new_str: str) -> str:
+    return _edit(ctx, label, lambda value: editing.memory_replace(value, label, old_str, new_str))
+
+
+def memory_insert(ctx: ToolContext, label: str, new_str: str, insert_line: int = -1) -> str:
+    try:
+        line = int(insert_line)
+    except (TypeError, ValueError):
+        raise ToolError("insert_line must be an integer.") from None
+    return _edit(ctx, label, lambda value: editing.memory_insert(value, label, new_str, line))
+
+
+def memory_rethink(ctx: ToolContext, label: str, new_memory: str) -> str:
+    return _edit(ctx, label, lambda value: editing.memory_rethink(value, label, new_memory))
+
+
+def memory_finish_edits(ctx: ToolContext) -> str:
+    return "None"
+
+
+_LABEL = {"type": "string", "description": "Label of the memory block to edit."}
+
+TOOLS: dict[str, Tool] = {
+    tool.name: tool
+    for tool in [
+        Tool(
+            "send_message",
+            "Send a message to the user. This ends your turn.",
+            _object(
+                {"message": {"type": "string", "description": "The message text."}}, ["message"]
+            ),
+            send_message,
+            terminal=True,
+        ),
+        Tool(
+            "conversation_search",
+            "Search earlier messages of this conversation (not the current turn).",
+            _object(
+                {
+                    "query": {"type": "string", "description": "Text to look for."},
+                    "roles": {
+                        "type": "array",
+                        "items": {"type": "string", "enum": ["user", "assistant"]},
+                        "description": "Only messages from these roles.",
+                    },
+                    "limit": {"type": "integer", "description": "At most this many results (5)."},
+                    "start_date": {
+                        "type": "string",
+                        "description": "YYYY-MM-DD[THH:MM], inclusive.",
+                    },
+                    "end_date": {"type": "string", "description": "YYYY-MM-DD[THH:MM], inclusive."},
+                },
+                [],
+            ),
+            conversation_search,
+        ),
+        Tool(
+            "archival_memory_insert",
+            "Store a fact or note in long-term archival memory, to find later by search.",
+            _object(
+                {
+                    "content": {"type": "string", "description": "What to remember."},
+                    "tags": {"type": "array", "items": _STR, "description": "Optional tags."},
+                },
+                ["content"],
+            ),
+            archival_memory_insert,
+        ),
+        Tool(
+            "archival_memory_search",
+            "Search archival memory by meaning; returns the closest stored passages.",
+            _object(
+                {
+                    "query": {"type": "string", "description": "What to look for."},
+                    "tags": {"type": "array", "items": _STR, "description": "Filter by tags."},
+                    "tag_match_mode": {"type": "string", "enum": ["any", "all"]},
+                    "top_k": {"type": "integer", "description": "How many results (5)."},
+                    "start_datetime": {"type": "string", "description": "ISO date or datetime."},
+                    "end_datetime": {"type": "string", "description": "ISO date or datetime."},
+                },
+                ["query"],
+            ),
+            archival_memory_search,
+        ),
+        Tool(
+            "core_memory_append",
+            "Append text to a core memory block, on a new line.",
+            _object({"label": _LABEL, "content": _STR}, ["label", "content"]),
+            core_memory_append,
+        ),
+        Tool(
+            "core_memory_replace",
+            "Replace every occurrence of old_content in a core memory block with new_content.",
+            _object(
+                {"label": _LABEL, "old_content": _STR, "new_content": _STR},
+                ["label", "old_content", "new_content"],
+            ),
+            core_memory_replace,
+        ),
+        Tool(
+            "memory_replace",
+            "Replace one exact, unique occurrence of old_str in a memory block with new_str. "
+            "Do not include line numbers.",
+            _object(
+                {"label": _LABEL, "old_str": _STR, "new_str": _STR},
+                ["label", "old_str", "new_str"],
+            ),
+            memory_replace,
+            tool_type="letta_sleeptime_core",
+        ),
+        Tool(
+            "memory_insert",
+            "Insert text into a memory block after line insert_line (0: at the top, "
+            "-1: at the end). Do not include line numbers.",
+            _object(
+                {"label": _LABEL, "new_str": _STR, "insert_line": {"type": "integer"}},
+                ["label", "new_str"],
+            ),
+            memory_insert,
+            tool_type="letta_sleeptime_core",
+        ),
+        Tool(
+            "memory_rethink",
+            "Rewrite a whole memory block with new_memory, to reorganise or condense it.",
+            _object({"label": _LABEL, "new_memory": _STR}, ["label", "new_memory"]),
+            memory_rethink,
+            tool_type="letta_sleeptime_core",
+        ),
+        Tool(
+            "memory_finish_edits",
+            "Call when you have finished editing memory. This ends your run.",
+            _object({}, []),
+            memory_finish_edits,
+            terminal=True,
+            tool_type="letta_sleeptime_core",
+        ),
+    ]
+}
+
+BASE_TOOLS = [
+    "send_message",
+    "conversation_search",
+    "archival_memory_insert",
+    "archival_memory_search",
+    "core_memory_append",
+    "core_memory_replace",
+]
+SLEEPTIME_TOOLS = ["memory_replace", "memory_insert", "memory_rethink", "memory_finish_edits"]
+SLEEPTIME_CHAT_TOOLS = ["send_message", "conversation_search", "archival_memory_search"]
+
+
+def default_rules(tool_names: list[str]) -> list[dict[str, str]]:
+    return [
+        {"tool_name": name, "type": "exit_loop" if TOOLS[name].terminal else "continue_loop"}
+        for name in tool_names
+        if name in TOOLS
+    ]
+
+
+def execute(ctx: ToolContext, name: str, arguments: dict[str, Any]) -> str:
+    """Run tool `name`; raises ToolError with a message for the model when it can't."""
+    tool = TOOLS.get(name)
+    if tool is None or name not in ctx.agent.tools:
+        available = ", ".join(ctx.agent.tools) or "none"
+        raise ToolError(f"Tool '{name}' does not exist for this agent (available: {available}).")
+    required = tool.parameters.get("required", [])
+    missing = [key for key in required if key not in arguments]
+    if missing:
+        raise ToolError(f"Missing required argument(s): {', '.join(missing)}.")
+    known = set(tool.parameters.get("properties", {}))
+    # Models sometimes add keys of their own (inner thoughts, heartbeats); they are ignored.
+    accepted = {key: value for key, value in arguments.items() if key in known}
+    try:
+        return tool.run(ctx, **accepted)
+    except editing.EditRefused as refused:
+        raise ToolError(refused.message) from None
+    except (TypeError, ValueError) as error:
+        raise ToolError(f"Bad arguments for {name}: {error}") from None

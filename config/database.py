@@ -1,0 +1,54 @@
+"""Database connection settings: a Postgres server from DATABASE_URL, or the embedded one.
+
+The embedded server is pgserver (PostgreSQL with pgvector, from PyPI) running on a Unix
+socket inside DATA_DIR. Every process that loads the settings (web, worker, a management
+command) takes a handle on it; pgserver starts it under an inter-process lock if it is not
+running and stops it when the last handle goes away, so processes share one server safely.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+
+def embedded_server_uri(data_dir: Path) -> str:
+    """Start (or join) the embedded Postgres in DATA_DIR and return its URI."""
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, CI); harmless here.
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        pgdata = data_dir / "pgdata"
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    return server.get_uri("reverie")
+
+
+def ensure_embedded_database(uri: str) -> None:
+    """Create the `reverie` database on first start (pgserver only ships `postgres`)."""
+    import psycopg
+
+    admin_uri = uri.replace("/reverie?", "/postgres?", 1)
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = 'reverie'").fetchone()
+        if not exists:
+            try:
+                conn.execute("CREATE DATABASE reverie")
+            except psycopg.errors.DuplicateDatabase:
+                pass  # another process created it between our check and our create
+
+
+def database_settings(database_url: str | None, data_dir: Path) -> dict[str, Any]:
+    if database_url:
+        config = dj_database_url.parse(database_url, conn_max_age=0, conn_health_checks=True)
+    else:
+        uri = embedded_server_uri(data_dir)
+        ensure_embedded_database(uri)
+        config = dj_database_url.parse(uri, conn_max_age=0, conn_health_checks=True)
+    config["ENGINE"] = "django.db.backends.postgresql"
+    config.setdefault("TEST", {})["NAME"] = "test_reverie"
+    return config

@@ -1,0 +1,27 @@
+"""Domain exceptions. Services raise these; config/api.py maps each to one HTTP status."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(DomainError):
+    """The request cannot be carried out as asked (400)."""
+
+
+class NotFound(DomainError):
+    """Missing, or not visible to this user (404); both read the same to a caller."""
+
+    status = 404
+
+
+class Unavailable(DomainError):
+    """A dependency (the model provider) failed; the request itself was fine (502)."""
+
+    status = 502

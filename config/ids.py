@@ -1,0 +1,29 @@
+"""Letta-style public ids: `<kind>-<uuid4>`."""
+
+from __future__ import annotations
+
+import uuid
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4()}"
+
+
+def agent_id() -> str:
+    return new_id("agent")
+
+
+def block_id() -> str:
+    return new_id("block")
+
+
+def message_id() -> str:
+    return new_id("message")
+
+
+def passage_id() -> str:
+    return new_id("passage")
+
+
+def apikey_id() -> str:
+    return new_id("apikey")

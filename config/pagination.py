@@ -1,0 +1,40 @@
+"""Cursor pagination over (created_at, id), the order every Letta list uses."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.db.models import Model, Q, QuerySet
+
+from config.errors import NotFound
+
+M = TypeVar("M", bound=Model)
+
+
+def cursor_page(
+    queryset: QuerySet[M],
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int | None = None,
+    ascending: bool = True,
+) -> QuerySet[M]:
+    """Rows strictly after / before the rows with those ids, ordered, at most `limit`.
+
+    The v1 SDK pages by sending the last id it saw as `after` until a page comes back
+    empty, so `after` must be honoured exactly or the client never stops.
+    """
+    for cursor_id, op in ((after, "gt"), (before, "lt")):
+        if not cursor_id:
+            continue
+        anchor: Any = (
+            queryset.model._default_manager.filter(pk=cursor_id).values("created_at", "pk").first()
+        )
+        if anchor is None:
+            raise NotFound(f"No item with id '{cursor_id}' to page from")
+        queryset = queryset.filter(
+            Q(**{f"created_at__{op}": anchor["created_at"]})
+            | Q(created_at=anchor["created_at"], **{f"pk__{op}": anchor["pk"]})
+        )
+    queryset = queryset.order_by(*(("created_at", "pk") if ascending else ("-created_at", "-pk")))
+    return queryset[:limit] if limit else queryset

@@ -1,0 +1,136 @@
+"""Django settings for Reverie: one file, every environment read through config.env."""
+
+from __future__ import annotations
+
+from config import env
+from config.database import database_settings
+
+BASE_DIR = env.BASE_DIR
+DATA_DIR = env.DATA_DIR
+
+# --- Core ----------------------------------------------------------------------------------
+
+SECRET_KEY = env.secret_key()
+DEBUG = env.DEBUG
+ALLOWED_HOSTS = env.ALLOWED_HOSTS
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = None
+# The API serves every path with and without a trailing slash itself (see
+# config.middleware); redirects would break SDK POSTs.
+APPEND_SLASH = False
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "channels",
+    "django_q",
+    "django_htmx",
+    "ninja",
+    "accounts",
+    "agents",
+    "memory",
+    "sources",
+]
+
+MIDDLEWARE = [
+    "config.middleware.StripTrailingSlashMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ------------------------------------------------------------------------------
+
+DATABASES = {"default": database_settings(env.DATABASE_URL, DATA_DIR)}
+
+# --- Auth and sessions ---------------------------------------------------------------------
+
+LOGIN_URL = "/admin/login/"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+SESSION_COOKIE_SECURE = not DEBUG and env.env_bool("SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- Static files --------------------------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "staticfiles"
+
+# --- Time and language ---------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+# --- Channels (live updates) ---------------------------------------------------------------
+
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Background jobs (django-q2, broker in the database) -----------------------------------
+
+Q_CLUSTER = {
+    "name": "reverie",
+    "orm": "default",
+    "workers": env.WORKERS,
+    "timeout": 900,
+    # retry must exceed timeout, or a long job is handed to a second worker while it runs.
+    "retry": 960,
+    "max_attempts": 3,
+    "catch_up": False,
+    "poll": 0.5,
+    "ack_failures": True,
+}
+
+# --- Reverie -------------------------------------------------------------------------------
+
+REVERIE = {
+    "LLM_TIMEOUT_SECONDS": env.LLM_TIMEOUT_SECONDS,
+    "LLM_MAX_RETRIES": env.LLM_MAX_RETRIES,
+    "DEFAULT_EMBEDDING": env.DEFAULT_EMBEDDING,
+    "PORT": env.PORT,
+    "HOST": env.HOST,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "reverie": {"level": "INFO"},
+        "django_q": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.forms import ModelForm
+from django.http import HttpRequest
+
+from memory.models import Block, BlockVersion, Passage
+from memory.services import Actor, update_block
+
+
+class BlockVersionInline(admin.TabularInline):
+    model = BlockVersion
+    extra = 0
+    can_delete = False
+    fields = [
+        "number",
+        "actor_type",
+        "actor_user",
+        "actor_agent_id",
+        "run_id",
+        "value",
+        "created_at",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class BlockForm(ModelForm):
+    class Meta:
+        model = Block
+        fields = ["label", "value", "limit", "description", "read_only", "metadata", "owner"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        value, limit = cleaned.get("value") or "", cleaned.get("limit")
+        if limit is not None and len(value) > limit:
+            raise ValidationError(
+                f"Edit failed: Exceeds {limit} character limit (requested {len(value)})."
+            )
+        return cleaned
+
+
+@admin.register(Block)
+class BlockAdmin(admin.ModelAdmin):
+    form = BlockForm
+    list_display = ["label", "id", "owner", "chars", "limit", "read_only", "version", "updated_at"]
+    list_filter = ["read_only", "is_template"]
+    search_fields = ["label", "id", "value"]
+    inlines = [BlockVersionInline]
+
+    @admin.display(description="chars")
+    def chars(self, obj: Block) -> int:
+        return len(obj.value)
+
+    def save_model(self, request: HttpRequest, obj: Block, form: Any, change: bool) -> None:
+        # Changes made in the admin go through the same service as the API, so they are
+        # versioned and attributed too.
+        if change:
+            fields = {
+                name: form.cleaned_data[name] for name in form.changed_data if name != "owner"
+            }
+            if fields:
+                update_block(obj.pk, actor=Actor.for_user(request.user), **fields)
+            return
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Passage)
+class PassageAdmin(admin.ModelAdmin):
+    list_display = ["id", "agent", "short_text", "embedding_handle", "created_at"]
+    search_fields = ["id", "text"]
+    raw_id_fields = ["agent", "owner"]
+    exclude = ["embedding"]
+
+    @admin.display(description="text")
+    def short_text(self, obj: Passage) -> str:
+        return obj.text[:80]

@@ -1,0 +1,86 @@
+"""`/v1/blocks`: memory blocks by id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Query, Router
+
+from agents.models import Agent
+from agents.schemas import AgentStateOut, agent_states
+from config.pagination import cursor_page
+from memory import services
+from memory.schemas import BlockIn, BlockOut, BlockUpdateIn, MessageOut, block_out
+
+blocks_router = Router(tags=["blocks"])
+
+
+@blocks_router.post("", response=BlockOut)
+def create_block(request: HttpRequest, payload: BlockIn) -> dict[str, Any]:
+    block = services.create_block(
+        request.auth,
+        label=payload.label,
+        value=payload.value,
+        limit=payload.limit,
+        description=payload.description or "",
+        read_only=payload.read_only,
+        metadata=payload.metadata,
+        is_template=payload.is_template,
+        template_name=payload.template_name or payload.name or "",
+        actor=services.Actor.for_user(request.auth),
+    )
+    return block_out(block)
+
+
+@blocks_router.get("", response=list[BlockOut])
+def list_blocks(
+    request: HttpRequest,
+    label: str | None = None,
+    templates_only: bool = False,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = Query(50, ge=1, le=1000),
+) -> list[dict[str, Any]]:
+    blocks = services.list_blocks(
+        request.auth,
+        label=label,
+        templates_only=templates_only,
+        after=after,
+        before=before,
+        limit=limit,
+    )
+    return [block_out(block) for block in blocks]
+
+
+@blocks_router.get("/{block_id}", response=BlockOut)
+def retrieve_block(request: HttpRequest, block_id: str) -> dict[str, Any]:
+    return block_out(services.get_block_for_user(request.auth, block_id))
+
+
+@blocks_router.patch("/{block_id}", response=BlockOut)
+def update_block(request: HttpRequest, block_id: str, payload: BlockUpdateIn) -> dict[str, Any]:
+    block = services.get_block_for_user(request.auth, block_id)
+    updated = services.update_block(
+        block.id, actor=services.Actor.for_user(request.auth), **payload.changes()
+    )
+    return block_out(updated)
+
+
+@blocks_router.delete("/{block_id}", response=MessageOut)
+def delete_block(request: HttpRequest, block_id: str) -> dict[str, str]:
+    services.delete_block(services.get_block_for_user(request.auth, block_id))
+    return {"message": f"Block {block_id} deleted"}
+
+
+@blocks_router.get("/{block_id}/agents", response=list[AgentStateOut])
+def block_agents(
+    request: HttpRequest,
+    block_id: str,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = Query(50, ge=1, le=1000),
+) -> list[dict[str, Any]]:
+    block = services.get_block_for_user(request.auth, block_id)
+    agents = Agent.objects.filter(block_links__block=block)
+    return agent_states(cursor_page(agents, after=after, before=before, limit=limit))

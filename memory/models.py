@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models.functions import Length
+from pgvector.django import HnswIndex, VectorField
+
+from config.ids import block_id, passage_id
+
+DEFAULT_BLOCK_LIMIT = 5000
+# Every stored embedding has this many dimensions. Shorter model outputs are zero-padded,
+# which leaves cosine similarity unchanged; one width lets one HNSW index serve all models.
+EMBEDDING_DIM = 1536
+
+
+class BlockQuerySet(models.QuerySet["Block"]):
+    def for_user(self, user: object) -> BlockQuerySet:
+        return self.filter(owner=user)
+
+
+class Block(models.Model):
+    """A labelled, size-limited piece of core memory, shareable between agents."""
+
+    id = models.CharField(primary_key=True, max_length=64, default=block_id, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocks"
+    )
+    label = models.CharField(max_length=100)
+    value = models.TextField(blank=True)
+    limit = models.PositiveIntegerField(default=DEFAULT_BLOCK_LIMIT)
+    description = models.TextField(blank=True)
+    read_only = models.BooleanField(default=False, help_text="Agents may not edit it.")
+    metadata = models.JSONField(default=dict, blank=True)
+    is_template = models.BooleanField(default=False)
+    template_name = models.CharField(max_length=200, blank=True)
+    # Bumped on every write; later used for optimistic concurrency and live diffs.
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BlockQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # The limit holds on every write path, including ones that bypass the services
+            # (admin, shell, raw SQL): the database refuses an over-limit value.
+            models.CheckConstraint(
+                condition=models.Q(limit__gte=Length("value")), name="block_value_within_limit"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.id})"
+
+    @property
+    def chars_current(self) -> int:
+        return len(self.value)
+
+
+class ActorType(models.TextChoices):
+    USER = "user"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class BlockVersion(models.Model):
+    """One change of a block: what it was, what it became, who did it and when."""
+
+    block = models.ForeignKey(Block, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    label = models.CharField(max_length=100)
+    previous_value = models.TextField(blank=True)
+    value = models.TextField(blank=True)
+    limit = models.PositiveIntegerField()
+    description = models.TextField(blank=True)
+    actor_type = models.CharField(max_length=10, choices=ActorType.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    # Plain ids, not foreign keys: history outlives the agent and run that made it.
+    actor_agent_id = models.CharField(max_length=64, blank=True)
+    run_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["block", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["block", "number"], name="block_version_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.block_id} v{self.number}"
+
+
+class AgentBlock(models.Model):
+    """Attachment of a block to an agent's core memory.
+
+    The label is copied here so the database itself guarantees an agent never holds two
+    blocks with one label; the block services keep it in step when a block is relabelled.
+    """
+
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="block_links")
+    block = models.ForeignKey(Block, on_delete=models.CASCADE, related_name="agent_links")
+    label = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "label"], name="agent_block_label"),
+            models.UniqueConstraint(fields=["agent", "block"], name="agent_block_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} ← {self.label}"
+
+
+class Passage(models.Model):
+    """A unit of archival memory: text with its embedding."""
+
+    id = models.CharField(primary_key=True, max_length=64, default=passage_id, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="passages"
+    )
+    agent = models.ForeignKey(
+        "agents.Agent", on_delete=models.CASCADE, null=True, blank=True, related_name="passages"
+    )
+    text = models.TextField()
+    embedding = VectorField(dimensions=EMBEDDING_DIM)
+    embedding_handle = models.CharField(max_length=200)
+    tags = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # Approximate nearest neighbours by cosine distance, the metric Letta uses.
+            HnswIndex(
+                name="passage_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+            # Tag filters (`tags @> '["x"]'`) in archival search.
+            GinIndex(fields=["tags"], name="passage_tags_gin", opclasses=["jsonb_path_ops"]),
+            models.Index(fields=["agent", "created_at"], name="passage_agent_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:60]

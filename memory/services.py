@@ -1,0 +1,369 @@
+"""Use cases for core memory blocks and archival passages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max, Q, QuerySet
+from pgvector.django import CosineDistance
+
+from config.errors import InvalidRequest, NotFound
+from config.pagination import cursor_page
+from memory import editing
+from memory.models import (
+    DEFAULT_BLOCK_LIMIT,
+    EMBEDDING_DIM,
+    ActorType,
+    AgentBlock,
+    Block,
+    BlockVersion,
+    Passage,
+)
+
+if TYPE_CHECKING:
+    from agents.models import Agent
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who changes a block: a person (API, UI, admin) or an agent during a turn or run."""
+
+    kind: Literal["user", "agent", "system"]
+    user: Any = None
+    agent_id: str = ""
+    run_id: str = ""
+
+    @classmethod
+    def for_user(cls, user: Any) -> Actor:
+        return cls(kind="user", user=user)
+
+    @classmethod
+    def for_agent(cls, agent_id: str, run_id: str = "") -> Actor:
+        return cls(kind="agent", agent_id=agent_id, run_id=run_id)
+
+
+# --- Reading -------------------------------------------------------------------------------
+
+
+def get_block_for_user(user: Any, block_id: str) -> Block:
+    block = Block.objects.for_user(user).filter(pk=block_id).first()
+    if block is None:
+        raise NotFound("Block not found")
+    return block
+
+
+def agent_blocks(agent: Agent) -> list[Block]:
+    """The agent's core-memory blocks in attachment order."""
+    return list(Block.objects.filter(agent_links__agent=agent).order_by("agent_links__position"))
+
+
+def get_agent_block(agent: Agent, label: str) -> Block:
+    block = Block.objects.filter(agent_links__agent=agent, agent_links__label=label).first()
+    if block is None:
+        raise NotFound(f"No block with label '{label}' found for agent '{agent.id}'")
+    return block
+
+
+def list_blocks(
+    user: Any,
+    *,
+    label: str | None = None,
+    templates_only: bool = False,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = 50,
+) -> QuerySet[Block]:
+    blocks = Block.objects.for_user(user)
+    if label:
+        blocks = blocks.filter(label=label)
+    if templates_only:
+        blocks = blocks.filter(is_template=True)
+    return cursor_page(blocks, after=after, before=before, limit=limit)
+
+
+# --- Writing blocks ------------------------------------------------------------------------
+
+
+def _check_value(value: str, limit: int) -> None:
+    try:
+        editing.check_limit(value, limit)
+    except editing.EditRefused as refused:
+        raise InvalidRequest(refused.message) from None
+
+
+def _record_version(block: Block, previous_value: str, actor: Actor) -> None:
+    last = block.versions.aggregate(last=Max("number"))["last"] or 0
+    BlockVersion.objects.create(
+        block=block,
+        number=last + 1,
+        label=block.label,
+        previous_value=previous_value,
+        value=block.value,
+        limit=block.limit,
+        description=block.description,
+        actor_type=ActorType(actor.kind),
+        actor_user=actor.user if actor.kind == "user" else None,
+        actor_agent_id=actor.agent_id,
+        run_id=actor.run_id,
+    )
+
+
+def create_block(
+    owner: Any,
+    *,
+    label: str,
+    value: str = "",
+    limit: int | None = None,
+    description: str = "",
+    read_only: bool = False,
+    metadata: dict[str, Any] | None = None,
+    is_template: bool = False,
+    template_name: str = "",
+    actor: Actor | None = None,
+) -> Block:
+    if not label or not label.strip():
+        raise InvalidRequest("A block needs a label.")
+    limit = DEFAULT_BLOCK_LIMIT if limit is None else limit
+    if limit < 1:
+        raise InvalidRequest("A block's limit must be at least 1 character.")
+    value = (value or "").replace("\x00", "")
+    _check_value(value, limit)
+    with transaction.atomic():
+        block = Block.objects.create(
+            owner=owner,
+            label=label,
+            value=value,
+            limit=limit,
+            description=description or "",
+            read_only=read_only,
+            metadata=metadata or {},
+            is_template=is_template,
+            template_name=template_name or "",
+        )
+        _record_version(block, "", actor or Actor.for_user(owner))
+    return block
+
+
+_VERSIONED_FIELDS = ("label", "value", "limit", "description")
+_UPDATABLE_FIELDS = (*_VERSIONED_FIELDS, "read_only", "metadata", "is_template", "template_name")
+
+
+def update_block(block_id: str, *, actor: Actor, **changes: Any) -> Block:
+    """Change a block's fields; None means "leave as is". Every write records a version.
+
+    The row is locked for the read-modify-write so that two writers (a person and a
+    sleep-time run, say) never overwrite each other's change unseen.
+    """
+    unknown = set(changes) - set(_UPDATABLE_FIELDS)
+    if unknown:
+        raise InvalidRequest(f"Unknown block fields: {', '.join(sorted(unknown))}")
+    changes = {key: value for key, value in changes.items() if value is not None}
+    with transaction.atomic():
+        block = Block.objects.select_for_update().filter(pk=block_id).first()
+        if block is None:
+            raise NotFound("Block not found")
+        previous_value, old_label = block.value, block.label
+        if "value" in changes:
+            changes["value"] = str(changes["value"]).replace("\x00", "")
+        new_label = changes.get("label")
+        if new_label is not None and not str(new_label).strip():
+            raise InvalidRequest("A block needs a label.")
+        if "limit" in changes and changes["limit"] < 1:
+            raise InvalidRequest("A block's limit must be at least 1 character.")
+        for key, value in changes.items():
+            setattr(block, key, value)
+        _check_value(block.value, block.limit)
+        if new_label is not None and new_label != old_label:
+            _relabel_links(block, new_label)
+        versioned = any(key in changes for key in _VERSIONED_FIELDS)
+        if versioned:
+            block.version += 1
+        block.save()
+        if versioned:
+            _record_version(block, previous_value, actor)
+    return block
+
+
+def _relabel_links(block: Block, new_label: str) -> None:
+    clash = (
+        AgentBlock.objects.filter(
+            agent__in=AgentBlock.objects.filter(block=block).values("agent"), label=new_label
+        )
+        .exclude(block=block)
+        .values_list("agent_id", flat=True)
+        .first()
+    )
+    if clash:
+        raise InvalidRequest(
+            f"Agent '{clash}' already has a block labelled '{new_label}'; "
+            "an agent cannot hold two blocks with one label."
+        )
+    AgentBlock.objects.filter(block=block).update(label=new_label)
+
+
+def edit_block_as_agent(
+    agent: Agent,
+    label: str,
+    edit: Callable[[str], str],
+    actor: Actor,
+) -> Block:
+    """Apply a memory tool's edit to the agent's block `label`.
+
+    Raises editing.EditRefused, with a message for the model, when the block is missing,
+    read-only, or the result would exceed its limit; nothing changes then.
+    """
+    with transaction.atomic():
+        block = (
+            Block.objects.select_for_update()
+            .filter(agent_links__agent=agent, agent_links__label=label)
+            .first()
+        )
+        if block is None:
+            labels = sorted(AgentBlock.objects.filter(agent=agent).values_list("label", flat=True))
+            raise editing.EditRefused(
+                f"There is no memory block labelled `{label}` "
+                f"(available labels: {', '.join(labels) or 'none'})."
+            )
+        if block.read_only:
+            raise editing.EditRefused("This block is read-only and cannot be edited.")
+        previous_value = block.value
+        new_value = edit(previous_value)
+        editing.check_limit(new_value, block.limit)
+        if new_value == previous_value:
+            return block
+        block.value = new_value
+        block.version += 1
+        block.save(update_fields=["value", "version", "updated_at"])
+        _record_version(block, previous_value, actor)
+    return block
+
+
+def delete_block(block: Block) -> None:
+    block.delete()
+
+
+# --- Attaching blocks to agents ------------------------------------------------------------
+
+
+def attach_block(agent: Agent, block: Block) -> None:
+    if AgentBlock.objects.filter(agent=agent, block=block).exists():
+        return
+    if AgentBlock.objects.filter(agent=agent, label=block.label).exists():
+        raise InvalidRequest(
+            f"Agent '{agent.id}' already has a block labelled '{block.label}'; "
+            "detach it first or relabel one of them."
+        )
+    position = (AgentBlock.objects.filter(agent=agent).aggregate(p=Max("position"))["p"] or 0) + 1
+    try:
+        with transaction.atomic():
+            AgentBlock.objects.create(
+                agent=agent, block=block, label=block.label, position=position
+            )
+    except IntegrityError:
+        # A concurrent attach of the same label won the race; same answer as the check above.
+        raise InvalidRequest(
+            f"Agent '{agent.id}' already has a block labelled '{block.label}'."
+        ) from None
+
+
+def detach_block(agent: Agent, block_id: str) -> None:
+    deleted, _ = AgentBlock.objects.filter(agent=agent, block_id=block_id).delete()
+    if not deleted:
+        raise NotFound(f"Block '{block_id}' is not attached to agent '{agent.id}'")
+
+
+# --- Archival memory -----------------------------------------------------------------------
+
+
+def _embed(agent: Agent, texts: list[str]) -> list[list[float]]:
+    from agents.llm import embed
+
+    return embed(agent.embedding_handle, texts, EMBEDDING_DIM)
+
+
+def insert_passage(
+    agent: Agent,
+    text: str,
+    *,
+    tags: list[str] | None = None,
+    created_at: datetime | None = None,
+) -> Passage:
+    if not text or not text.strip():
+        raise InvalidRequest("An archival memory needs some text.")
+    # The embedding call is slow network I/O; it happens before any transaction opens.
+    (vector,) = _embed(agent, [text])
+    passage = Passage.objects.create(
+        owner_id=agent.owner_id,
+        agent=agent,
+        text=text,
+        embedding=vector,
+        embedding_handle=agent.embedding_handle,
+        tags=sorted(set(tags or [])),
+    )
+    if created_at is not None:
+        Passage.objects.filter(pk=passage.pk).update(created_at=created_at)
+        passage.created_at = created_at
+    return passage
+
+
+def search_passages(
+    agent: Agent,
+    query: str,
+    *,
+    top_k: int = 10,
+    tags: list[str] | None = None,
+    tag_match_mode: Literal["any", "all"] = "any",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[Passage]:
+    """Nearest passages to `query` by cosine distance, best first."""
+    if not query or not query.strip():
+        return []
+    (vector,) = _embed(agent, [query])
+    passages = Passage.objects.filter(agent=agent)
+    if tags:
+        if tag_match_mode == "all":
+            passages = passages.filter(tags__contains=sorted(set(tags)))
+        else:
+            any_tag = Q()
+            for tag in set(tags):
+                any_tag |= Q(tags__contains=[tag])
+            passages = passages.filter(any_tag)
+    if start is not None:
+        passages = passages.filter(created_at__gte=start)
+    if end is not None:
+        passages = passages.filter(created_at__lte=end)
+    ranked = passages.annotate(distance=CosineDistance("embedding", vector)).order_by("distance")
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # With a filter (one agent among many), a plain HNSW scan returns its ef_search
+            # nearest rows and then filters them, which can leave fewer than top_k; the
+            # iterative scan keeps walking the graph until enough rows pass the filter.
+            cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+        return list(ranked[: max(1, min(top_k, 100))])
+
+
+def list_passages(
+    agent: Agent,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int | None = 100,
+    search: str | None = None,
+    ascending: bool = True,
+) -> list[Passage]:
+    passages = Passage.objects.filter(agent=agent)
+    if search:
+        passages = passages.filter(text__icontains=search)
+    page = cursor_page(passages, after=after, before=before, limit=limit, ascending=ascending)
+    return list(page)
+
+
+def delete_passage(agent: Agent, passage_id: str) -> None:
+    deleted, _ = Passage.objects.filter(agent=agent, pk=passage_id).delete()
+    if not deleted:
+        raise NotFound(f"Passage '{passage_id}' not found")

@@ -1,0 +1,1 @@
+"""Data sources (uploaded documents) arrive with the data-sources issue."""
