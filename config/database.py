@@ -49,6 +49,11 @@ def database_settings(database_url: str | None, data_dir: Path) -> dict[str, Any
         uri = embedded_server_uri(data_dir)
         ensure_embedded_database(uri)
         config = dj_database_url.parse(uri, conn_max_age=0, conn_health_checks=True)
+    # dj-database-url leaves `?host=/socket/dir` in OPTIONS; HOST is where Django (and
+    # anything deriving a URL from the settings) looks for it.
+    options = config.setdefault("OPTIONS", {})
+    if options.get("host") and not config.get("HOST"):
+        config["HOST"] = options.pop("host")
     config["ENGINE"] = "django.db.backends.postgresql"
     config.setdefault("TEST", {})["NAME"] = "test_reverie"
     return config
