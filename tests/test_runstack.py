@@ -1,0 +1,127 @@
+"""`make run`'s launcher, as a new user meets it: first start, a key, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, _free_port
+
+
+def _get(url: str, key: str | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url)
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@pytest.fixture
+def data_dir():
+    # Under the project, not /tmp/pytest-of-root: the embedded Postgres runs as its own
+    # system user when started by root and must be able to reach its data directory.
+    path = ROOT / "var" / f"runstack-{uuid.uuid4().hex[:8]}"
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_first_start_prints_credentials_serves_and_stops_on_ctrl_c(data_dir: Path):
+    port = _free_port()
+    env = {**os.environ, "DATA_DIR": str(data_dir), "PORT": str(port)}
+    env.pop("DATABASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runstack"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 90
+        assert process.stdout is not None
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+            if "is serving on" in line:
+                break
+        text = "".join(output)
+        assert "username: admin" in text, text
+        password = re.search(r"password: (\S+)", text)
+        api_key = re.search(r"API key:\s+(\S+)", text)
+        assert password and api_key, text
+
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                status, _ = _get(f"{base}/v1/health/")
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200
+        status, body = _get(f"{base}/v1/agents/", api_key.group(1))
+        assert (status, json.loads(body)) == (200, [])
+
+        # A key made by the management command while the server runs works at once.
+        made = subprocess.run(
+            [sys.executable, "manage.py", "create_api_key", "bob"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        bob_key = made.stdout.strip().splitlines()[-1]
+        assert _get(f"{base}/v1/agents", bob_key)[0] == 200
+        assert _get(f"{base}/v1/agents", "rev-not-a-key")[0] == 401
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    assert process.returncode == 0, "".join(output)
+    with pytest.raises(OSError):
+        _get(f"http://127.0.0.1:{port}/v1/health/")
+
+    # A second start finds the admin already there and prints no password.
+    second = subprocess.Popen(
+        [sys.executable, "manage.py", "runstack"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert second.stdout is not None
+        lines = []
+        while True:
+            line = second.stdout.readline()
+            lines.append(line)
+            if not line or "is serving on" in line:
+                break
+    finally:
+        second.send_signal(signal.SIGINT)
+        second.wait(timeout=30)
+    assert "password:" not in "".join(lines)
