@@ -129,3 +129,36 @@ def test_another_users_agent_is_not_found(client, agent, live_server_url, django
         _, key = create_api_key(stranger)
     with pytest.raises(NotFoundError):
         Letta(base_url=live_server_url, api_key=key).agents.retrieve(agent.id)
+
+
+def test_a_turn_whose_model_is_down_ends_with_an_error_saying_why(client, agent, llm):
+    llm.fail(status=503, message="overloaded", times=10)
+    response = client.agents.messages.create(
+        agent_id=agent.id, messages=[{"role": "user", "content": "anyone there?"}]
+    )
+    assert response.stop_reason.stop_reason == "error"
+    errors = [m for m in response.messages if m.message_type == "error_message"]
+    assert errors and "503" in errors[0].message and "overloaded" in errors[0].message
+
+    llm.reset()
+    again = client.agents.messages.create(
+        agent_id=agent.id, messages=[{"role": "user", "content": "back?"}]
+    )
+    assert again.stop_reason.stop_reason == "end_turn"
+    users = [
+        m.content for m in client.agents.messages.list(agent.id) if m.message_type == "user_message"
+    ]
+    assert users == ["anyone there?", "back?"]
+
+
+def test_a_streamed_turn_whose_model_is_down_reports_the_error_in_the_stream(client, agent, llm):
+    llm.fail(status=500, message="boom", times=10)
+    chunks = list(
+        client.agents.messages.create(
+            agent_id=agent.id, messages=[{"role": "user", "content": "hi"}], streaming=True
+        )
+    )
+    kinds = [chunk.message_type for chunk in chunks]
+    assert kinds == ["error_message", "stop_reason", "usage_statistics"]
+    assert "boom" in chunks[0].message
+    assert chunks[1].stop_reason == "error"
