@@ -12,6 +12,7 @@ from asgiref.sync import sync_to_async
 from django.db import close_old_connections, connection
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from ninja import Query, Router
 
 from agents import llm, services
@@ -28,7 +29,8 @@ from agents.schemas import (
     fresh_state,
     tool_out,
 )
-from config.errors import InvalidRequest
+from agents.tools import TOOLS
+from config.errors import InvalidRequest, Unavailable
 from config.ids import new_id
 from memory import services as memory_services
 from memory.schemas import (
@@ -240,8 +242,6 @@ def update_agent_block(
 def _parse_when(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
-    from django.utils.dateparse import parse_date, parse_datetime
-
     moment = parse_datetime(value)
     if moment is None:
         day = parse_date(value)
@@ -332,8 +332,6 @@ def delete_archival(request: HttpRequest, agent_id: str, memory_id: str) -> dict
 
 
 def _unavailable(error: llm.LLMError) -> Exception:
-    from config.errors import Unavailable
-
     if isinstance(error, llm.ProviderNotConfigured):
         return InvalidRequest(str(error))
     return Unavailable(f"The embedding model failed: {error}")
@@ -515,6 +513,4 @@ def context_window(request: HttpRequest, agent_id: str) -> dict[str, Any]:
 
 @tools_router.get("", response=list[dict[str, Any]])
 def list_tools(request: HttpRequest) -> list[dict[str, Any]]:
-    from agents.tools import TOOLS
-
     return [tool_out(name) for name in TOOLS]

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
@@ -120,8 +122,6 @@ def _default_tools(agent_type: str) -> list[str]:
 
 
 def _random_name() -> str:
-    import secrets
-
     return f"agent-{secrets.token_hex(3)}"
 
 
@@ -129,7 +129,7 @@ def create_agent(owner: Any, spec: AgentSpec) -> Agent:
     if not spec.model:
         raise InvalidRequest("A model handle is required, e.g. 'openai/gpt-4.1'.")
     _check_handle(spec.model, "Model handle")
-    embedding = spec.embedding or prompts_default_embedding()
+    embedding = spec.embedding or default_embedding_handle()
     _check_handle(embedding, "Embedding handle")
     name = spec.name or _random_name()
     if not NAME_PATTERN.match(name):
@@ -138,11 +138,8 @@ def create_agent(owner: Any, spec: AgentSpec) -> Agent:
         raise InvalidRequest(
             f"Unknown agent_type {spec.agent_type!r}; one of {', '.join(AgentType.values)}."
         )
-    tools = (_default_tools(spec.agent_type) if spec.include_base_tools else []) + [
-        name for name in spec.tools if name not in _default_tools(spec.agent_type)
-    ]
-    if not spec.include_base_tools:
-        tools = list(spec.tools)
+    base = _default_tools(spec.agent_type) if spec.include_base_tools else []
+    tools = base + [name for name in spec.tools if name not in base]
     _check_tools(tools)
     labels = [block.label for block in spec.memory_blocks]
     if len(labels) != len(set(labels)):
@@ -192,8 +189,7 @@ def create_agent(owner: Any, spec: AgentSpec) -> Agent:
     return agent
 
 
-def prompts_default_embedding() -> str:
-    from django.conf import settings
+def default_embedding_handle() -> str:
 
     return str(settings.REVERIE["DEFAULT_EMBEDDING"])
 

@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from config.errors import InvalidRequest
 from memory import editing
 from memory import services as memory_services
 
@@ -170,7 +171,7 @@ def _send_message_text(tool_calls: list[dict[str, Any]]) -> str:
 def archival_memory_insert(ctx: ToolContext, content: str, tags: list[str] | None = None) -> str:
     try:
         memory_services.insert_passage(ctx.agent, content, tags=tags)
-    except memory_services.InvalidRequest as error:
+    except InvalidRequest as error:
         raise ToolError(error.message) from None
     return "Stored in archival memory."
 
