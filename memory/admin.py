@@ -8,7 +8,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 
 from memory.models import Block, BlockVersion, Passage
-from memory.services import Actor, update_block
+from memory.services import Actor, create_block, update_block
 
 
 class BlockVersionInline(admin.TabularInline):
@@ -58,16 +58,28 @@ class BlockAdmin(admin.ModelAdmin):
         return len(obj.value)
 
     def save_model(self, request: HttpRequest, obj: Block, form: Any, change: bool) -> None:
-        # Changes made in the admin go through the same service as the API, so they are
-        # versioned and attributed too.
+        # Blocks made or changed in the admin go through the same services as the API,
+        # so they are versioned and attributed too.
+        actor = Actor.for_user(request.user)
         if change:
-            fields = {
-                name: form.cleaned_data[name] for name in form.changed_data if name != "owner"
-            }
+            fields = {name: form.cleaned_data[name] for name in form.changed_data}
+            fields.pop("owner", None)
             if fields:
-                update_block(obj.pk, actor=Actor.for_user(request.user), **fields)
+                update_block(obj.pk, actor=actor, **fields)
             return
-        super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        created = create_block(
+            data["owner"],
+            label=data["label"],
+            value=data["value"],
+            limit=data["limit"],
+            description=data["description"],
+            read_only=data["read_only"],
+            metadata=data["metadata"],
+            actor=actor,
+        )
+        obj.pk = created.pk
+        obj.refresh_from_db()
 
 
 @admin.register(Passage)
