@@ -159,7 +159,7 @@ def to_openai(messages: list[Message]) -> list[dict[str, Any]]:
                     {
                         "id": call["id"],
                         "type": "function",
-                        "function": {"name": call["name"], "arguments": call["arguments"] or "{}"},
+                        "function": {"name": call["name"], "arguments": _replayable(call)},
                     }
                     for call in message.tool_calls
                 ]
@@ -169,6 +169,17 @@ def to_openai(messages: list[Message]) -> list[dict[str, Any]]:
             out.append({"role": message.role, "content": message.content})
     close_pending()
     return out
+
+
+def _replayable(call: dict[str, Any]) -> str:
+    """Arguments to send back in history. Malformed JSON the model once produced (already
+    answered with a failed tool result) is replaced by `{}`: providers and gateways that
+    parse history would otherwise reject every later request of the conversation."""
+    try:
+        json.loads(call["arguments"] or "")
+    except ValueError:
+        return "{}"
+    return str(call["arguments"])
 
 
 def tool_schemas(agent: Agent) -> list[dict[str, Any]]:
@@ -184,35 +195,40 @@ def _package(status: str, message: str) -> str:
 # --- Context window ------------------------------------------------------------------------
 
 
+def message_tokens(message: Message) -> int:
+    total = estimate_tokens(message.content) + estimate_tokens(message.reasoning)
+    if message.tool_calls:
+        total += estimate_tokens(json.dumps(message.tool_calls))
+    return total + 4  # per-message framing
+
+
 def context_tokens(agent: Agent, system: str, history: list[Message]) -> int:
     tools_json = json.dumps(tool_schemas(agent))
     summary = summary_message(agent)
     total = estimate_tokens(system) + estimate_tokens(tools_json)
     total += estimate_tokens(summary["content"]) if summary else 0
-    for message in history:
-        total += estimate_tokens(message.content) + estimate_tokens(message.reasoning)
-        total += estimate_tokens(json.dumps(message.tool_calls)) if message.tool_calls else 0
-        total += 4  # per-message framing
-    return total
+    return total + sum(message_tokens(message) for message in history)
 
 
 def _eviction_cut(history: list[Message], budget: int, protect_from: int) -> int:
-    """Index of the first message to keep: the oldest user message that leaves the rest
-    under `budget`, so evicted slices are whole turns and tool pairs stay together."""
-    sizes = [estimate_tokens(m.content) + estimate_tokens(m.reasoning) + 4 for m in history]
+    """Index of the first message to keep.
+
+    Cuts only where a user message starts a turn, so evicted slices are whole turns and a
+    tool call never loses its return. Takes the oldest such cut that leaves the rest under
+    `budget`; when none does (the current turn alone is large), the latest cut before the
+    current turn, which evicts every earlier turn. 0 means nothing can be evicted.
+    """
+    sizes = [message_tokens(message) for message in history]
     kept = sum(sizes)
-    for index in range(len(history)):
-        if index >= protect_from:
-            break
+    latest = 0
+    for index in range(min(protect_from, len(history))):
         kept -= sizes[index]
-        following = history[index + 1] if index + 1 < len(history) else None
-        if following is not None and following.role == Role.USER and kept <= budget:
-            return index + 1
-    # No turn boundary fits: cut at the last boundary before the protected tail.
-    for index in range(min(protect_from, len(history)) - 1, 0, -1):
-        if history[index].role == Role.USER:
-            return index
-    return 0
+        following = index + 1
+        if following < len(history) and history[following].role == Role.USER:
+            latest = following
+            if kept <= budget:
+                return following
+    return latest
 
 
 def summarize_if_needed(
