@@ -315,14 +315,8 @@ def list_messages(
             page.reverse()
     else:
         page = list(messages.order_by("seq")[: limit or None])
-    rendered = render_all(page, rendering or Rendering())
-    if order == "desc":
-        # Within one stored message keep the natural order of its parts.
-        grouped: dict[str, list[dict[str, Any]]] = {}
-        for item in rendered:
-            grouped.setdefault(item["id"], []).append(item)
-        rendered = [item for items in grouped.values() for item in items]
-    return rendered
+    # Parts split from one stored message stay together and in their natural order.
+    return render_all(page, rendering or Rendering())
 
 
 # --- Context window ------------------------------------------------------------------------

@@ -40,10 +40,8 @@ def data_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def test_first_start_prints_credentials_serves_and_stops_on_ctrl_c(data_dir: Path):
-    port = _free_port()
-    env = {**os.environ, "DATA_DIR": str(data_dir), "PORT": str(port)}
-    env.pop("DATABASE_URL", None)
+def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """Start `manage.py runstack`; return it and what it printed up to "is serving on"."""
     process = subprocess.Popen(
         [sys.executable, "manage.py", "runstack"],
         cwd=ROOT,
@@ -52,18 +50,23 @@ def test_first_start_prints_credentials_serves_and_stops_on_ctrl_c(data_dir: Pat
         stderr=subprocess.STDOUT,
         text=True,
     )
-    output: list[str] = []
+    assert process.stdout is not None
+    lines = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        lines.append(line)
+        if not line or "is serving on" in line:
+            break
+    return process, "".join(lines)
+
+
+def test_first_start_prints_credentials_serves_and_stops_on_ctrl_c(data_dir: Path):
+    port = _free_port()
+    env = {**os.environ, "DATA_DIR": str(data_dir), "PORT": str(port)}
+    env.pop("DATABASE_URL", None)
+    process, text = _start(env)
     try:
-        deadline = time.monotonic() + 90
-        assert process.stdout is not None
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            output.append(line)
-            if "is serving on" in line:
-                break
-        text = "".join(output)
         assert "username: admin" in text, text
         password = re.search(r"password: (\S+)", text)
         api_key = re.search(r"API key:\s+(\S+)", text)
@@ -100,28 +103,13 @@ def test_first_start_prints_credentials_serves_and_stops_on_ctrl_c(data_dir: Pat
         except subprocess.TimeoutExpired:
             process.kill()
             raise
-    assert process.returncode == 0, "".join(output)
+    assert process.returncode == 0, text
     with pytest.raises(OSError):
         _get(f"http://127.0.0.1:{port}/v1/health/")
 
     # A second start finds the admin already there and prints no password.
-    second = subprocess.Popen(
-        [sys.executable, "manage.py", "runstack"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert second.stdout is not None
-        lines = []
-        while True:
-            line = second.stdout.readline()
-            lines.append(line)
-            if not line or "is serving on" in line:
-                break
-    finally:
-        second.send_signal(signal.SIGINT)
-        second.wait(timeout=30)
-    assert "password:" not in "".join(lines)
+    second, printed = _start(env)
+    second.send_signal(signal.SIGINT)
+    second.wait(timeout=30)
+    assert "is serving on" in printed
+    assert "password:" not in printed
