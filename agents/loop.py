@@ -15,17 +15,18 @@ import math
 import time as clock
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from agents import llm, prompts
 from agents.models import Agent, Message, Role
 from agents.tools import TOOLS, ToolContext, ToolError, execute
 from memory import services as memory_services
-from memory.models import Passage
+from memory.models import Block, Passage
 
 logger = logging.getLogger("reverie.loop")
 
@@ -56,6 +57,9 @@ class TurnResult:
     completion_tokens: int = 0
     step_count: int = 0
     error: str | None = None
+    tool_errors: int = 0
+    # Background runs this turn started (sleep-time), reported in usage.run_ids.
+    run_ids: list[str] | None = None
 
     def usage(self) -> dict[str, Any]:
         return {
@@ -65,7 +69,7 @@ class TurnResult:
             "total_tokens": self.prompt_tokens + self.completion_tokens,
             "step_count": self.step_count,
             "steps_messages": None,
-            "run_ids": None,
+            "run_ids": self.run_ids,
         }
 
 
@@ -82,9 +86,10 @@ def estimate_tokens(text: str) -> int:
 # --- Building the request ------------------------------------------------------------------
 
 
-def system_parts(agent: Agent) -> tuple[str, str]:
+def system_parts(agent: Agent, blocks: list[Block] | None = None) -> tuple[str, str]:
     """(core memory, memory metadata) as they go into the system prompt now."""
-    blocks = memory_services.agent_blocks(agent)
+    if blocks is None:
+        blocks = memory_services.agent_blocks(agent)
     last_modified = max((block.updated_at for block in blocks), default=None)
     memory = prompts.compile_memory(
         blocks, line_numbers=agent.agent_type in prompts.LINE_NUMBERED_TYPES
@@ -98,8 +103,8 @@ def system_parts(agent: Agent) -> tuple[str, str]:
     return memory, metadata
 
 
-def compile_system(agent: Agent) -> str:
-    return prompts.compile_system_prompt(agent.system, *system_parts(agent))
+def compile_system(agent: Agent, blocks: list[Block] | None = None) -> str:
+    return prompts.compile_system_prompt(agent.system, *system_parts(agent, blocks))
 
 
 def summary_message(agent: Agent) -> dict[str, Any] | None:
@@ -310,8 +315,13 @@ def run_turn(
     max_steps: int = DEFAULT_MAX_STEPS,
     emit: Emit | None = None,
     run_id: str = "",
+    max_tool_errors: int | None = None,
 ) -> TurnResult:
-    """Run one turn. The provider must be configured (llm.ensure_configured) beforehand."""
+    """Run one turn. The provider must be configured (llm.ensure_configured) beforehand.
+
+    `run_id` marks a background run's messages and edits; `max_tool_errors` ends the turn
+    (stop reason `invalid_tool_call`) once the model has made that many failed calls.
+    """
     result = TurnResult()
     turn_id = uuid.uuid4().hex
     started = clock.monotonic()
@@ -332,18 +342,23 @@ def run_turn(
                 otid=item.otid,
                 sender_id=item.sender_id,
                 turn_id=turn_id,
+                run_id=run_id,
             )
         ctx = ToolContext(agent=agent, turn_id=turn_id, run_id=run_id)
         try:
-            _steps(agent, ctx, turn_id, max_steps, result, publish)
+            _steps(agent, ctx, turn_id, max_steps, result, publish, max_tool_errors)
         except llm.LLMError as error:
             result.stop_reason = "error"
             result.error = str(error)
             logger.warning("agent %s: turn failed: %s", agent.id, error)
+        now = timezone.now()
         Agent.objects.filter(pk=agent.pk).update(
             last_stop_reason=result.stop_reason,
-            last_run_completion=timezone.now(),
+            last_run_completion=now,
             last_run_duration_ms=int((clock.monotonic() - started) * 1000),
+            # Still under the turn lock, so no later turn has written anything yet.
+            last_turn_end_seq=Message.objects.filter(agent=agent).aggregate(m=Max("seq"))["m"],
+            last_turn_at=now,
         )
     return result
 
@@ -355,10 +370,14 @@ def _steps(
     max_steps: int,
     result: TurnResult,
     publish: Callable[[Message], None],
+    max_tool_errors: int | None = None,
 ) -> None:
     for step in range(1, max_steps + 1):
         result.step_count = step
-        system = compile_system(agent)
+        blocks = memory_services.agent_blocks(agent)
+        ctx.seen_versions.clear()
+        ctx.seen_versions.update({block.label: block.version for block in blocks})
+        system = compile_system(agent, blocks)
         history = list(Message.objects.filter(agent=agent, in_context=True).order_by("seq"))
         history = summarize_if_needed(agent, system, history, turn_id)
         request = [{"role": "system", "content": system}]
@@ -397,6 +416,7 @@ def _steps(
                     content=reply.content or "",
                     reasoning=reply.reasoning or "",
                     turn_id=turn_id,
+                    run_id=ctx.run_id,
                     step=step,
                     usage=usage,
                 )
@@ -410,6 +430,7 @@ def _steps(
                 reasoning=reply.reasoning or reply.content or "",
                 tool_calls=calls,
                 turn_id=turn_id,
+                run_id=ctx.run_id,
                 step=step,
                 usage=usage,
             )
@@ -419,7 +440,7 @@ def _steps(
             status, text = "success", ""
             try:
                 arguments = llm.parse_arguments(call["arguments"])
-                text = execute(ctx, call["name"], arguments)
+                text = execute(replace(ctx, tool_call_id=call["id"]), call["name"], arguments)
                 finished = finished or TOOLS[call["name"]].terminal
             except (ToolError, ValueError) as error:
                 status, text = "error", f"Error executing function {call['name']}: {error}"
@@ -433,11 +454,18 @@ def _steps(
                     tool_name=call["name"],
                     tool_status=status,
                     turn_id=turn_id,
+                    run_id=ctx.run_id,
                     step=step,
                     content=_package("OK" if status == "success" else "Failed", text),
                 )
             )
+            if status == "error":
+                result.tool_errors += 1
         if finished:
             result.stop_reason = "end_turn"
+            return
+        if max_tool_errors is not None and result.tool_errors >= max_tool_errors:
+            result.stop_reason = "invalid_tool_call"
+            result.error = f"the model made {result.tool_errors} failed tool calls"
             return
     result.stop_reason = "max_steps"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from config.ids import agent_id, message_id
+from config.ids import agent_id, group_id, insight_id, message_id, run_id
 
 
 class AgentType(models.TextChoices):
@@ -50,6 +50,10 @@ class Agent(models.Model):
 
     # The recursive summary of messages evicted from the context window.
     summary = models.TextField(blank=True)
+    # The last message of the last finished turn. Sleep-time transcripts stop here, so
+    # they never end in the middle of a turn that is still running.
+    last_turn_end_seq = models.BigIntegerField(null=True, blank=True)
+    last_turn_at = models.DateTimeField(null=True, blank=True)
 
     last_stop_reason = models.CharField(max_length=40, blank=True)
     last_run_completion = models.DateTimeField(null=True, blank=True)
@@ -111,6 +115,8 @@ class Message(models.Model):
     turn_id = models.CharField(max_length=64, blank=True)
     step = models.PositiveIntegerField(default=0)
     usage = models.JSONField(null=True, blank=True)
+    # The background run (sleep-time or digest) that wrote this message, if any.
+    run_id = models.CharField(max_length=64, blank=True, db_index=True)
     # False once the message was evicted into the agent's summary.
     in_context = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -124,3 +130,155 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:50]}"
+
+
+class ManagerType(models.TextChoices):
+    SLEEPTIME = "sleeptime"
+
+
+class Group(models.Model):
+    """A primary agent and the sleep-time agents that tend its memory.
+
+    Letta's shape: the primary is the *manager*, `participants` are the sleep-time agents
+    only. Whether the group is active follows the primary's `enable_sleeptime`, so
+    turning sleep-time off and on again keeps the counter and the sleep-time agents.
+    """
+
+    id = models.CharField(primary_key=True, max_length=64, default=group_id, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_groups"
+    )
+    manager_type = models.CharField(
+        max_length=20, choices=ManagerType.choices, default=ManagerType.SLEEPTIME
+    )
+    manager_agent = models.OneToOneField(
+        Agent, on_delete=models.CASCADE, related_name="managed_group"
+    )
+    participants = models.ManyToManyField(Agent, related_name="participant_groups", blank=True)
+    description = models.TextField(blank=True)
+    # Letta's trigger arithmetic: after each finished turn counter = (counter + 1) % N,
+    # and a run starts when it is 0. None means every turn.
+    sleeptime_agent_frequency = models.PositiveIntegerField(null=True, blank=True, default=5)
+    turns_counter = models.IntegerField(null=True, blank=True, default=-1)
+    # Seconds of silence after which unprocessed messages get a run; 0 turns it off.
+    sleeptime_idle_seconds = models.PositiveIntegerField(default=300)
+    # Everything up to this primary message has been digested by a successful run.
+    last_processed_seq = models.BigIntegerField(null=True, blank=True)
+    last_processed_message_id = models.CharField(max_length=64, blank=True)
+    # The primary's last finished turn for which the idle trigger already fired.
+    idle_fired_seq = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.manager_type} group of {self.manager_agent_id}"
+
+
+class RunStatus(models.TextChoices):
+    CREATED = "created"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_RUN_STATUSES = (RunStatus.CREATED, RunStatus.RUNNING)
+
+
+class RunTrigger(models.TextChoices):
+    TURN = "turn"
+    IDLE = "idle"
+    MANUAL = "manual"
+    RETRY = "retry"
+    BACKLOG = "backlog"
+
+
+class Run(models.Model):
+    """One background job of a sleep-time agent, with everything needed to audit it."""
+
+    id = models.CharField(primary_key=True, max_length=64, default=run_id, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs"
+    )
+    # The agent that did the work. A plain id, not a foreign key: a run outlives the
+    # ephemeral agents that document digests use.
+    run_agent_id = models.CharField(max_length=64, db_index=True)
+    # The agent whose memory the run tends; its runs go when it goes.
+    primary_agent = models.ForeignKey(
+        Agent, on_delete=models.CASCADE, related_name="background_runs"
+    )
+    group = models.ForeignKey(Group, on_delete=models.SET_NULL, null=True, blank=True)
+    trigger = models.CharField(max_length=10, choices=RunTrigger.choices)
+    status = models.CharField(
+        max_length=10, choices=RunStatus.choices, default=RunStatus.CREATED, db_index=True
+    )
+    stop_reason = models.CharField(max_length=40, blank=True)
+    error = models.TextField(blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    retry_of = models.CharField(max_length=64, blank=True)
+    attempt = models.PositiveIntegerField(default=1)
+    # A retry waits for its back-off; the clock enqueues it once this time has passed.
+    not_before = models.DateTimeField(null=True, blank=True)
+    # When the run was last handed to the queue; the clock re-enqueues a run whose job
+    # was lost (the broker went away between the commit and the enqueue).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    # Set when a worker takes the run and refreshed while it works; a running run whose
+    # heartbeat stops was lost with its worker and is failed and retried by the clock.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The primary's messages the run read: seq in (after, until].
+    transcript_after_seq = models.BigIntegerField(null=True, blank=True)
+    transcript_until_seq = models.BigIntegerField(null=True, blank=True)
+    transcript_until_message_id = models.CharField(max_length=64, blank=True)
+    transcript = models.TextField(blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    step_count = models.PositiveIntegerField(default=0)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    reverted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # Single flight and the run list: the active runs of one agent, newest last.
+            models.Index(fields=["run_agent_id", "status"], name="run_agent_status"),
+            models.Index(fields=["owner", "created_at"], name="run_owner_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_RUN_STATUSES
+
+
+class Severity(models.TextChoices):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class Insight(models.Model):
+    """Something a sleep-time agent noticed and wants a person to see."""
+
+    id = models.CharField(primary_key=True, max_length=64, default=insight_id, editable=False)
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="insights")
+    run_id = models.CharField(max_length=64, blank=True)
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.INFO)
+    created_at = models.DateTimeField(auto_now_add=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.title

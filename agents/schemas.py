@@ -7,7 +7,7 @@ from typing import Any, Literal
 from django.db.models import Prefetch, QuerySet
 from ninja import Field, Schema
 
-from agents.models import Agent
+from agents.models import Agent, Group, Insight, Run
 from agents.tools import TOOLS
 from memory.models import EMBEDDING_DIM, AgentBlock
 from memory.schemas import BlockIn, BlockOut, block_out
@@ -58,6 +58,9 @@ class AgentCreateIn(Schema):
     temperature: float | None = None
     timezone: str | None = None
     enable_sleeptime: bool | None = None
+    sleeptime_model: str | None = None
+    sleeptime_agent_frequency: int | None = Field(None, ge=0)
+    sleeptime_idle_seconds: int | None = Field(None, ge=0)
 
 
 class AgentUpdateIn(Schema):
@@ -78,6 +81,9 @@ class AgentUpdateIn(Schema):
     temperature: float | None = None
     timezone: str | None = None
     enable_sleeptime: bool | None = None
+    sleeptime_model: str | None = None
+    sleeptime_agent_frequency: int | None = Field(None, ge=0)
+    sleeptime_idle_seconds: int | None = Field(None, ge=0)
 
 
 class TextPart(Schema):
@@ -192,17 +198,70 @@ def embedding_config(agent: Agent) -> dict[str, Any]:
 
 
 def with_relations(agents: QuerySet[Agent]) -> QuerySet[Agent]:
-    """Prefetch what an AgentState shows, so a page of agents costs two queries."""
-    return agents.prefetch_related(
+    """Prefetch what an AgentState shows, so a page of agents costs a fixed few queries."""
+    return agents.select_related("managed_group").prefetch_related(
         Prefetch(
             "block_links",
             queryset=AgentBlock.objects.select_related("block").order_by("position", "id"),
-        )
+        ),
+        Prefetch("managed_group__participants", queryset=Agent.objects.order_by("created_at")),
     )
+
+
+class GroupOut(Schema):
+    id: str
+    manager_type: str
+    agent_ids: list[str]
+    description: str
+    shared_block_ids: list[str]
+    manager_agent_id: str | None
+    termination_token: str | None
+    max_turns: int | None
+    sleeptime_agent_frequency: int | None
+    turns_counter: int | None
+    last_processed_message_id: str | None
+    max_message_buffer_length: int | None
+    min_message_buffer_length: int | None
+    sleeptime_idle_seconds: int
+    sleeptime_model: str | None
+    enabled: bool
+
+
+def group_out(group: Group) -> dict[str, Any]:
+    """Letta's Group shape plus Reverie's idle trigger, sleep-time model and state."""
+    participants = list(group.participants.all())
+    return {
+        "id": group.id,
+        "manager_type": group.manager_type,
+        "agent_ids": [agent.id for agent in participants],
+        "description": group.description,
+        "shared_block_ids": [],
+        "manager_agent_id": group.manager_agent_id,
+        "termination_token": None,
+        "max_turns": None,
+        "sleeptime_agent_frequency": group.sleeptime_agent_frequency,
+        "turns_counter": group.turns_counter,
+        "last_processed_message_id": group.last_processed_message_id or None,
+        "max_message_buffer_length": None,
+        "min_message_buffer_length": None,
+        "sleeptime_idle_seconds": group.sleeptime_idle_seconds,
+        "sleeptime_model": participants[0].llm_handle if participants else None,
+        "enabled": bool(group.manager_agent.enable_sleeptime),
+    }
+
+
+def _managed_group(agent: Agent) -> dict[str, Any] | None:
+    try:
+        group = agent.managed_group
+    except Group.DoesNotExist:
+        return None
+    group.manager_agent = agent  # already loaded; saves a query per agent
+    return group_out(group)
 
 
 def agent_state(agent: Agent) -> dict[str, Any]:
     blocks = [block_out(link.block) for link in agent.block_links.all()]
+    group = _managed_group(agent)
     owner_id = f"user-{agent.owner_id}"
     return {
         "id": agent.id,
@@ -223,8 +282,8 @@ def agent_state(agent: Agent) -> dict[str, Any]:
         "metadata": agent.metadata,
         "timezone": agent.timezone,
         "enable_sleeptime": agent.enable_sleeptime,
-        "multi_agent_group": None,
-        "managed_group": None,
+        "multi_agent_group": group,
+        "managed_group": group,
         "identity_ids": [],
         "last_stop_reason": agent.last_stop_reason or None,
         "last_run_completion": agent.last_run_completion,
@@ -245,3 +304,151 @@ def agent_states(agents: Iterable[Agent] | QuerySet[Agent]) -> list[dict[str, An
 def fresh_state(agent: Agent) -> dict[str, Any]:
     """The AgentState of `agent` re-read with its relations (after a change)."""
     return agent_state(with_relations(Agent.objects.filter(pk=agent.pk)).get())
+
+
+class GroupUpdateIn(Schema):
+    class ManagerConfig(Schema):
+        manager_type: str = "sleeptime"
+        manager_agent_id: str | None = None
+        sleeptime_agent_frequency: int | None = Field(None, ge=0)
+        sleeptime_idle_seconds: int | None = Field(None, ge=0)
+        sleeptime_model: str | None = None
+
+    description: str | None = None
+    manager_config: ManagerConfig | None = None
+    agent_ids: list[str] | None = None
+
+
+# --- Runs ----------------------------------------------------------------------------------
+
+
+class RunOut(Schema):
+    id: str
+    agent_id: str
+    status: str
+    stop_reason: str | None
+    metadata: dict[str, Any]
+    background: bool
+    created_at: datetime
+    completed_at: datetime | None
+    total_duration_ns: int | None
+    # Reverie: what users asked Letta to show.
+    primary_agent_id: str
+    group_id: str | None
+    trigger: str
+    attempt: int
+    retry_of: str | None
+    error: str | None
+    started_at: datetime | None
+    not_before: datetime | None
+    usage: dict[str, int]
+    duration_ms: int | None
+    changed: bool
+    reverted_at: datetime | None
+    transcript: str | None
+    block_versions: list[dict[str, Any]] | None
+    tool_calls: list[dict[str, Any]] | None
+
+
+def run_out(
+    run: Run,
+    *,
+    detail: bool = False,
+    versions: list[Any] | None = None,
+    messages: list[Any] | None = None,
+) -> dict[str, Any]:
+    from memory.services import version_diff
+
+    out: dict[str, Any] = {
+        "id": run.id,
+        "agent_id": run.run_agent_id,
+        "status": run.status,
+        "stop_reason": run.stop_reason or None,
+        "metadata": run.metadata,
+        "background": True,
+        "created_at": run.created_at,
+        "completed_at": run.completed_at,
+        "total_duration_ns": run.duration_ms * 1_000_000 if run.duration_ms is not None else None,
+        "primary_agent_id": run.primary_agent_id,
+        "group_id": run.group_id,
+        "trigger": run.trigger,
+        "attempt": run.attempt,
+        "retry_of": run.retry_of or None,
+        "error": run.error or None,
+        "started_at": run.started_at,
+        "not_before": run.not_before,
+        "usage": {
+            "prompt_tokens": run.prompt_tokens,
+            "completion_tokens": run.completion_tokens,
+            "total_tokens": run.prompt_tokens + run.completion_tokens,
+            "step_count": run.step_count,
+        },
+        "duration_ms": run.duration_ms,
+        "changed": bool(run.metadata.get("changed")),
+        "reverted_at": run.reverted_at,
+        "transcript": None,
+        "block_versions": None,
+        "tool_calls": None,
+    }
+    if detail:
+        out["transcript"] = run.transcript
+        out["block_versions"] = [
+            {
+                "block_id": version.block_id,
+                "label": version.label,
+                "version": version.number,
+                "tool_call_id": version.tool_call_id or None,
+                "reverts": version.reverts or None,
+                "created_at": version.created_at,
+                "diff": version_diff(version),
+            }
+            for version in versions or []
+        ]
+        out["tool_calls"] = _tool_calls(messages or [])
+    return out
+
+
+def _tool_calls(messages: list[Any]) -> list[dict[str, Any]]:
+    """Each call the run's agent made with its result, in order."""
+    results = {m.tool_call_id: m for m in messages if m.role == "tool"}
+    calls = []
+    for message in messages:
+        for call in message.tool_calls or []:
+            answer = results.get(call["id"])
+            calls.append(
+                {
+                    "id": call["id"],
+                    "name": call["name"],
+                    "arguments": call["arguments"],
+                    "status": answer.tool_status if answer else None,
+                    "result": answer.content if answer else None,
+                }
+            )
+    return calls
+
+
+# --- Insights ------------------------------------------------------------------------------
+
+
+class InsightOut(Schema):
+    id: str
+    agent_id: str
+    run_id: str | None
+    title: str
+    body: str
+    severity: str
+    created_at: datetime
+    dismissed_at: datetime | None
+
+
+def insight_out(insight: Insight) -> dict[str, Any]:
+    return {
+        "id": insight.id,
+        "agent_id": insight.agent_id,
+        "run_id": insight.run_id or None,
+        "title": insight.title,
+        "body": insight.body,
+        "severity": insight.severity,
+        "created_at": insight.created_at,
+        "dismissed_at": insight.dismissed_at,
+    }

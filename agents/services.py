@@ -12,11 +12,12 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from agents import llm, loop, prompts
+from agents import llm, loop, prompts, sleeptime
 from agents.letta_format import Rendering, render_all
-from agents.models import Agent, AgentType, Message
-from agents.tools import BASE_TOOLS, SLEEPTIME_TOOLS, TOOLS, default_rules
+from agents.models import Agent, AgentType, Insight, Message
+from agents.tools import BASE_TOOLS, SLEEPTIME_CHAT_TOOLS, SLEEPTIME_TOOLS, TOOLS, default_rules
 from config.errors import InvalidRequest, NotFound
 from config.pagination import cursor_page
 from memory import services as memory_services
@@ -99,6 +100,10 @@ class AgentSpec:
     embedding_chunk_size: int | None = None
     timezone: str | None = None
     enable_sleeptime: bool | None = None
+    # Reverie extensions: the sleep-time agent's own model, and when its runs start.
+    sleeptime_model: str | None = None
+    sleeptime_agent_frequency: int | None = None
+    sleeptime_idle_seconds: int | None = None
 
 
 def _check_handle(handle: str, what: str) -> None:
@@ -115,9 +120,12 @@ def _check_tools(names: list[str]) -> None:
         )
 
 
-def _default_tools(agent_type: str) -> list[str]:
+def _default_tools(agent_type: str, enable_sleeptime: bool | None) -> list[str]:
     if agent_type == AgentType.SLEEPTIME:
         return list(SLEEPTIME_TOOLS)
+    if enable_sleeptime:
+        # Its sleep-time agent edits memory; the primary only talks and searches (Letta).
+        return list(SLEEPTIME_CHAT_TOOLS)
     return list(BASE_TOOLS)
 
 
@@ -138,7 +146,9 @@ def create_agent(owner: Any, spec: AgentSpec) -> Agent:
         raise InvalidRequest(
             f"Unknown agent_type {spec.agent_type!r}; one of {', '.join(AgentType.values)}."
         )
-    base = _default_tools(spec.agent_type) if spec.include_base_tools else []
+    if spec.sleeptime_model:
+        _check_handle(spec.sleeptime_model, "Sleep-time model handle")
+    base = _default_tools(spec.agent_type, spec.enable_sleeptime) if spec.include_base_tools else []
     tools = base + [name for name in spec.tools if name not in base]
     _check_tools(tools)
     labels = [block.label for block in spec.memory_blocks]
@@ -186,6 +196,13 @@ def create_agent(owner: Any, spec: AgentSpec) -> Agent:
             memory_services.attach_block(agent, block)
         for block in shared:
             memory_services.attach_block(agent, block)
+        if spec.enable_sleeptime:
+            group = sleeptime.create_pair(agent, model=spec.sleeptime_model)
+            sleeptime.configure(
+                group,
+                frequency=spec.sleeptime_agent_frequency,
+                idle_seconds=spec.sleeptime_idle_seconds,
+            )
     return agent
 
 
@@ -235,26 +252,54 @@ def update_agent(agent: Agent, changes: dict[str, Any]) -> Agent:
             if "tool_rules" not in changes:
                 agent.tool_rules = default_rules(agent.tools)
         if "enable_sleeptime" in changes:
+            # Off only pauses: the group, its counter and its agents wait for "on" again.
             agent.enable_sleeptime = changes["enable_sleeptime"]
         agent.save()
+        group = sleeptime.group_of(agent)
+        if changes.get("enable_sleeptime") and group is None:
+            group = sleeptime.create_pair(agent, model=changes.get("sleeptime_model"))
+        settings_given = {
+            "sleeptime_agent_frequency",
+            "sleeptime_idle_seconds",
+            "sleeptime_model",
+        } & changes.keys()
+        if settings_given and group is None:
+            raise InvalidRequest(
+                "This agent has no sleep-time agent; set enable_sleeptime to true first."
+            )
+        if group is not None and settings_given:
+            sleeptime.configure(
+                group,
+                frequency=changes.get("sleeptime_agent_frequency"),
+                idle_seconds=changes.get("sleeptime_idle_seconds"),
+                model=changes.get("sleeptime_model"),
+            )
         if "block_ids" in changes:
             wanted = [
                 memory_services.get_block_for_user(agent.owner, b) for b in changes["block_ids"]
             ]
-            AgentBlock.objects.filter(agent=agent).exclude(block__in=wanted).delete()
+            for link in AgentBlock.objects.filter(agent=agent).exclude(block__in=wanted):
+                sleeptime.detach_block(agent, link.block_id)
             for block in wanted:
-                memory_services.attach_block(agent, block)
+                sleeptime.attach_block(agent, block)
     return agent
 
 
 def delete_agent(agent: Agent) -> None:
-    """Delete the agent and its history. Blocks it shared with others survive; blocks
-    that belonged to it alone go with it."""
+    """Delete the agent and its history, and a primary's group and sleep-time agents.
+    Blocks shared with other agents survive; blocks that belonged to it (and its
+    sleep-time agents) alone go with it."""
     with transaction.atomic():
+        group = sleeptime.group_of(agent)
+        sleepers = sleeptime.sleeptime_agents(group) if group is not None else []
+        involved = [agent, *sleepers]
         own_blocks = list(
-            Block.objects.filter(agent_links__agent=agent).values_list("pk", flat=True)
+            Block.objects.filter(agent_links__agent__in=involved).values_list("pk", flat=True)
         )
-        agent.delete()
+        if group is not None:
+            group.delete()
+        for member in involved:
+            member.delete()
         # Only blocks no other agent links to, so a shared persona never disappears.
         Block.objects.filter(pk__in=own_blocks, agent_links__isnull=True).delete()
 
@@ -278,7 +323,10 @@ def send_message(
         llm.ensure_configured(agent.llm_handle)
     except llm.ProviderNotConfigured as error:
         raise InvalidRequest(str(error)) from None
-    return loop.run_turn(agent, inputs, max_steps=max_steps, emit=emit)
+    result = loop.run_turn(agent, inputs, max_steps=max_steps, emit=emit)
+    agent.refresh_from_db(fields=["enable_sleeptime"])
+    result.run_ids = sleeptime.after_turn(agent, failed=result.stop_reason == "error")
+    return result
 
 
 def list_messages(
@@ -357,3 +405,23 @@ def context_overview(agent: Agent) -> dict[str, Any]:
         "num_tokens_messages": tokens["messages"],
         "messages": openai_messages,
     }
+
+
+# --- Insights ------------------------------------------------------------------------------
+
+
+def list_insights(agent: Agent, *, include_dismissed: bool = False) -> QuerySet[Insight]:
+    insights = Insight.objects.filter(agent=agent)
+    if not include_dismissed:
+        insights = insights.filter(dismissed_at__isnull=True)
+    return insights.order_by("-created_at", "id")
+
+
+def dismiss_insight(agent: Agent, insight_id: str) -> Insight:
+    insight = Insight.objects.filter(agent=agent, pk=insight_id).first()
+    if insight is None:
+        raise NotFound(f"Insight '{insight_id}' not found")
+    if insight.dismissed_at is None:
+        insight.dismissed_at = timezone.now()
+        insight.save(update_fields=["dismissed_at"])
+    return insight

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -35,10 +35,13 @@ class ToolContext:
     agent: Agent
     turn_id: str
     run_id: str = ""
+    tool_call_id: str = ""
+    # label -> block version the model was shown this step (see memory_rethink).
+    seen_versions: dict[str, int] = field(default_factory=dict)
 
     @property
     def actor(self) -> memory_services.Actor:
-        return memory_services.Actor.for_agent(self.agent.id, self.run_id)
+        return memory_services.Actor.for_agent(self.agent.id, self.run_id, self.tool_call_id)
 
 
 @dataclass(frozen=True)
@@ -211,8 +214,16 @@ def archival_memory_search(
 # --- Memory editing ------------------------------------------------------------------------
 
 
-def _edit(ctx: ToolContext, label: str, edit: Callable[[str], str]) -> str:
-    memory_services.edit_block_as_agent(ctx.agent, label, edit, ctx.actor)
+def _edit(ctx: ToolContext, label: str, edit: Callable[[str], str], *, whole: bool = False) -> str:
+    block = memory_services.edit_block_as_agent(
+        ctx.agent,
+        label,
+        edit,
+        ctx.actor,
+        expected_version=ctx.seen_versions.get(label) if whole else None,
+    )
+    # The agent knows what it just wrote, so its own edit does not make its view stale.
+    ctx.seen_versions[label] = block.version
     return (
         f"The core memory block with label `{label}` has been edited. Review the changes "
         "and make sure they are as expected (correct indentation, no duplicate lines, "
@@ -245,11 +256,34 @@ def memory_insert(ctx: ToolContext, label: str, new_str: str, insert_line: int =
 
 
 def memory_rethink(ctx: ToolContext, label: str, new_memory: str) -> str:
-    return _edit(ctx, label, lambda value: editing.memory_rethink(value, label, new_memory))
+    return _edit(
+        ctx, label, lambda value: editing.memory_rethink(value, label, new_memory), whole=True
+    )
 
 
 def memory_finish_edits(ctx: ToolContext) -> str:
     return "None"
+
+
+SEVERITIES = ("info", "warning", "critical")
+
+
+def surface_insight(ctx: ToolContext, title: str, body: str, severity: str = "info") -> str:
+    from agents.models import Insight
+
+    if severity not in SEVERITIES:
+        raise ToolError(f"severity must be one of {', '.join(SEVERITIES)}.")
+    if not str(title).strip() or not str(body).strip():
+        raise ToolError("An insight needs a title and a body.")
+    if len(title) > 200:
+        raise ToolError("Keep the title under 200 characters; put details in the body.")
+    # A sleep-time agent surfaces insights for the primary whose conversation it reads.
+    group = ctx.agent.participant_groups.select_related("manager_agent").first()
+    primary = group.manager_agent if group is not None else ctx.agent
+    Insight.objects.create(
+        agent=primary, run_id=ctx.run_id, title=title.strip(), body=body, severity=severity
+    )
+    return "The insight was recorded and will be shown to the user."
 
 
 _LABEL = {"type": "string", "description": "Label of the memory block to edit."}
@@ -368,6 +402,21 @@ TOOLS: dict[str, Tool] = {
             terminal=True,
             tool_type="letta_sleeptime_core",
         ),
+        Tool(
+            "surface_insight",
+            "Tell the user about something important you noticed that they did not ask "
+            "about: a pattern, a risk, a contradiction. Use sparingly.",
+            _object(
+                {
+                    "title": {"type": "string", "description": "One line."},
+                    "body": {"type": "string", "description": "The insight and why it matters."},
+                    "severity": {"type": "string", "enum": list(SEVERITIES)},
+                },
+                ["title", "body"],
+            ),
+            surface_insight,
+            tool_type="letta_sleeptime_core",
+        ),
     ]
 }
 
@@ -379,7 +428,13 @@ BASE_TOOLS = [
     "core_memory_append",
     "core_memory_replace",
 ]
-SLEEPTIME_TOOLS = ["memory_replace", "memory_insert", "memory_rethink", "memory_finish_edits"]
+SLEEPTIME_TOOLS = [
+    "memory_replace",
+    "memory_insert",
+    "memory_rethink",
+    "memory_finish_edits",
+    "surface_insight",
+]
 SLEEPTIME_CHAT_TOOLS = ["send_message", "conversation_search", "archival_memory_search"]
 
 

@@ -68,12 +68,14 @@ def health(request: HttpRequest) -> dict[str, str]:
 
 
 def _register_routers() -> None:
+    from agents.api import groups_router, runs_router, tools_router
     from agents.api import router as agents_router
-    from agents.api import tools_router
     from memory.api import blocks_router
 
     api.add_router("/agents", agents_router)
     api.add_router("/blocks", blocks_router)
+    api.add_router("/groups", groups_router)
+    api.add_router("/runs", runs_router)
     api.add_router("/tools", tools_router)
 
 

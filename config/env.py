@@ -178,3 +178,7 @@ def configured_providers() -> list[str]:
 LLM_TIMEOUT_SECONDS = env_int("LLM_TIMEOUT_SECONDS", 120, minimum=1)
 LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 2, minimum=0)
 DEFAULT_EMBEDDING = env_str("DEFAULT_EMBEDDING", "local/hashing-bow")
+# A running background run whose heartbeat is older than this was lost with its worker.
+RUN_STALE_SECONDS = env_int("RUN_STALE_SECONDS", 60, minimum=2)
+# First back-off before a failed run is retried; each later retry waits 4 times longer.
+SLEEPTIME_RETRY_SECONDS = env_int("SLEEPTIME_RETRY_SECONDS", 15, minimum=0)

@@ -27,3 +27,15 @@ def passage_id() -> str:
 
 def apikey_id() -> str:
     return new_id("apikey")
+
+
+def group_id() -> str:
+    return new_id("group")
+
+
+def run_id() -> str:
+    return new_id("run")
+
+
+def insight_id() -> str:
+    return new_id("insight")

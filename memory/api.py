@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Query, Router
@@ -11,7 +11,16 @@ from agents.models import Agent
 from agents.schemas import AgentStateOut, agent_states
 from config.pagination import cursor_page
 from memory import services
-from memory.schemas import BlockIn, BlockOut, BlockUpdateIn, MessageOut, block_out
+from memory.schemas import (
+    BlockIn,
+    BlockOut,
+    BlockRevertIn,
+    BlockUpdateIn,
+    BlockVersionOut,
+    MessageOut,
+    block_out,
+    version_out,
+)
 
 blocks_router = Router(tags=["blocks"])
 
@@ -62,7 +71,10 @@ def retrieve_block(request: HttpRequest, block_id: str) -> dict[str, Any]:
 def update_block(request: HttpRequest, block_id: str, payload: BlockUpdateIn) -> dict[str, Any]:
     block = services.get_block_for_user(request.auth, block_id)
     updated = services.update_block(
-        block.id, actor=services.Actor.for_user(request.auth), **payload.changes()
+        block.id,
+        actor=services.Actor.for_user(request.auth),
+        base_version=payload.base_version,
+        **payload.changes(),
     )
     return block_out(updated)
 
@@ -84,3 +96,28 @@ def block_agents(
     block = services.get_block_for_user(request.auth, block_id)
     agents = Agent.objects.filter(block_links__block=block)
     return agent_states(cursor_page(agents, after=after, before=before, limit=limit))
+
+
+@blocks_router.get("/{block_id}/history", response=list[BlockVersionOut])
+def block_history(
+    request: HttpRequest,
+    block_id: str,
+    limit: int = Query(50, ge=1, le=1000),
+    before: int | None = None,
+    order: Literal["asc", "desc"] = "desc",
+) -> list[dict[str, Any]]:
+    """Every change of the block: who (a person, an agent and its run), when, and the
+    unified diff against the version before."""
+    block = services.get_block_for_user(request.auth, block_id)
+    versions = services.block_history(block, limit=limit, before=before, ascending=order == "asc")
+    return [version_out(version, services.version_diff(version)) for version in versions]
+
+
+@blocks_router.post("/{block_id}/revert", response=BlockOut)
+def revert_block(request: HttpRequest, block_id: str, payload: BlockRevertIn) -> dict[str, Any]:
+    """Put back the value of an earlier version, as a new version (history stays linear)."""
+    block = services.get_block_for_user(request.auth, block_id)
+    reverted = services.revert_block(
+        block.id, payload.version, services.Actor.for_user(request.auth)
+    )
+    return block_out(reverted)

@@ -81,7 +81,11 @@ class BlockVersion(models.Model):
     )
     # Plain ids, not foreign keys: history outlives the agent and run that made it.
     actor_agent_id = models.CharField(max_length=64, blank=True)
-    run_id = models.CharField(max_length=64, blank=True)
+    run_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # The tool call that made the change, when an agent made it.
+    tool_call_id = models.CharField(max_length=100, blank=True)
+    # Set on versions written by a revert: the version or run they undo.
+    reverts = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

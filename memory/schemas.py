@@ -5,7 +5,7 @@ from typing import Any
 
 from ninja import Field, Schema
 
-from memory.models import Block, Passage
+from memory.models import Block, BlockVersion, Passage
 
 
 class BlockIn(Schema):
@@ -29,9 +29,12 @@ class BlockUpdateIn(Schema):
     metadata: dict[str, Any] | None = None
     is_template: bool | None = None
     template_name: str | None = None
+    # Reverie: the block version the new value was written against. When the block has
+    # moved on since, the change is merged with what happened meanwhile (no 409s).
+    base_version: int | None = None
 
     def changes(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True, exclude_none=True)
+        return self.model_dump(exclude_unset=True, exclude_none=True, exclude={"base_version"})
 
 
 class BlockOut(Schema):
@@ -112,3 +115,47 @@ class SearchOut(Schema):
 
 class MessageOut(Schema):
     message: str
+
+
+class BlockVersionOut(Schema):
+    version: int
+    block_id: str
+    label: str
+    value: str
+    previous_value: str
+    limit: int
+    description: str | None
+    actor_type: str
+    actor_id: str | None
+    run_id: str | None
+    tool_call_id: str | None
+    reverts: str | None
+    created_at: datetime
+    diff: str
+
+
+def version_out(version: BlockVersion, diff: str) -> dict[str, Any]:
+    if version.actor_type == "user":
+        actor_id = f"user-{version.actor_user_id}" if version.actor_user_id else None
+    else:
+        actor_id = version.actor_agent_id or None
+    return {
+        "version": version.number,
+        "block_id": version.block_id,
+        "label": version.label,
+        "value": version.value,
+        "previous_value": version.previous_value,
+        "limit": version.limit,
+        "description": version.description or None,
+        "actor_type": version.actor_type,
+        "actor_id": actor_id,
+        "run_id": version.run_id or None,
+        "tool_call_id": version.tool_call_id or None,
+        "reverts": version.reverts or None,
+        "created_at": version.created_at,
+        "diff": diff,
+    }
+
+
+class BlockRevertIn(Schema):
+    version: int

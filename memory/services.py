@@ -13,7 +13,7 @@ from pgvector.django import CosineDistance
 
 from config.errors import InvalidRequest, NotFound
 from config.pagination import cursor_page
-from memory import editing
+from memory import editing, merge
 from memory.models import (
     DEFAULT_BLOCK_LIMIT,
     EMBEDDING_DIM,
@@ -36,14 +36,19 @@ class Actor:
     user: Any = None
     agent_id: str = ""
     run_id: str = ""
+    tool_call_id: str = ""
 
     @classmethod
     def for_user(cls, user: Any) -> Actor:
         return cls(kind="user", user=user)
 
     @classmethod
-    def for_agent(cls, agent_id: str, run_id: str = "") -> Actor:
-        return cls(kind="agent", agent_id=agent_id, run_id=run_id)
+    def for_agent(cls, agent_id: str, run_id: str = "", tool_call_id: str = "") -> Actor:
+        return cls(kind="agent", agent_id=agent_id, run_id=run_id, tool_call_id=tool_call_id)
+
+    @classmethod
+    def system(cls, run_id: str = "") -> Actor:
+        return cls(kind="system", run_id=run_id)
 
 
 # --- Reading -------------------------------------------------------------------------------
@@ -95,9 +100,11 @@ def _check_value(value: str, limit: int) -> None:
         raise InvalidRequest(refused.message) from None
 
 
-def _record_version(block: Block, previous_value: str, actor: Actor) -> None:
+def _record_version(
+    block: Block, previous_value: str, actor: Actor, *, reverts: str = ""
+) -> BlockVersion:
     last = block.versions.aggregate(last=Max("number"))["last"] or 0
-    BlockVersion.objects.create(
+    return BlockVersion.objects.create(
         block=block,
         number=last + 1,
         label=block.label,
@@ -109,6 +116,8 @@ def _record_version(block: Block, previous_value: str, actor: Actor) -> None:
         actor_user=actor.user if actor.kind == "user" else None,
         actor_agent_id=actor.agent_id,
         run_id=actor.run_id,
+        tool_call_id=actor.tool_call_id,
+        reverts=reverts,
     )
 
 
@@ -152,11 +161,16 @@ _VERSIONED_FIELDS = ("label", "value", "limit", "description")
 _UPDATABLE_FIELDS = (*_VERSIONED_FIELDS, "read_only", "metadata", "is_template", "template_name")
 
 
-def update_block(block_id: str, *, actor: Actor, **changes: Any) -> Block:
+def update_block(
+    block_id: str, *, actor: Actor, base_version: int | None = None, **changes: Any
+) -> Block:
     """Change a block's fields; None means "leave as is". Every write records a version.
 
     The row is locked for the read-modify-write so that two writers (a person and a
-    sleep-time run, say) never overwrite each other's change unseen.
+    sleep-time run, say) never overwrite each other's change unseen. A new `value`
+    written against an older `base_version` (the editor was open while a run edited the
+    block) is merged line by line with what changed since; where both touched the same
+    lines the writer's text wins, and the other change stays in the history.
     """
     unknown = set(changes) - set(_UPDATABLE_FIELDS)
     if unknown:
@@ -169,6 +183,8 @@ def update_block(block_id: str, *, actor: Actor, **changes: Any) -> Block:
         previous_value, old_label = block.value, block.label
         if "value" in changes:
             changes["value"] = str(changes["value"]).replace("\x00", "")
+            if base_version is not None and base_version != block.version:
+                changes["value"] = _merge_with_base(block, base_version, changes["value"])
         new_label = changes.get("label")
         if new_label is not None and not str(new_label).strip():
             raise InvalidRequest("A block needs a label.")
@@ -186,6 +202,14 @@ def update_block(block_id: str, *, actor: Actor, **changes: Any) -> Block:
         if versioned:
             _record_version(block, previous_value, actor)
     return block
+
+
+def _merge_with_base(block: Block, base_version: int, new_value: str) -> str:
+    base = block.versions.filter(number=base_version).values_list("value", flat=True).first()
+    if base is None:
+        raise InvalidRequest(f"Block '{block.id}' has no version {base_version}.")
+    merged = merge.merge3(base, block.value, new_value)
+    return new_value if merged is None else merged
 
 
 def _relabel_links(block: Block, new_label: str) -> None:
@@ -210,11 +234,19 @@ def edit_block_as_agent(
     label: str,
     edit: Callable[[str], str],
     actor: Actor,
+    *,
+    expected_version: int | None = None,
 ) -> Block:
     """Apply a memory tool's edit to the agent's block `label`.
 
+    The edit is a function of the block's value, applied to the fresh value under a row
+    lock: a targeted edit (replace, insert) computed while someone else changed the block
+    lands on top of their change. A whole rewrite passes `expected_version`, the version
+    the model read; if the block moved on since, the rewrite would silently drop the
+    other change, so it is refused with the current text for the model to re-read.
+
     Raises editing.EditRefused, with a message for the model, when the block is missing,
-    read-only, or the result would exceed its limit; nothing changes then.
+    read-only, stale, or the result would exceed its limit; nothing changes then.
     """
     with transaction.atomic():
         block = (
@@ -230,6 +262,13 @@ def edit_block_as_agent(
             )
         if block.read_only:
             raise editing.EditRefused("This block is read-only and cannot be edited.")
+        if expected_version is not None and block.version != expected_version:
+            raise editing.EditRefused(
+                f"The block `{label}` was changed by someone else after you read it, so "
+                "rewriting it now would erase their change. Its current value is:\n"
+                f"{block.value}\nRead it and call memory_rethink again with a version "
+                "that keeps their change, or use memory_replace / memory_insert."
+            )
         previous_value = block.value
         new_value = edit(previous_value)
         editing.check_limit(new_value, block.limit)
@@ -244,6 +283,84 @@ def edit_block_as_agent(
 
 def delete_block(block: Block) -> None:
     block.delete()
+
+
+# --- History and undo ----------------------------------------------------------------------
+
+
+def block_history(
+    block: Block, *, limit: int = 50, before: int | None = None, ascending: bool = False
+) -> list[BlockVersion]:
+    """Versions of a block, newest first unless `ascending`; `before` pages by number."""
+    versions = block.versions.select_related("actor_user")
+    if before is not None:
+        versions = versions.filter(number__lt=before)
+    ordered = versions.order_by("number" if ascending else "-number")
+    return list(ordered[: max(1, min(limit, 1000))])
+
+
+def version_diff(version: BlockVersion) -> str:
+    return merge.unified_diff(
+        version.previous_value,
+        version.value,
+        before_name=f"{version.label}@{version.number - 1}",
+        after_name=f"{version.label}@{version.number}",
+    )
+
+
+def revert_block(block_id: str, number: int, actor: Actor) -> Block:
+    """Set the block's value back to what version `number` held, as a new version."""
+    with transaction.atomic():
+        block = Block.objects.select_for_update().filter(pk=block_id).first()
+        if block is None:
+            raise NotFound("Block not found")
+        target = block.versions.filter(number=number).first()
+        if target is None:
+            raise NotFound(f"Block '{block_id}' has no version {number}.")
+        if target.value == block.value:
+            return block
+        if len(target.value) > block.limit:
+            raise InvalidRequest(
+                f"Version {number} holds {len(target.value)} characters, more than the "
+                f"block's current limit of {block.limit}; raise the limit first."
+            )
+        previous_value = block.value
+        block.value = target.value
+        block.version += 1
+        block.save(update_fields=["value", "version", "updated_at"])
+        _record_version(block, previous_value, actor, reverts=f"version:{number}")
+    return block
+
+
+UndoOutcome = Literal["reverted", "unchanged", "conflict"]
+
+
+def undo_change(
+    block_id: str, before: str, after: str, actor: Actor, *, reverts: str
+) -> tuple[UndoOutcome, str]:
+    """Take back the change `before` -> `after` from the block's current value.
+
+    When later edits touched other lines they are kept (a three-way merge); when they
+    touched the same lines the undo is refused, never forced. Returns the outcome and,
+    for a conflict, why.
+    """
+    with transaction.atomic():
+        block = Block.objects.select_for_update().filter(pk=block_id).first()
+        if block is None:
+            return "conflict", "the block was deleted"
+        undone = merge.merge3(after, block.value, before)
+        if undone is None:
+            return "conflict", "later edits changed the same lines"
+        if undone == block.value:
+            return "unchanged", ""
+        if len(undone) > block.limit:
+            return "conflict", f"the result would exceed the block's limit of {block.limit}"
+        previous_value = block.value
+        block.value = undone
+        block.version += 1
+        block.save(update_fields=["value", "version", "updated_at"])
+        _record_version(block, previous_value, actor, reverts=reverts)
+    return "reverted", ""
 
 
 # --- Attaching blocks to agents ------------------------------------------------------------

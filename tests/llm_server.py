@@ -22,12 +22,15 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 __all__ = [
     "DEFAULT_EMBEDDING_DIMENSIONS",
+    "SLEEPER_TOOL",
+    "Lane",
     "ScriptedLLM",
     "ToolCall",
     "hashed_embedding",
@@ -41,6 +44,8 @@ DEFAULT_EMBEDDING_DIMENSIONS = 1536
 RETRY_AFTER_MS = "10"
 # Size of the content / argument pieces sent per streamed chunk.
 STREAM_PIECE = 8
+# Chat requests offering this tool come from the sleep-time agent and use the sleeper lane.
+SLEEPER_TOOL = "memory_finish_edits"
 
 _WORD = re.compile(r"\w+")
 
@@ -164,15 +169,160 @@ def _error_body(message: str, status: int) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "code": None}}
 
 
-class ScriptedLLM:
-    """Loopback HTTP server speaking the OpenAI chat/embeddings protocol, scripted by tests."""
+class Lane:
+    """One independently scripted stream of chat requests: its own replies, failures and delay.
 
-    def __init__(self) -> None:
-        """Create a stopped server with an empty script."""
-        self._lock = threading.Lock()
+    Lanes are created by ScriptedLLM, which routes every chat request to exactly one lane.
+    All lanes of a server share its lock, so ``ScriptedLLM.requests`` stays in arrival order.
+    """
+
+    def __init__(
+        self, name: str, condition: threading.Condition, default: Callable[[dict[str, Any]], _Reply]
+    ) -> None:
+        """Create an empty lane guarded by ``condition``; ``default`` answers unscripted ones."""
+        self.name = name
+        self._cond = condition
+        self._default = default
         self._replies: deque[_Reply] = deque()
         self._failures: deque[_Failure] = deque()
         self._delay = 0.0
+        self._held = False
+        self._releases = 0  # bumped by release(); a waiter leaves once it changes
+        self._waiting = 0
+        self.requests: list[dict[str, Any]] = []
+
+    def __repr__(self) -> str:
+        """Name and queue sizes, for assertion messages."""
+        return (
+            f"<Lane {self.name}: {len(self._replies)} replies, {len(self._failures)} failures, "
+            f"{len(self.requests)} requests, {self._waiting} waiting>"
+        )
+
+    # -- scripting ---------------------------------------------------------
+
+    def reply(
+        self,
+        content: str | None = None,
+        *,
+        tool_calls: list[ToolCall] | None = None,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+    ) -> None:
+        """Queue the answer to the next chat completion request of this lane (FIFO)."""
+        item = _Reply(content, tuple(tool_calls or ()), prompt_tokens, completion_tokens)
+        with self._cond:
+            self._replies.append(item)
+
+    def tool_call(
+        self,
+        name: str,
+        arguments: dict[str, Any] | str | None = None,
+        *,
+        content: str | None = None,
+    ) -> None:
+        """Queue one reply making a single tool call; a str ``arguments`` is sent verbatim."""
+        self.reply(content, tool_calls=[make_tool_call(name, arguments)])
+
+    def fail(self, status: int = 500, message: str = "scripted failure", times: int = 1) -> None:
+        """Make the next ``times`` requests of this lane answer with HTTP ``status``."""
+        if not 400 <= status <= 599:
+            raise ValueError(f"failure status must be 4xx or 5xx, got {status}")
+        with self._cond:
+            self._failures.extend(_Failure(status, message) for _ in range(times))
+
+    def delay(self, seconds: float) -> None:
+        """Add ``seconds`` of latency to every subsequent response of this lane (0 turns it off)."""
+        if seconds < 0:
+            raise ValueError("delay must be >= 0")
+        with self._cond:
+            self._delay = float(seconds)
+
+    def hold(self) -> None:
+        """Make requests arriving on this lane block, recorded but unanswered, until release()."""
+        with self._cond:
+            self._held = True
+
+    def release(self) -> None:
+        """Let every blocked request of this lane proceed and stop holding new ones."""
+        with self._cond:
+            self._held = False
+            self._releases += 1
+            self._cond.notify_all()
+
+    def wait_for_waiting(self, count: int = 1, timeout: float = 5.0) -> None:
+        """Block until at least ``count`` requests are held on this lane; TimeoutError if not."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._waiting >= count, timeout):
+                raise TimeoutError(f"{self!r}: expected {count} held request(s)")
+
+    def reset(self) -> None:
+        """Clear replies, failures, the delay and recorded requests, and release any hold."""
+        with self._cond:
+            self._replies.clear()
+            self._failures.clear()
+            self._delay = 0.0
+            self.requests.clear()
+        self.release()
+
+    @property
+    def waiting(self) -> int:
+        """Number of requests currently blocked by hold()."""
+        with self._cond:
+            return self._waiting
+
+    @property
+    def last_request(self) -> dict[str, Any]:
+        """Body of the most recent chat completion request routed to this lane."""
+        with self._cond:
+            if not self.requests:
+                raise IndexError(f"lane {self.name!r} has not received any chat requests")
+            return self.requests[-1]
+
+    @property
+    def pending_replies(self) -> int:
+        """Number of scripted replies of this lane not yet consumed."""
+        with self._cond:
+            return len(self._replies)
+
+    # -- request handling (server threads, with the shared lock held) ------
+
+    def _next_action_locked(self, body: dict[str, Any]) -> tuple[float, _Reply | _Failure]:
+        """Record ``body``, wait out any hold, then pick its answer. Caller holds the lock."""
+        self.requests.append(body)
+        if not isinstance(body.get("messages"), list):
+            raise _BadRequest("'messages' is a required property and must be a list")
+        if self._held:
+            releases = self._releases
+            self._waiting += 1
+            self._cond.notify_all()  # wake wait_for_waiting()
+            try:
+                self._cond.wait_for(lambda: self._releases != releases)
+            finally:
+                self._waiting -= 1
+        if self._failures:
+            return self._delay, self._failures.popleft()
+        if self._replies:
+            return self._delay, self._replies.popleft()
+        return self._delay, self._default(body)
+
+
+def _sleeper_default_reply(body: dict[str, Any]) -> _Reply:
+    """The sleep-time agent's default: finish editing memory straight away."""
+    return _Reply(None, (make_tool_call(SLEEPER_TOOL, {}),))
+
+
+class ScriptedLLM:
+    """Loopback HTTP server speaking the OpenAI chat/embeddings protocol, scripted by tests.
+
+    Chat requests offering the ``memory_finish_edits`` tool go to the ``sleeper`` lane; all
+    others go to the main lane, which the scripting methods on the server itself act on.
+    """
+
+    def __init__(self) -> None:
+        """Create a stopped server with an empty script."""
+        self._lock = threading.Condition()
+        self._main = Lane("main", self._lock, self._main_default_reply)
+        self._sleeper = Lane("sleeper", self._lock, _sleeper_default_reply)
         self.requests: list[dict[str, Any]] = []
         self.embedding_requests: list[dict[str, Any]] = []
         self._server: _Server | None = None
@@ -195,7 +345,9 @@ class ScriptedLLM:
         self._server, self._thread = server, thread
 
     def stop(self) -> None:
-        """Stop serving, drop open connections and release the port (idempotent)."""
+        """Release held requests, stop serving, drop connections, free the port (idempotent)."""
+        for lane in (self._main, self._sleeper):
+            lane.release()
         server, thread = self._server, self._thread
         self._server = self._thread = None
         if server is None:
@@ -223,7 +375,19 @@ class ScriptedLLM:
         port = self._server.server_address[1]
         return f"http://127.0.0.1:{port}/v1"
 
-    # -- scripting ---------------------------------------------------------
+    # -- lanes -------------------------------------------------------------
+
+    @property
+    def main(self) -> Lane:
+        """Lane of every chat request not routed to ``sleeper`` (the primary agent's)."""
+        return self._main
+
+    @property
+    def sleeper(self) -> Lane:
+        """Lane of chat requests offering the ``memory_finish_edits`` tool (sleep-time agent)."""
+        return self._sleeper
+
+    # -- scripting (main lane) ---------------------------------------------
 
     def reply(
         self,
@@ -233,10 +397,13 @@ class ScriptedLLM:
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
     ) -> None:
-        """Queue the answer to the next chat completion request (FIFO)."""
-        item = _Reply(content, tuple(tool_calls or ()), prompt_tokens, completion_tokens)
-        with self._lock:
-            self._replies.append(item)
+        """Queue the answer to the next main-lane chat completion request (FIFO)."""
+        self._main.reply(
+            content,
+            tool_calls=tool_calls,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+        )
 
     def tool_call(
         self,
@@ -245,35 +412,41 @@ class ScriptedLLM:
         *,
         content: str | None = None,
     ) -> None:
-        """Queue one reply making a single tool call; a str ``arguments`` is sent verbatim."""
-        self.reply(content, tool_calls=[make_tool_call(name, arguments)])
+        """Queue one main-lane reply making a single tool call; a str is sent verbatim."""
+        self._main.tool_call(name, arguments, content=content)
 
     def fail(self, status: int = 500, message: str = "scripted failure", times: int = 1) -> None:
-        """Make the next ``times`` chat requests answer with HTTP ``status`` and an error body."""
-        if not 400 <= status <= 599:
-            raise ValueError(f"failure status must be 4xx or 5xx, got {status}")
-        with self._lock:
-            self._failures.extend(_Failure(status, message) for _ in range(times))
+        """Make the next ``times`` main-lane requests answer with HTTP ``status``."""
+        self._main.fail(status, message, times)
 
     def delay(self, seconds: float) -> None:
-        """Add ``seconds`` of latency to every subsequent chat response (0 turns it off)."""
-        if seconds < 0:
-            raise ValueError("delay must be >= 0")
-        with self._lock:
-            self._delay = float(seconds)
+        """Add ``seconds`` of latency to every subsequent main-lane response (0 turns it off)."""
+        self._main.delay(seconds)
+
+    def hold(self) -> None:
+        """Block main-lane requests until release(); see Lane.hold()."""
+        self._main.hold()
+
+    def release(self) -> None:
+        """Let blocked main-lane requests proceed; see Lane.release()."""
+        self._main.release()
+
+    @property
+    def waiting(self) -> int:
+        """Number of main-lane requests currently blocked by hold()."""
+        return self._main.waiting
 
     def reset(self) -> None:
-        """Clear queued replies, failures, the delay and recorded requests."""
+        """Clear both lanes (replies, failures, delays, holds) and all recorded requests."""
+        self._main.reset()
+        self._sleeper.reset()
         with self._lock:
-            self._replies.clear()
-            self._failures.clear()
-            self._delay = 0.0
             self.requests.clear()
             self.embedding_requests.clear()
 
     @property
     def last_request(self) -> dict[str, Any]:
-        """Body of the most recent chat completion request."""
+        """Body of the most recent chat completion request, whichever lane it went to."""
         with self._lock:
             if not self.requests:
                 raise IndexError("ScriptedLLM has not received any chat requests")
@@ -281,24 +454,21 @@ class ScriptedLLM:
 
     @property
     def pending_replies(self) -> int:
-        """Number of scripted replies not yet consumed."""
-        with self._lock:
-            return len(self._replies)
+        """Number of scripted main-lane replies not yet consumed."""
+        return self._main.pending_replies
 
     # -- request handling (called from server threads) ---------------------
 
     def _next_chat_action(self, body: dict[str, Any]) -> tuple[float, _Reply | _Failure]:
-        """Record a chat request and decide how to answer it."""
+        """Record a chat request, route it to its lane and decide how to answer it."""
+        lane = self._sleeper if _has_tool(body, SLEEPER_TOOL) else self._main
         with self._lock:
             self.requests.append(body)
-            if not isinstance(body.get("messages"), list):
-                raise _BadRequest("'messages' is a required property and must be a list")
-            delay = self._delay
-            if self._failures:
-                return delay, self._failures.popleft()
-            if self._replies:
-                return delay, self._replies.popleft()
-        return delay, self._default_reply(body)
+            return lane._next_action_locked(body)
+
+    def _main_default_reply(self, body: dict[str, Any]) -> _Reply:
+        """Main-lane default; looks ``_default_reply`` up per call so tests can patch it."""
+        return self._default_reply(body)
 
     @staticmethod
     def _default_reply(body: dict[str, Any]) -> _Reply:

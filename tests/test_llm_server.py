@@ -462,3 +462,266 @@ def test_async_client(llm: ScriptedLLM) -> None:
             return first.choices[0].message.content, "".join(parts)
 
     assert asyncio.run(run()) == ("async hello", "echo: streamed")
+
+
+# -- lanes: the primary agent and the sleep-time agent ----------------------------------
+
+FINISH_EDITS_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "memory_finish_edits",
+        "description": "Finish editing memory.",
+        "parameters": {"type": "object", "properties": {}},
+    },
+}
+
+
+def ask_sleeper(client: OpenAI, text: str = "reflect", **kwargs: Any) -> Any:
+    """A chat request as the sleep-time agent sends it (offers memory_finish_edits)."""
+    return client.chat.completions.create(
+        model=MODEL, messages=[user(text)], tools=[FINISH_EDITS_TOOL], **kwargs
+    )
+
+
+def ask_primary(client: OpenAI, text: str = "hello", **kwargs: Any) -> Any:
+    """A chat request as the primary agent sends it (offers send_message)."""
+    return client.chat.completions.create(
+        model=MODEL, messages=[user(text)], tools=[SEND_MESSAGE_TOOL], **kwargs
+    )
+
+
+def in_background(call: Any) -> tuple[threading.Thread, list[Any]]:
+    """Run ``call()`` in a started daemon thread; its result or exception lands in the list."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except Exception as exc:  # handed back to the test
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_requests_offering_memory_finish_edits_are_routed_to_the_sleeper_lane(
+    llm: ScriptedLLM, client: OpenAI
+) -> None:
+    llm.reply("for the primary agent")
+    llm.sleeper.tool_call("memory_replace", {"label": "human", "new": "Ada"})
+
+    sleeper = ask_sleeper(client)
+    primary = ask_primary(client)
+
+    calls = sleeper.choices[0].message.tool_calls
+    assert calls is not None and calls[0].function.name == "memory_replace"
+    assert primary.choices[0].message.content == "for the primary agent"
+    assert [r["tools"] for r in llm.sleeper.requests] == [[FINISH_EDITS_TOOL]]
+    assert [r["tools"] for r in llm.main.requests] == [[SEND_MESSAGE_TOOL]]
+    assert llm.sleeper.last_request is llm.requests[0]
+    assert llm.main.last_request is llm.requests[1]
+
+
+def test_tool_choice_none_keeps_a_memory_finish_edits_request_on_the_main_lane(
+    llm: ScriptedLLM, client: OpenAI
+) -> None:
+    llm.sleeper.reply("never sent")
+    response = ask_sleeper(client, "no tools now", tool_choice="none")
+    assert response.choices[0].message.content == "echo: no tools now"
+    assert llm.sleeper.requests == [] and llm.sleeper.pending_replies == 1
+    assert len(llm.main.requests) == 1
+
+
+def test_the_sleeper_lane_answers_unscripted_requests_by_finishing_edits(
+    llm: ScriptedLLM, client: OpenAI
+) -> None:
+    response = ask_sleeper(client)
+
+    choice = response.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.content is None
+    assert choice.message.tool_calls is not None
+    [call] = choice.message.tool_calls
+    assert call.function.name == "memory_finish_edits"
+    assert json.loads(call.function.arguments) == {}
+    # The main lane still echoes through send_message.
+    primary = ask_primary(client, "ping").choices[0].message.tool_calls
+    assert primary is not None and primary[0].function.name == "send_message"
+
+
+def test_each_lane_consumes_its_own_fifo_of_replies(llm: ScriptedLLM, client: OpenAI) -> None:
+    llm.reply("m1")
+    llm.reply("m2")
+    llm.sleeper.reply("s1")
+    llm.sleeper.reply("s2")
+    assert (llm.pending_replies, llm.sleeper.pending_replies) == (2, 2)
+
+    answers = [
+        ask_sleeper(client),
+        ask_primary(client),
+        ask_primary(client),
+        ask_sleeper(client),
+        ask_primary(client, "after"),
+    ]
+
+    contents = [a.choices[0].message.content for a in answers]
+    assert contents == ["s1", "m1", "m2", "s2", None]
+    assert (llm.pending_replies, llm.sleeper.pending_replies) == (0, 0)
+    assert llm.main.pending_replies == llm.pending_replies
+
+
+def test_failures_scripted_on_one_lane_do_not_touch_the_other(
+    llm: ScriptedLLM, client: OpenAI
+) -> None:
+    llm.sleeper.fail(503, "sleeper down")
+    llm.fail(400, "primary rejected")
+
+    with pytest.raises(openai.InternalServerError) as excinfo:
+        ask_sleeper(client)
+    assert excinfo.value.status_code == 503 and "sleeper down" in str(excinfo.value)
+    assert ask_sleeper(client).choices[0].message.tool_calls is not None
+    with pytest.raises(openai.BadRequestError):
+        ask_primary(client)
+    assert ask_primary(client).choices[0].message.tool_calls is not None
+
+
+def test_a_delay_on_the_sleeper_lane_does_not_slow_the_main_lane(
+    llm: ScriptedLLM, client: OpenAI
+) -> None:
+    llm.sleeper.delay(0.4)
+
+    started = time.monotonic()
+    ask_primary(client)
+    assert time.monotonic() - started < 0.3
+    started = time.monotonic()
+    ask_sleeper(client)
+    assert time.monotonic() - started >= 0.4
+
+
+def test_streaming_and_usage_work_the_same_on_the_sleeper_lane(
+    llm: ScriptedLLM, client: OpenAI
+) -> None:
+    arguments = {"label": "persona", "content": "a long enough value to be split in pieces"}
+    llm.sleeper.tool_call("memory_insert", arguments, content="editing")
+    llm.sleeper.reply("done", prompt_tokens=5, completion_tokens=2)
+
+    with client.chat.completions.stream(
+        model=MODEL, messages=[user("hi")], tools=[FINISH_EDITS_TOOL]
+    ) as stream:
+        for _event in stream:
+            pass
+        final = stream.get_final_completion()
+    response = ask_sleeper(client)
+
+    message = final.choices[0].message
+    assert message.content == "editing"
+    assert message.tool_calls is not None
+    assert message.tool_calls[0].function.name == "memory_insert"
+    assert json.loads(message.tool_calls[0].function.arguments) == arguments
+    assert response.usage is not None
+    assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (5, 2)
+    assert len(llm.sleeper.requests) == 2 and llm.main.requests == []
+
+
+def test_server_requests_record_every_chat_request_of_both_lanes_in_order(
+    llm: ScriptedLLM, client: OpenAI
+) -> None:
+    ask_primary(client, "one")
+    ask_sleeper(client, "two")
+    ask_primary(client, "three")
+
+    assert [r["messages"][0]["content"] for r in llm.requests] == ["one", "two", "three"]
+    assert llm.last_request["messages"][0]["content"] == "three"
+    assert [r["messages"][0]["content"] for r in llm.main.requests] == ["one", "three"]
+    assert [r["messages"][0]["content"] for r in llm.sleeper.requests] == ["two"]
+
+
+def test_reset_clears_both_lanes(llm: ScriptedLLM, client: OpenAI) -> None:
+    ask_primary(client)
+    ask_sleeper(client)
+    for lane in (llm.main, llm.sleeper):
+        lane.reply("never sent")
+        lane.fail(500)
+        lane.delay(5)
+        lane.hold()
+
+    llm.reset()
+
+    assert llm.requests == [] and llm.main.requests == [] and llm.sleeper.requests == []
+    assert (llm.pending_replies, llm.sleeper.pending_replies) == (0, 0)
+    started = time.monotonic()
+    primary = ask_primary(client, "b").choices[0].message.tool_calls
+    sleeper = ask_sleeper(client).choices[0].message.tool_calls
+    assert time.monotonic() - started < 2
+    assert primary is not None and primary[0].function.name == "send_message"
+    assert sleeper is not None and sleeper[0].function.name == "memory_finish_edits"
+    assert (llm.waiting, llm.sleeper.waiting) == (0, 0)
+
+
+def test_a_held_sleeper_request_stays_in_flight_until_released(
+    llm: ScriptedLLM, client: OpenAI
+) -> None:
+    llm.sleeper.hold()
+    thread, outcome = in_background(lambda: ask_sleeper(client, "background"))
+
+    llm.sleeper.wait_for_waiting(1)
+    assert llm.sleeper.waiting == 1
+    assert llm.sleeper.last_request["messages"] == [user("background")]
+    # The main lane is not held while the sleeper request is in flight.
+    assert ask_primary(client, "meanwhile").choices[0].message.tool_calls is not None
+    assert thread.is_alive() and outcome == []
+    # The answer is picked at release, so it can still be scripted now.
+    llm.sleeper.reply("released answer")
+
+    llm.sleeper.release()
+    thread.join(timeout=5)
+
+    assert not thread.is_alive()
+    assert outcome[0].choices[0].message.content == "released answer"
+    assert llm.sleeper.waiting == 0
+    # After release the lane no longer holds new requests.
+    assert ask_sleeper(client).choices[0].message.tool_calls is not None
+
+
+def test_holding_the_main_lane_counts_every_blocked_request(
+    llm: ScriptedLLM, client: OpenAI
+) -> None:
+    llm.hold()
+    started = [in_background(lambda i=i: ask_primary(client, f"n{i}")) for i in range(3)]
+
+    llm.main.wait_for_waiting(3)
+    assert llm.waiting == 3 and llm.main.waiting == 3
+    assert ask_sleeper(client).choices[0].message.tool_calls is not None
+    llm.release()
+    for thread, _ in started:
+        thread.join(timeout=5)
+
+    assert all(not thread.is_alive() for thread, _ in started)
+    assert all(outcome[0].choices[0].finish_reason == "tool_calls" for _, outcome in started)
+    assert llm.waiting == 0
+    assert len(llm.requests) == 4
+
+
+def test_wait_for_waiting_times_out_when_nothing_is_held(llm: ScriptedLLM) -> None:
+    llm.sleeper.hold()
+    with pytest.raises(TimeoutError):
+        llm.sleeper.wait_for_waiting(1, timeout=0.1)
+
+
+def test_stop_releases_held_requests_without_deadlocking() -> None:
+    server = ScriptedLLM()
+    server.start()
+    server.sleeper.hold()
+    with OpenAI(base_url=server.base_url, api_key="test", max_retries=0, timeout=5) as c:
+        thread, outcome = in_background(lambda: ask_sleeper(c))
+        server.sleeper.wait_for_waiting(1)
+
+        started = time.monotonic()
+        server.stop()
+        thread.join(timeout=5)
+
+    assert time.monotonic() - started < 2
+    assert not thread.is_alive()
+    assert len(outcome) == 1
+    assert server.sleeper.waiting == 0

@@ -286,8 +286,8 @@ def test_a_shared_block_edited_by_another_agent_is_in_the_next_request(make_agen
     )
     send_message(reader, [InputMessage(role="user", content="what is the goal?")])
 
-    llm.tool_call("memory_replace", {"label": "team", "old_str": "v1", "new_str": "v2"})
-    llm.tool_call("memory_finish_edits")
+    llm.sleeper.tool_call("memory_replace", {"label": "team", "old_str": "v1", "new_str": "v2"})
+    llm.sleeper.tool_call("memory_finish_edits")
     send_message(writer, [InputMessage(role="user", content="the goal moved to v2")])
     send_message(reader, [InputMessage(role="user", content="and now?")])
 

@@ -40,8 +40,8 @@ def sleeptime_agent(make_agent: Any, **overrides: Any) -> Any:
 
 
 def edit_then_finish(llm: Any, name: str, arguments: dict[str, Any]) -> None:
-    llm.tool_call(name, arguments)
-    llm.tool_call("memory_finish_edits")
+    llm.sleeper.tool_call(name, arguments)
+    llm.sleeper.tool_call("memory_finish_edits")
 
 
 # --- Sleep-time memory tools: success ---------------------------------------------------
@@ -103,14 +103,14 @@ def test_memory_rethink_rewrites_the_whole_block(make_agent, llm):
 
 def test_memory_finish_edits_ends_the_turn_at_once(make_agent, llm):
     agent = sleeptime_agent(make_agent)
-    llm.tool_call("memory_finish_edits")
-    llm.tool_call("memory_rethink", {"label": "human", "new_memory": "never applied"})
+    llm.sleeper.tool_call("memory_finish_edits")
+    llm.sleeper.tool_call("memory_rethink", {"label": "human", "new_memory": "never applied"})
 
     result = say(agent)
 
     assert result.stop_reason == "end_turn"
     assert result.step_count == 1
-    assert len(llm.requests) == 1
+    assert len(llm.sleeper.requests) == 1
     assert block_value(agent, "human") == "Name: Ada\nLikes: tea"
     assert returns(agent)[0].tool_status == "success"
 
@@ -123,16 +123,18 @@ def test_an_edit_is_in_the_system_prompt_of_the_very_next_step(make_agent, llm):
 
     say(agent)
 
-    first, second = (request["messages"][0]["content"] for request in llm.requests)
+    first, second = (request["messages"][0]["content"] for request in llm.sleeper.requests)
     assert "Likes: tea" in first
     assert "Line 2: Likes: coffee" in second
 
 
 def test_several_edits_in_one_turn_are_each_versioned(make_agent, llm):
     agent = sleeptime_agent(make_agent)
-    llm.tool_call("memory_replace", {"label": "human", "old_str": "tea", "new_str": "coffee"})
-    llm.tool_call("memory_insert", {"label": "human", "new_str": "Age: 36"})
-    llm.tool_call("memory_finish_edits")
+    llm.sleeper.tool_call(
+        "memory_replace", {"label": "human", "old_str": "tea", "new_str": "coffee"}
+    )
+    llm.sleeper.tool_call("memory_insert", {"label": "human", "new_str": "Age: 36"})
+    llm.sleeper.tool_call("memory_finish_edits")
 
     say(agent)
 
@@ -242,7 +244,9 @@ def test_editing_a_label_the_agent_does_not_have_names_the_labels_it_has(make_ag
 
 def test_a_refused_edit_lets_the_model_try_again_in_the_same_turn(make_agent, llm):
     agent = sleeptime_agent(make_agent)
-    llm.tool_call("memory_replace", {"label": "human", "old_str": "Tea", "new_str": "coffee"})
+    llm.sleeper.tool_call(
+        "memory_replace", {"label": "human", "old_str": "Tea", "new_str": "coffee"}
+    )
     edit_then_finish(
         llm, "memory_replace", {"label": "human", "old_str": "tea", "new_str": "coffee"}
     )

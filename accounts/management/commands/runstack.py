@@ -14,7 +14,10 @@ from accounts.services import bootstrap_admin
 
 
 class Command(BaseCommand):
-    help = "Migrate, then run one daphne web process and one django-q2 worker until Ctrl-C."
+    help = (
+        "Migrate, then run one daphne web process and one worker (django-q2 and the "
+        "sleep-time clock) until Ctrl-C."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         # This process keeps its handle on the embedded database for as long as the
@@ -35,7 +38,7 @@ class Command(BaseCommand):
             subprocess.Popen(
                 [python, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"]
             ),
-            subprocess.Popen([python, "manage.py", "qcluster"]),
+            subprocess.Popen([python, "manage.py", "worker"]),
         ]
         self.stdout.write(f"Reverie is serving on {url} (API at {url}/v1/, Ctrl-C stops).")
         stopping = False

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from ninja import Query, Router
 
-from agents import llm, services
+from agents import llm, services, sleeptime
 from agents.letta_format import Rendering, iso, render_all
 from agents.loop import InputMessage, TurnResult
 from agents.models import Agent, Message
@@ -23,10 +23,16 @@ from agents.schemas import (
     AgentCreateIn,
     AgentStateOut,
     AgentUpdateIn,
+    GroupOut,
+    InsightOut,
     LettaRequestIn,
     MemoryOut,
+    RunOut,
     agent_states,
     fresh_state,
+    group_out,
+    insight_out,
+    run_out,
     tool_out,
 )
 from agents.tools import TOOLS
@@ -119,6 +125,9 @@ def _spec(payload: AgentCreateIn) -> services.AgentSpec:
         embedding_chunk_size=payload.embedding_chunk_size,
         timezone=payload.timezone,
         enable_sleeptime=payload.enable_sleeptime,
+        sleeptime_model=payload.sleeptime_model,
+        sleeptime_agent_frequency=payload.sleeptime_agent_frequency,
+        sleeptime_idle_seconds=payload.sleeptime_idle_seconds,
     )
 
 
@@ -207,14 +216,14 @@ def agent_blocks(request: HttpRequest, agent_id: str) -> list[dict[str, Any]]:
 @router.patch("/{agent_id}/core-memory/blocks/attach/{block_id}", response=AgentStateOut)
 def attach_block(request: HttpRequest, agent_id: str, block_id: str) -> dict[str, Any]:
     agent = services.get_agent_for_user(request.auth, agent_id)
-    memory_services.attach_block(agent, memory_services.get_block_for_user(request.auth, block_id))
+    sleeptime.attach_block(agent, memory_services.get_block_for_user(request.auth, block_id))
     return fresh_state(agent)
 
 
 @router.patch("/{agent_id}/core-memory/blocks/detach/{block_id}", response=AgentStateOut)
 def detach_block(request: HttpRequest, agent_id: str, block_id: str) -> dict[str, Any]:
     agent = services.get_agent_for_user(request.auth, agent_id)
-    memory_services.detach_block(agent, block_id)
+    sleeptime.detach_block(agent, block_id)
     return fresh_state(agent)
 
 
@@ -231,7 +240,10 @@ def update_agent_block(
     agent = services.get_agent_for_user(request.auth, agent_id)
     block = memory_services.get_agent_block(agent, block_label)
     updated = memory_services.update_block(
-        block.id, actor=memory_services.Actor.for_user(request.auth), **payload.changes()
+        block.id,
+        actor=memory_services.Actor.for_user(request.auth),
+        base_version=payload.base_version,
+        **payload.changes(),
     )
     return block_out(updated)
 
@@ -498,6 +510,44 @@ def list_messages(
             assistant_kwarg=assistant_message_tool_kwarg,
         ),
     )
+
+
+# --- Sleep-time ----------------------------------------------------------------------------
+
+
+@router.get("/{agent_id}/groups", response=list[GroupOut])
+def agent_groups(request: HttpRequest, agent_id: str) -> list[dict[str, Any]]:
+    agent = services.get_agent_for_user(request.auth, agent_id)
+    group = sleeptime.group_of(agent)
+    return [group_out(group)] if group is not None else []
+
+
+@router.post("/{agent_id}/sleeptime/run", response=list[RunOut])
+def run_sleeptime_now(request: HttpRequest, agent_id: str) -> list[dict[str, Any]]:
+    """Start the agent's sleep-time agents now (or join the run already queued)."""
+    agent = services.get_agent_for_user(request.auth, agent_id)
+    group = sleeptime.group_of(agent)
+    if group is None:
+        raise InvalidRequest("This agent has no sleep-time agent; enable sleep-time first.")
+    return [run_out(run) for run in sleeptime.run_now(group)]
+
+
+@router.get("/{agent_id}/insights", response=list[InsightOut])
+def list_insights(
+    request: HttpRequest,
+    agent_id: str,
+    include_dismissed: bool = False,
+    limit: int = Query(50, ge=1, le=1000),
+) -> list[dict[str, Any]]:
+    agent = services.get_agent_for_user(request.auth, agent_id)
+    insights = services.list_insights(agent, include_dismissed=include_dismissed)
+    return [insight_out(insight) for insight in insights[:limit]]
+
+
+@router.post("/{agent_id}/insights/{insight_id}/dismiss", response=InsightOut)
+def dismiss_insight(request: HttpRequest, agent_id: str, insight_id: str) -> dict[str, Any]:
+    agent = services.get_agent_for_user(request.auth, agent_id)
+    return insight_out(services.dismiss_insight(agent, insight_id))
 
 
 # --- Context window ------------------------------------------------------------------------

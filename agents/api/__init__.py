@@ -1,0 +1,9 @@
+"""The agents app's routers: agents (with messages, memory and insights), groups, runs."""
+
+from __future__ import annotations
+
+from agents.api.agents import router, tools_router
+from agents.api.groups import groups_router
+from agents.api.runs import runs_router
+
+__all__ = ["groups_router", "router", "runs_router", "tools_router"]

@@ -1,0 +1,74 @@
+"""`/v1/groups`: sleep-time groups (Letta's shape; deprecated there, still used by its SDKs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Query, Router
+
+from agents import sleeptime
+from agents.schemas import GroupOut, GroupUpdateIn, RunOut, group_out, run_out
+from config.errors import InvalidRequest
+from memory.schemas import MessageOut
+
+groups_router = Router(tags=["groups"])
+
+
+@groups_router.get("", response=list[GroupOut])
+def list_groups(
+    request: HttpRequest,
+    manager_type: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = Query(50, ge=1, le=1000),
+) -> list[dict[str, Any]]:
+    groups = sleeptime.list_groups(
+        request.auth, manager_type=manager_type, after=after, before=before, limit=limit
+    )
+    return [group_out(group) for group in groups]
+
+
+@groups_router.get("/{group_id}", response=GroupOut)
+def retrieve_group(request: HttpRequest, group_id: str) -> dict[str, Any]:
+    return group_out(sleeptime.get_group_for_user(request.auth, group_id))
+
+
+@groups_router.patch("/{group_id}", response=GroupOut)
+def update_group(request: HttpRequest, group_id: str, payload: GroupUpdateIn) -> dict[str, Any]:
+    group = sleeptime.get_group_for_user(request.auth, group_id)
+    config = payload.manager_config
+    if config is not None and config.manager_type != group.manager_type:
+        raise InvalidRequest(
+            f"Cannot change the group's manager_type from '{group.manager_type}' to "
+            f"'{config.manager_type}' after creation."
+        )
+    if payload.agent_ids is not None:
+        raise InvalidRequest(
+            "A sleep-time group's agents follow its primary; enable or disable sleep-time "
+            "on the primary agent instead of listing agent_ids."
+        )
+    if payload.description is not None:
+        group.description = payload.description
+        group.save(update_fields=["description", "updated_at"])
+    if config is not None:
+        sleeptime.configure(
+            group,
+            frequency=config.sleeptime_agent_frequency,
+            idle_seconds=config.sleeptime_idle_seconds,
+            model=config.sleeptime_model,
+        )
+    return group_out(sleeptime.get_group_for_user(request.auth, group_id))
+
+
+@groups_router.delete("/{group_id}", response=MessageOut)
+def delete_group(request: HttpRequest, group_id: str) -> dict[str, str]:
+    sleeptime.delete_group(sleeptime.get_group_for_user(request.auth, group_id))
+    return {"message": f"Group id={group_id} successfully deleted"}
+
+
+@groups_router.post("/{group_id}/run", response=list[RunOut])
+def run_group_now(request: HttpRequest, group_id: str) -> list[dict[str, Any]]:
+    """Start the group's sleep-time agents now (or join the run already queued)."""
+    group = sleeptime.get_group_for_user(request.auth, group_id)
+    return [run_out(run) for run in sleeptime.run_now(group)]

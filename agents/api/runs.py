@@ -1,0 +1,81 @@
+"""`/v1/runs`: background runs, their transcripts, tool calls and edits, and undo."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+
+from agents import runs
+from agents.letta_format import Rendering, render_all
+from agents.schemas import RunOut, run_out
+from memory.services import Actor
+
+runs_router = Router(tags=["runs"])
+
+
+class RevertOut(Schema):
+    run_id: str
+    reverted: list[dict[str, Any]]
+    unchanged: list[dict[str, Any]]
+    conflicts: list[dict[str, Any]]
+
+
+@runs_router.get("", response=list[RunOut])
+def list_runs(
+    request: HttpRequest,
+    agent_id: str | None = None,
+    agent_ids: list[str] = Query(None),
+    statuses: list[str] = Query(None),
+    active: bool = False,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = Query(50, ge=1, le=1000),
+    order: Literal["asc", "desc"] = "desc",
+    ascending: bool | None = None,
+) -> list[dict[str, Any]]:
+    wanted = [*(agent_ids or []), *([agent_id] if agent_id else [])]
+    page = runs.list_runs(
+        request.auth,
+        agent_ids=wanted or None,
+        statuses=statuses,
+        active=active,
+        after=after,
+        before=before,
+        limit=limit,
+        ascending=ascending if ascending is not None else order == "asc",
+    )
+    return [run_out(run) for run in page]
+
+
+@runs_router.get("/{run_id}", response=RunOut)
+def retrieve_run(request: HttpRequest, run_id: str) -> dict[str, Any]:
+    run = runs.get_run_for_user(request.auth, run_id)
+    return run_out(
+        run,
+        detail=True,
+        versions=runs.run_versions(run),
+        messages=list(runs.run_messages(run)),
+    )
+
+
+@runs_router.get("/{run_id}/messages")
+def run_messages(
+    request: HttpRequest,
+    run_id: str,
+    limit: int = Query(100, ge=1, le=10000),
+    order: Literal["asc", "desc"] = "asc",
+) -> list[dict[str, Any]]:
+    """The run's conversation: the transcript it was given, its tool calls and results."""
+    run = runs.get_run_for_user(request.auth, run_id)
+    messages = runs.run_messages(run)
+    page = list(messages.order_by("-seq" if order == "desc" else "seq")[:limit])
+    return render_all(page, Rendering())
+
+
+@runs_router.post("/{run_id}/revert", response=RevertOut)
+def revert_run(request: HttpRequest, run_id: str) -> Any:
+    """Undo the run's edits that nothing overwrote since; report the others."""
+    run = runs.get_run_for_user(request.auth, run_id)
+    return runs.revert_run(run, Actor.for_user(request.auth))

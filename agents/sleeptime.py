@@ -1,0 +1,307 @@
+"""Sleep-time: the primary/sleep-time pair, its group, and when background runs start.
+
+What a run does once started lives in `agents.runs`; this module decides *that* one
+starts: after every N-th finished turn (Letta's counter arithmetic), when a conversation
+has gone quiet, or on demand, with at most one run in flight per sleep-time agent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from agents import prompts
+from agents.models import (
+    ACTIVE_RUN_STATUSES,
+    Agent,
+    AgentType,
+    Group,
+    ManagerType,
+    Run,
+    RunStatus,
+    RunTrigger,
+)
+from agents.tools import SLEEPTIME_TOOLS, default_rules
+from config.errors import InvalidRequest, NotFound
+from config.pagination import cursor_page
+from memory import services as memory_services
+from memory.models import AgentBlock, Block
+
+logger = logging.getLogger("reverie.sleeptime")
+
+DEFAULT_FREQUENCY = 5
+MEMORY_PERSONA_LABEL = "memory_persona"
+
+
+# --- The pair ------------------------------------------------------------------------------
+
+
+def group_of(primary: Agent) -> Group | None:
+    return Group.objects.filter(manager_agent=primary).first()
+
+
+def sleeptime_agents(group: Group) -> list[Agent]:
+    return list(group.participants.order_by("created_at", "id"))
+
+
+def create_pair(primary: Agent, *, model: str | None = None) -> Group:
+    """Create `<name>-sleeptime` sharing the primary's very block rows, and the group.
+
+    Call inside the primary's creating or updating transaction.
+    """
+    sleeper = Agent.objects.create(
+        owner=primary.owner,
+        name=f"{primary.name}-sleeptime",
+        system=prompts.default_system_prompt(AgentType.SLEEPTIME),
+        agent_type=AgentType.SLEEPTIME,
+        llm_handle=model or primary.llm_handle,
+        context_window=primary.context_window,
+        temperature=primary.temperature,
+        max_tokens=primary.max_tokens,
+        embedding_handle=primary.embedding_handle,
+        embedding_chunk_size=primary.embedding_chunk_size,
+        tools=list(SLEEPTIME_TOOLS),
+        tool_rules=default_rules(SLEEPTIME_TOOLS),
+        timezone=primary.timezone,
+    )
+    for block in memory_services.agent_blocks(primary):
+        memory_services.attach_block(sleeper, block)
+    persona = memory_services.create_block(
+        primary.owner,
+        label=MEMORY_PERSONA_LABEL,
+        value=prompts.MEMORY_PERSONA,
+        description="How the memory agent works: its role and any policies it follows.",
+    )
+    memory_services.attach_block(sleeper, persona)
+    group = Group.objects.create(
+        owner=primary.owner,
+        manager_type=ManagerType.SLEEPTIME,
+        manager_agent=primary,
+        sleeptime_agent_frequency=DEFAULT_FREQUENCY,
+        turns_counter=-1,
+    )
+    group.participants.add(sleeper)
+    logger.info("agent %s: created sleep-time agent %s", primary.id, sleeper.id)
+    return group
+
+
+def configure(
+    group: Group,
+    *,
+    frequency: int | None = None,
+    idle_seconds: int | None = None,
+    model: str | None = None,
+) -> Group:
+    """Change when the group runs and which model its sleep-time agents use."""
+    if frequency is not None:
+        if frequency < 0:
+            raise InvalidRequest("sleeptime_agent_frequency must be 0 (never) or more.")
+        group.sleeptime_agent_frequency = frequency
+        if group.turns_counter is None:
+            group.turns_counter = -1
+    if idle_seconds is not None:
+        if idle_seconds < 0:
+            raise InvalidRequest("sleeptime_idle_seconds must be 0 (off) or more.")
+        group.sleeptime_idle_seconds = idle_seconds
+    group.save()
+    if model is not None:
+        provider, _, name = model.partition("/")
+        if not provider or not name:
+            raise InvalidRequest(f"Model handle {model!r} must look like 'provider/model-name'.")
+        group.participants.update(llm_handle=model)
+    return group
+
+
+def sleeptime_model(group: Group) -> str | None:
+    first = group.participants.order_by("created_at").values_list("llm_handle", flat=True)
+    return first.first()
+
+
+def delete_group(group: Group) -> None:
+    """Delete the group and its sleep-time agents; the primary's blocks stay.
+
+    Unlike Letta (which left the primary flagged and its sleep-time agents orphaned),
+    the primary is switched off so that enabling sleep-time again builds a fresh pair.
+    """
+    from agents.services import delete_agent
+
+    with transaction.atomic():
+        primary = group.manager_agent
+        participants = sleeptime_agents(group)
+        group.delete()
+        for sleeper in participants:
+            delete_agent(sleeper)
+        Agent.objects.filter(pk=primary.pk).update(enable_sleeptime=False)
+
+
+def get_group_for_user(user: Any, group_id: str) -> Group:
+    group = Group.objects.filter(owner=user, pk=group_id).first()
+    if group is None:
+        raise NotFound(f"Group '{group_id}' not found")
+    return group
+
+
+def list_groups(
+    user: Any,
+    *,
+    manager_type: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = 50,
+) -> Iterable[Group]:
+    groups = Group.objects.filter(owner=user)
+    if manager_type:
+        groups = groups.filter(manager_type=manager_type)
+    page = cursor_page(groups, after=after, before=before, limit=limit)
+    return page.prefetch_related("participants")
+
+
+# --- Shared blocks -------------------------------------------------------------------------
+
+
+def attach_block(agent: Agent, block: Block) -> None:
+    """Attach to the agent and, for a primary, to its sleep-time agents too."""
+    with transaction.atomic():
+        memory_services.attach_block(agent, block)
+        group = group_of(agent)
+        for sleeper in sleeptime_agents(group) if group else []:
+            memory_services.attach_block(sleeper, block)
+
+
+def detach_block(agent: Agent, block_id: str) -> None:
+    """Detach from the agent and from its sleep-time agents (Letta forgot the latter)."""
+    with transaction.atomic():
+        memory_services.detach_block(agent, block_id)
+        group = group_of(agent)
+        if group is not None:
+            AgentBlock.objects.filter(
+                agent__in=group.participants.all(), block_id=block_id
+            ).delete()
+
+
+# --- Triggers ------------------------------------------------------------------------------
+
+
+def after_turn(primary: Agent, *, failed: bool) -> list[str] | None:
+    """Advance the turn counter after a finished turn; start runs when it comes round.
+
+    Letta's arithmetic: counter = (counter + 1) % N and a run starts at 0, from -1 for a
+    new group, so turns 1, 1+N, 1+2N... trigger. The row lock makes concurrent turns
+    count once each (Letta's read-then-write could lose counts). A turn that failed
+    (the model was unreachable) is not a finished turn and does not count.
+    Returns the started (or joined) run ids, or None when sleep-time is off.
+    """
+    if not primary.enable_sleeptime or failed:
+        return None
+    with transaction.atomic():
+        group = Group.objects.select_for_update().filter(manager_agent=primary).first()
+        if group is None:
+            return None
+        frequency = group.sleeptime_agent_frequency
+        if frequency is None:
+            due = True
+        elif frequency == 0:
+            due = False
+        else:
+            counter = group.turns_counter if group.turns_counter is not None else -1
+            group.turns_counter = (counter + 1) % frequency
+            group.save(update_fields=["turns_counter", "updated_at"])
+            due = group.turns_counter == 0
+        if not due:
+            return []
+        return [run.id for run in _start(group, RunTrigger.TURN)]
+
+
+def run_now(group: Group) -> list[Run]:
+    """Start the group's sleep-time agents now (the API's and the ADE's button)."""
+    with transaction.atomic():
+        locked = Group.objects.select_for_update().get(pk=group.pk)
+        return _start(locked, RunTrigger.MANUAL)
+
+
+def _start(group: Group, trigger: str) -> list[Run]:
+    """A run per sleep-time agent, single-flight. The caller holds the group's row lock."""
+    return [request_run(group, sleeper, trigger) for sleeper in sleeptime_agents(group)]
+
+
+def request_run(group: Group, sleeper: Agent, trigger: str, **fields: Any) -> Run:
+    """Queue a run of `sleeper`, or join the one already queued.
+
+    At most one run per sleep-time agent waits and one works. A trigger that arrives
+    while a run works queues a follow-up that starts when it ends (so the follow-up
+    reads what arrived meanwhile); further triggers join that follow-up. Nothing is
+    dropped and nothing runs twice in parallel.
+    """
+    from agents import runs
+
+    active = list(
+        Run.objects.filter(run_agent_id=sleeper.id, status__in=ACTIVE_RUN_STATUSES).order_by(
+            "created_at"
+        )
+    )
+    queued = next((run for run in active if run.status == RunStatus.CREATED), None)
+    if queued is not None:
+        return queued
+    run = Run.objects.create(
+        owner=group.owner,
+        run_agent_id=sleeper.id,
+        primary_agent_id=group.manager_agent_id,
+        group=group,
+        trigger=trigger,
+        metadata={"run_type": "sleeptime_agent_send_message_async", "agent_id": sleeper.id},
+        **fields,
+    )
+    if not any(r.status == RunStatus.RUNNING for r in active) and run.not_before is None:
+        runs.enqueue(run)
+    return run
+
+
+def fire_idle(now: datetime | None = None) -> list[Run]:
+    """One run for each conversation that went quiet with messages not yet processed."""
+    now = now or timezone.now()
+    candidates = (
+        Group.objects.filter(
+            manager_agent__enable_sleeptime=True,
+            sleeptime_idle_seconds__gt=0,
+            manager_agent__last_turn_end_seq__isnull=False,
+        )
+        .filter(
+            Q(last_processed_seq__isnull=True)
+            | Q(last_processed_seq__lt=F("manager_agent__last_turn_end_seq"))
+        )
+        .filter(
+            Q(idle_fired_seq__isnull=True)
+            | Q(idle_fired_seq__lt=F("manager_agent__last_turn_end_seq"))
+        )
+        .select_related("manager_agent")
+    )
+    started: list[Run] = []
+    for candidate in candidates:
+        quiet_since = candidate.manager_agent.last_turn_at
+        if quiet_since is None:
+            continue
+        if (now - quiet_since).total_seconds() < candidate.sleeptime_idle_seconds:
+            continue
+        with transaction.atomic():
+            # skip_locked: several clocks (one per worker machine) never fire one group twice.
+            group = (
+                Group.objects.select_for_update(skip_locked=True)
+                .filter(pk=candidate.pk)
+                .select_related("manager_agent")
+                .first()
+            )
+            if group is None:
+                continue
+            last_turn = group.manager_agent.last_turn_end_seq
+            if group.idle_fired_seq is not None and group.idle_fired_seq >= (last_turn or 0):
+                continue
+            group.idle_fired_seq = last_turn
+            group.save(update_fields=["idle_fired_seq", "updated_at"])
+            started += _start(group, RunTrigger.IDLE)
+    return started

@@ -1,0 +1,77 @@
+"""Line diffs and three-way merges of block values. Framework-free.
+
+A block is text edited line by line by people and agents at the same time. Two edits
+made against the same starting value are combined when they touch different lines; when
+they touch the same lines the merge reports a conflict instead of guessing.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+
+def _lines(text: str) -> list[str]:
+    # split("\n") rather than splitlines(): appending a line then reads as an insertion,
+    # not as a change of the last line, so appends merge cleanly with other edits.
+    return text.split("\n")
+
+
+def unified_diff(before: str, after: str, *, before_name: str, after_name: str) -> str:
+    return "\n".join(
+        difflib.unified_diff(
+            _lines(before), _lines(after), fromfile=before_name, tofile=after_name, lineterm=""
+        )
+    )
+
+
+@dataclass(frozen=True)
+class _Hunk:
+    start: int  # first base line replaced
+    end: int  # one past the last base line replaced (== start for an insertion)
+    lines: tuple[str, ...]
+
+
+def _hunks(base: list[str], other: list[str]) -> list[_Hunk]:
+    matcher = difflib.SequenceMatcher(None, base, other, autojunk=False)
+    return [
+        _Hunk(i1, i2, tuple(other[j1:j2]))
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+        if tag != "equal"
+    ]
+
+
+def _conflict(a: _Hunk, b: _Hunk) -> bool:
+    if a == b:
+        return False
+    if a.start == a.end and b.start == b.end:
+        return a.start == b.start  # two different insertions at one place
+    if a.start == a.end:
+        return b.start < a.start < b.end
+    if b.start == b.end:
+        return a.start < b.start < a.end
+    return max(a.start, b.start) < min(a.end, b.end)
+
+
+def merge3(base: str, ours: str, theirs: str) -> str | None:
+    """`base` changed into `ours` and, independently, into `theirs`: both changes
+    together, or None when they overlap."""
+    if ours == theirs or theirs == base:
+        return ours
+    if ours == base:
+        return theirs
+    base_lines = _lines(base)
+    mine, other = _hunks(base_lines, _lines(ours)), _hunks(base_lines, _lines(theirs))
+    for a in mine:
+        for b in other:
+            if _conflict(a, b):
+                return None
+    combined = sorted(set(mine) | set(other), key=lambda h: (h.start, h.end != h.start, h.end))
+    out: list[str] = []
+    position = 0
+    for hunk in combined:
+        out.extend(base_lines[position : hunk.start])
+        out.extend(hunk.lines)
+        position = max(position, hunk.end)
+    out.extend(base_lines[position:])
+    return "\n".join(out)
