@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -106,7 +106,6 @@ class _Heartbeat:
 
 def execute_run(run_id: str) -> str:
     """Do run `run_id` if it is still to be done. Safe to call twice: only one claims it."""
-    close_old_connections()
     run = _claim(run_id)
     if run is None:
         return "skipped"
