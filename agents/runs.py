@@ -397,7 +397,7 @@ def revert_run(run: Run, actor: memory_services.Actor, *, mark: bool = True) -> 
     were changed again since is reported as a conflict and left alone.
     """
     if run.status in ACTIVE_RUN_STATUSES and mark:
-        raise InvalidRequest("The run is still in progress; cancel it or wait for it to end.")
+        raise InvalidRequest("The run is still in progress; wait for it to end, then revert it.")
     report: RevertReport = {"run_id": run.id, "reverted": [], "unchanged": [], "conflicts": []}
     tag = f"run:{run.id}"
     edits = BlockVersion.objects.filter(run_id=run.id).exclude(reverts=tag).order_by("-id")

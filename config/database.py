@@ -8,6 +8,7 @@ running and stops it when the last handle goes away, so processes share one serv
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -55,5 +56,7 @@ def database_settings(database_url: str | None, data_dir: Path) -> dict[str, Any
     if options.get("host") and not config.get("HOST"):
         config["HOST"] = options.pop("host")
     config["ENGINE"] = "django.db.backends.postgresql"
-    config.setdefault("TEST", {})["NAME"] = "test_reverie"
+    # One test database per test process, so two test runs on one machine (or one
+    # embedded server) never drop each other's database.
+    config.setdefault("TEST", {})["NAME"] = f"test_reverie_{os.getpid()}"
     return config
