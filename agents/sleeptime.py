@@ -98,23 +98,28 @@ def configure(
     idle_seconds: int | None = None,
     model: str | None = None,
 ) -> Group:
-    """Change when the group runs and which model its sleep-time agents use."""
-    if frequency is not None:
-        if frequency < 0:
-            raise InvalidRequest("sleeptime_agent_frequency must be 0 (never) or more.")
-        group.sleeptime_agent_frequency = frequency
-        if group.turns_counter is None:
-            group.turns_counter = -1
-    if idle_seconds is not None:
-        if idle_seconds < 0:
-            raise InvalidRequest("sleeptime_idle_seconds must be 0 (off) or more.")
-        group.sleeptime_idle_seconds = idle_seconds
-    group.save()
+    """Change when the group runs and which model its sleep-time agents use.
+
+    Everything is checked before anything is written: a refused change changes nothing.
+    """
+    if frequency is not None and frequency < 0:
+        raise InvalidRequest("sleeptime_agent_frequency must be 0 (never) or more.")
+    if idle_seconds is not None and idle_seconds < 0:
+        raise InvalidRequest("sleeptime_idle_seconds must be 0 (off) or more.")
     if model is not None:
         provider, _, name = model.partition("/")
         if not provider or not name:
             raise InvalidRequest(f"Model handle {model!r} must look like 'provider/model-name'.")
-        group.participants.update(llm_handle=model)
+    with transaction.atomic():
+        if frequency is not None:
+            group.sleeptime_agent_frequency = frequency
+            if group.turns_counter is None:
+                group.turns_counter = -1
+        if idle_seconds is not None:
+            group.sleeptime_idle_seconds = idle_seconds
+        group.save()
+        if model is not None:
+            group.participants.update(llm_handle=model)
     return group
 
 

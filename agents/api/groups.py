@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest
 from ninja import Query, Router
 
@@ -48,16 +49,17 @@ def update_group(request: HttpRequest, group_id: str, payload: GroupUpdateIn) ->
             "A sleep-time group's agents follow its primary; enable or disable sleep-time "
             "on the primary agent instead of listing agent_ids."
         )
-    if payload.description is not None:
-        group.description = payload.description
-        group.save(update_fields=["description", "updated_at"])
-    if config is not None:
-        sleeptime.configure(
-            group,
-            frequency=config.sleeptime_agent_frequency,
-            idle_seconds=config.sleeptime_idle_seconds,
-            model=config.sleeptime_model,
-        )
+    with transaction.atomic():
+        if config is not None:
+            sleeptime.configure(
+                group,
+                frequency=config.sleeptime_agent_frequency,
+                idle_seconds=config.sleeptime_idle_seconds,
+                model=config.sleeptime_model,
+            )
+        if payload.description is not None:
+            group.description = payload.description
+            group.save(update_fields=["description", "updated_at"])
     return group_out(sleeptime.get_group_for_user(request.auth, group_id))
 
 
