@@ -399,13 +399,23 @@ def revert_run(run: Run, actor: memory_services.Actor, *, mark: bool = True) -> 
     if run.status in ACTIVE_RUN_STATUSES and mark:
         raise InvalidRequest("The run is still in progress; wait for it to end, then revert it.")
     report: RevertReport = {"run_id": run.id, "reverted": [], "unchanged": [], "conflicts": []}
-    tag = f"run:{run.id}"
-    edits = BlockVersion.objects.filter(run_id=run.id).exclude(reverts=tag).order_by("-id")
+    tag = f"run:{run.id}#"
+    # Each undo is tagged with the edit it took back, so an edit is undone at most once:
+    # reverting again (or after the failure rollback) never undoes a person's later
+    # change that happens to look like the run's.
+    undone = set(
+        BlockVersion.objects.filter(reverts__startswith=tag).values_list("reverts", flat=True)
+    )
+    edits = BlockVersion.objects.filter(run_id=run.id, reverts="").order_by("-id")
     for version in edits:
-        outcome, why = memory_services.undo_change(
-            version.block_id, version.previous_value, version.value, actor, reverts=tag
-        )
         entry = {"block_id": version.block_id, "label": version.label, "version": version.number}
+        key = f"{tag}{version.pk}"
+        if key in undone:
+            report["unchanged"].append(entry)
+            continue
+        outcome, why = memory_services.undo_change(
+            version.block_id, version.previous_value, version.value, actor, reverts=key
+        )
         if outcome == "conflict":
             report["conflicts"].append({**entry, "reason": why})
         else:
