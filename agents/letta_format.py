@@ -87,12 +87,13 @@ def to_letta(message: Message, rendering: Rendering = DEFAULT) -> list[dict[str,
     for call in message.tool_calls or []:
         name, arguments = call.get("name", ""), call.get("arguments", "")
         if rendering.use_assistant_message and name == rendering.assistant_tool:
+            said: Any
             try:
-                text = json.loads(arguments).get(rendering.assistant_kwarg)
+                said = json.loads(arguments).get(rendering.assistant_kwarg)
             except (ValueError, AttributeError):
-                text = None
-            if isinstance(text, str):
-                out.append({**_base(message, "assistant_message", len(out)), "content": text})
+                said = None
+            if isinstance(said, str):
+                out.append({**_base(message, "assistant_message", len(out)), "content": said})
                 continue
         out.append(
             {

@@ -36,7 +36,7 @@ MAX_TRANSCRIPT_MESSAGES = 2000
 
 
 def _setting(name: str) -> float:
-    return float(settings.REVERIE[name])
+    return float(settings.REVERIE[name])  # type: ignore[arg-type]
 
 
 # --- Queueing ------------------------------------------------------------------------------

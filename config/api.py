@@ -17,7 +17,7 @@ class ApiKeyAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         user = authenticate_api_key(token)
         if user is not None:
-            request.user = user
+            request.user = user  # type: ignore[assignment]
         return user
 
 

@@ -59,4 +59,4 @@ def database_settings(database_url: str | None, data_dir: Path) -> dict[str, Any
     # One test database per test process, so two test runs on one machine (or one
     # embedded server) never drop each other's database.
     config.setdefault("TEST", {})["NAME"] = f"test_reverie_{os.getpid()}"
-    return config
+    return dict(config)

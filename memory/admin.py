@@ -24,7 +24,7 @@ class BlockVersionInline(admin.TabularInline):
         "value",
         "created_at",
     ]
-    readonly_fields = fields
+    readonly_fields = list(fields)  # type: ignore[arg-type]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from django.http import HttpRequest
 from ninja import Query, Router
 
 from agents.models import Agent
 from agents.schemas import AgentStateOut, agent_states
 from config.pagination import cursor_page
+from config.requests import ApiRequest
 from memory import services
 from memory.schemas import (
     BlockIn,
@@ -26,7 +26,7 @@ blocks_router = Router(tags=["blocks"])
 
 
 @blocks_router.post("", response=BlockOut)
-def create_block(request: HttpRequest, payload: BlockIn) -> dict[str, Any]:
+def create_block(request: ApiRequest, payload: BlockIn) -> dict[str, Any]:
     block = services.create_block(
         request.auth,
         label=payload.label,
@@ -44,7 +44,7 @@ def create_block(request: HttpRequest, payload: BlockIn) -> dict[str, Any]:
 
 @blocks_router.get("", response=list[BlockOut])
 def list_blocks(
-    request: HttpRequest,
+    request: ApiRequest,
     label: str | None = None,
     templates_only: bool = False,
     after: str | None = None,
@@ -63,12 +63,12 @@ def list_blocks(
 
 
 @blocks_router.get("/{block_id}", response=BlockOut)
-def retrieve_block(request: HttpRequest, block_id: str) -> dict[str, Any]:
+def retrieve_block(request: ApiRequest, block_id: str) -> dict[str, Any]:
     return block_out(services.get_block_for_user(request.auth, block_id))
 
 
 @blocks_router.patch("/{block_id}", response=BlockOut)
-def update_block(request: HttpRequest, block_id: str, payload: BlockUpdateIn) -> dict[str, Any]:
+def update_block(request: ApiRequest, block_id: str, payload: BlockUpdateIn) -> dict[str, Any]:
     block = services.get_block_for_user(request.auth, block_id)
     updated = services.update_block(
         block.id,
@@ -80,14 +80,14 @@ def update_block(request: HttpRequest, block_id: str, payload: BlockUpdateIn) ->
 
 
 @blocks_router.delete("/{block_id}", response=MessageOut)
-def delete_block(request: HttpRequest, block_id: str) -> dict[str, str]:
+def delete_block(request: ApiRequest, block_id: str) -> dict[str, str]:
     services.delete_block(services.get_block_for_user(request.auth, block_id))
     return {"message": f"Block {block_id} deleted"}
 
 
 @blocks_router.get("/{block_id}/agents", response=list[AgentStateOut])
 def block_agents(
-    request: HttpRequest,
+    request: ApiRequest,
     block_id: str,
     after: str | None = None,
     before: str | None = None,
@@ -100,7 +100,7 @@ def block_agents(
 
 @blocks_router.get("/{block_id}/history", response=list[BlockVersionOut])
 def block_history(
-    request: HttpRequest,
+    request: ApiRequest,
     block_id: str,
     limit: int = Query(50, ge=1, le=1000),
     before: int | None = None,
@@ -114,7 +114,7 @@ def block_history(
 
 
 @blocks_router.post("/{block_id}/revert", response=BlockOut)
-def revert_block(request: HttpRequest, block_id: str, payload: BlockRevertIn) -> dict[str, Any]:
+def revert_block(request: ApiRequest, block_id: str, payload: BlockRevertIn) -> dict[str, Any]:
     """Put back the value of an earlier version, as a new version (history stays linear)."""
     block = services.get_block_for_user(request.auth, block_id)
     reverted = services.revert_block(

@@ -10,7 +10,7 @@ from typing import Any, Literal, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections, connection
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from ninja import Query, Router
@@ -38,6 +38,7 @@ from agents.schemas import (
 from agents.tools import TOOLS
 from config.errors import InvalidRequest, Unavailable
 from config.ids import new_id
+from config.requests import ApiRequest
 from memory import services as memory_services
 from memory.schemas import (
     BlockOut,
@@ -132,14 +133,14 @@ def _spec(payload: AgentCreateIn) -> services.AgentSpec:
 
 
 @router.post("", response=AgentStateOut)
-def create_agent(request: HttpRequest, payload: AgentCreateIn) -> dict[str, Any]:
+def create_agent(request: ApiRequest, payload: AgentCreateIn) -> dict[str, Any]:
     agent = services.create_agent(request.auth, _spec(payload))
     return fresh_state(agent)
 
 
 @router.get("", response=list[AgentStateOut])
 def list_agents(
-    request: HttpRequest,
+    request: ApiRequest,
     name: str | None = None,
     tags: list[str] = Query(None),
     match_all_tags: bool = False,
@@ -164,12 +165,12 @@ def list_agents(
 
 
 @router.get("/{agent_id}", response=AgentStateOut)
-def retrieve_agent(request: HttpRequest, agent_id: str) -> dict[str, Any]:
+def retrieve_agent(request: ApiRequest, agent_id: str) -> dict[str, Any]:
     return fresh_state(services.get_agent_for_user(request.auth, agent_id))
 
 
 @router.patch("/{agent_id}", response=AgentStateOut)
-def update_agent(request: HttpRequest, agent_id: str, payload: AgentUpdateIn) -> dict[str, Any]:
+def update_agent(request: ApiRequest, agent_id: str, payload: AgentUpdateIn) -> dict[str, Any]:
     agent = services.get_agent_for_user(request.auth, agent_id)
     changes = payload.model_dump(exclude_unset=True, exclude_none=True)
     if payload.llm_config is not None:
@@ -186,13 +187,13 @@ def update_agent(request: HttpRequest, agent_id: str, payload: AgentUpdateIn) ->
 
 
 @router.delete("/{agent_id}", response=MessageOut)
-def delete_agent(request: HttpRequest, agent_id: str) -> dict[str, str]:
+def delete_agent(request: ApiRequest, agent_id: str) -> dict[str, str]:
     services.delete_agent(services.get_agent_for_user(request.auth, agent_id))
     return {"message": f"Agent id={agent_id} successfully deleted"}
 
 
 @router.get("/{agent_id}/tools", response=list[dict[str, Any]])
-def agent_tools(request: HttpRequest, agent_id: str) -> list[dict[str, Any]]:
+def agent_tools(request: ApiRequest, agent_id: str) -> list[dict[str, Any]]:
     agent = services.get_agent_for_user(request.auth, agent_id)
     return [tool_out(name) for name in agent.tools]
 
@@ -201,41 +202,41 @@ def agent_tools(request: HttpRequest, agent_id: str) -> list[dict[str, Any]]:
 
 
 @router.get("/{agent_id}/core-memory", response=MemoryOut)
-def core_memory(request: HttpRequest, agent_id: str) -> dict[str, Any]:
+def core_memory(request: ApiRequest, agent_id: str) -> dict[str, Any]:
     agent = services.get_agent_for_user(request.auth, agent_id)
     blocks = [block_out(block) for block in memory_services.agent_blocks(agent)]
     return {"blocks": blocks, "file_blocks": [], "prompt_template": ""}
 
 
 @router.get("/{agent_id}/core-memory/blocks", response=list[BlockOut])
-def agent_blocks(request: HttpRequest, agent_id: str) -> list[dict[str, Any]]:
+def agent_blocks(request: ApiRequest, agent_id: str) -> list[dict[str, Any]]:
     agent = services.get_agent_for_user(request.auth, agent_id)
     return [block_out(block) for block in memory_services.agent_blocks(agent)]
 
 
 @router.patch("/{agent_id}/core-memory/blocks/attach/{block_id}", response=AgentStateOut)
-def attach_block(request: HttpRequest, agent_id: str, block_id: str) -> dict[str, Any]:
+def attach_block(request: ApiRequest, agent_id: str, block_id: str) -> dict[str, Any]:
     agent = services.get_agent_for_user(request.auth, agent_id)
     sleeptime.attach_block(agent, memory_services.get_block_for_user(request.auth, block_id))
     return fresh_state(agent)
 
 
 @router.patch("/{agent_id}/core-memory/blocks/detach/{block_id}", response=AgentStateOut)
-def detach_block(request: HttpRequest, agent_id: str, block_id: str) -> dict[str, Any]:
+def detach_block(request: ApiRequest, agent_id: str, block_id: str) -> dict[str, Any]:
     agent = services.get_agent_for_user(request.auth, agent_id)
     sleeptime.detach_block(agent, block_id)
     return fresh_state(agent)
 
 
 @router.get("/{agent_id}/core-memory/blocks/{block_label}", response=BlockOut)
-def agent_block(request: HttpRequest, agent_id: str, block_label: str) -> dict[str, Any]:
+def agent_block(request: ApiRequest, agent_id: str, block_label: str) -> dict[str, Any]:
     agent = services.get_agent_for_user(request.auth, agent_id)
     return block_out(memory_services.get_agent_block(agent, block_label))
 
 
 @router.patch("/{agent_id}/core-memory/blocks/{block_label}", response=BlockOut)
 def update_agent_block(
-    request: HttpRequest, agent_id: str, block_label: str, payload: BlockUpdateIn
+    request: ApiRequest, agent_id: str, block_label: str, payload: BlockUpdateIn
 ) -> dict[str, Any]:
     agent = services.get_agent_for_user(request.auth, agent_id)
     block = memory_services.get_agent_block(agent, block_label)
@@ -267,7 +268,7 @@ def _parse_when(value: str | None, name: str) -> datetime | None:
 
 @router.get("/{agent_id}/archival-memory/search", response=SearchOut)
 async def search_archival(
-    request: HttpRequest,
+    request: ApiRequest,
     agent_id: str,
     query: str,
     tags: list[str] = Query(None),
@@ -304,7 +305,7 @@ async def search_archival(
 
 @router.get("/{agent_id}/archival-memory", response=list[PassageOut])
 def list_archival(
-    request: HttpRequest,
+    request: ApiRequest,
     agent_id: str,
     after: str | None = None,
     before: str | None = None,
@@ -321,7 +322,7 @@ def list_archival(
 
 @router.post("/{agent_id}/archival-memory", response=list[PassageOut])
 async def insert_archival(
-    request: HttpRequest, agent_id: str, payload: PassageIn
+    request: ApiRequest, agent_id: str, payload: PassageIn
 ) -> list[dict[str, Any]]:
     def work() -> list[dict[str, Any]]:
         agent = services.get_agent_for_user(request.auth, agent_id)
@@ -337,7 +338,7 @@ async def insert_archival(
 
 
 @router.delete("/{agent_id}/archival-memory/{memory_id}", response=MessageOut)
-def delete_archival(request: HttpRequest, agent_id: str, memory_id: str) -> dict[str, str]:
+def delete_archival(request: ApiRequest, agent_id: str, memory_id: str) -> dict[str, str]:
     agent = services.get_agent_for_user(request.auth, agent_id)
     memory_services.delete_passage(agent, memory_id)
     return {"message": f"Memory id={memory_id} successfully deleted"}
@@ -397,7 +398,7 @@ def _stop_reason(result: TurnResult) -> dict[str, Any]:
     return {"message_type": "stop_reason", "stop_reason": result.stop_reason}
 
 
-async def _check_agent(request: HttpRequest, agent_id: str) -> Agent:
+async def _check_agent(request: ApiRequest, agent_id: str) -> Agent:
     agent = await sync_to_async(services.get_agent_for_user)(request.auth, agent_id)
     try:
         llm.ensure_configured(agent.llm_handle)
@@ -407,7 +408,7 @@ async def _check_agent(request: HttpRequest, agent_id: str) -> Agent:
 
 
 async def _respond(
-    request: HttpRequest, agent_id: str, payload: LettaRequestIn, stream: bool
+    request: ApiRequest, agent_id: str, payload: LettaRequestIn, stream: bool
 ) -> Any:
     agent = await _check_agent(request, agent_id)
     inputs = _inputs(payload)
@@ -476,18 +477,18 @@ async def _sse(
 
 
 @router.post("/{agent_id}/messages")
-async def create_message(request: HttpRequest, agent_id: str, payload: LettaRequestIn) -> Any:
+async def create_message(request: ApiRequest, agent_id: str, payload: LettaRequestIn) -> Any:
     return await _respond(request, agent_id, payload, stream=payload.streaming)
 
 
 @router.post("/{agent_id}/messages/stream")
-async def stream_message(request: HttpRequest, agent_id: str, payload: LettaRequestIn) -> Any:
+async def stream_message(request: ApiRequest, agent_id: str, payload: LettaRequestIn) -> Any:
     return await _respond(request, agent_id, payload, stream=True)
 
 
 @router.get("/{agent_id}/messages")
 def list_messages(
-    request: HttpRequest,
+    request: ApiRequest,
     agent_id: str,
     after: str | None = None,
     before: str | None = None,
@@ -516,14 +517,14 @@ def list_messages(
 
 
 @router.get("/{agent_id}/groups", response=list[GroupOut])
-def agent_groups(request: HttpRequest, agent_id: str) -> list[dict[str, Any]]:
+def agent_groups(request: ApiRequest, agent_id: str) -> list[dict[str, Any]]:
     agent = services.get_agent_for_user(request.auth, agent_id)
     group = sleeptime.group_of(agent)
     return [group_out(group)] if group is not None else []
 
 
 @router.post("/{agent_id}/sleeptime/run", response=list[RunOut])
-def run_sleeptime_now(request: HttpRequest, agent_id: str) -> list[dict[str, Any]]:
+def run_sleeptime_now(request: ApiRequest, agent_id: str) -> list[dict[str, Any]]:
     """Start the agent's sleep-time agents now (or join the run already queued)."""
     agent = services.get_agent_for_user(request.auth, agent_id)
     group = sleeptime.group_of(agent)
@@ -534,7 +535,7 @@ def run_sleeptime_now(request: HttpRequest, agent_id: str) -> list[dict[str, Any
 
 @router.get("/{agent_id}/insights", response=list[InsightOut])
 def list_insights(
-    request: HttpRequest,
+    request: ApiRequest,
     agent_id: str,
     include_dismissed: bool = False,
     limit: int = Query(50, ge=1, le=1000),
@@ -545,7 +546,7 @@ def list_insights(
 
 
 @router.post("/{agent_id}/insights/{insight_id}/dismiss", response=InsightOut)
-def dismiss_insight(request: HttpRequest, agent_id: str, insight_id: str) -> dict[str, Any]:
+def dismiss_insight(request: ApiRequest, agent_id: str, insight_id: str) -> dict[str, Any]:
     agent = services.get_agent_for_user(request.auth, agent_id)
     return insight_out(services.dismiss_insight(agent, insight_id))
 
@@ -554,7 +555,7 @@ def dismiss_insight(request: HttpRequest, agent_id: str, insight_id: str) -> dic
 
 
 @router.get("/{agent_id}/context")
-def context_window(request: HttpRequest, agent_id: str) -> dict[str, Any]:
+def context_window(request: ApiRequest, agent_id: str) -> dict[str, Any]:
     return services.context_overview(services.get_agent_for_user(request.auth, agent_id))
 
 
@@ -562,5 +563,5 @@ def context_window(request: HttpRequest, agent_id: str) -> dict[str, Any]:
 
 
 @tools_router.get("", response=list[dict[str, Any]])
-def list_tools(request: HttpRequest) -> list[dict[str, Any]]:
+def list_tools(request: ApiRequest) -> list[dict[str, Any]]:
     return [tool_out(name) for name in TOOLS]

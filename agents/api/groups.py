@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 from ninja import Query, Router
 
 from agents import sleeptime
 from agents.schemas import GroupOut, GroupUpdateIn, RunOut, group_out, run_out
 from config.errors import InvalidRequest
+from config.requests import ApiRequest
 from memory.schemas import MessageOut
 
 groups_router = Router(tags=["groups"])
@@ -18,7 +18,7 @@ groups_router = Router(tags=["groups"])
 
 @groups_router.get("", response=list[GroupOut])
 def list_groups(
-    request: HttpRequest,
+    request: ApiRequest,
     manager_type: str | None = None,
     after: str | None = None,
     before: str | None = None,
@@ -31,12 +31,12 @@ def list_groups(
 
 
 @groups_router.get("/{group_id}", response=GroupOut)
-def retrieve_group(request: HttpRequest, group_id: str) -> dict[str, Any]:
+def retrieve_group(request: ApiRequest, group_id: str) -> dict[str, Any]:
     return group_out(sleeptime.get_group_for_user(request.auth, group_id))
 
 
 @groups_router.patch("/{group_id}", response=GroupOut)
-def update_group(request: HttpRequest, group_id: str, payload: GroupUpdateIn) -> dict[str, Any]:
+def update_group(request: ApiRequest, group_id: str, payload: GroupUpdateIn) -> dict[str, Any]:
     group = sleeptime.get_group_for_user(request.auth, group_id)
     config = payload.manager_config
     if config is not None and config.manager_type != group.manager_type:
@@ -64,13 +64,13 @@ def update_group(request: HttpRequest, group_id: str, payload: GroupUpdateIn) ->
 
 
 @groups_router.delete("/{group_id}", response=MessageOut)
-def delete_group(request: HttpRequest, group_id: str) -> dict[str, str]:
+def delete_group(request: ApiRequest, group_id: str) -> dict[str, str]:
     sleeptime.delete_group(sleeptime.get_group_for_user(request.auth, group_id))
     return {"message": f"Group id={group_id} successfully deleted"}
 
 
 @groups_router.post("/{group_id}/run", response=list[RunOut])
-def run_group_now(request: HttpRequest, group_id: str) -> list[dict[str, Any]]:
+def run_group_now(request: ApiRequest, group_id: str) -> list[dict[str, Any]]:
     """Start the group's sleep-time agents now (or join the run already queued)."""
     group = sleeptime.get_group_for_user(request.auth, group_id)
     return [run_out(run) for run in sleeptime.run_now(group)]

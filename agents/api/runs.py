@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from django.http import HttpRequest
 from ninja import Query, Router, Schema
 
 from agents import runs
 from agents.letta_format import Rendering, render_all
 from agents.schemas import RunOut, run_out
+from config.requests import ApiRequest
 from memory.services import Actor
 
 runs_router = Router(tags=["runs"])
@@ -24,7 +24,7 @@ class RevertOut(Schema):
 
 @runs_router.get("", response=list[RunOut])
 def list_runs(
-    request: HttpRequest,
+    request: ApiRequest,
     agent_id: str | None = None,
     agent_ids: list[str] = Query(None),
     statuses: list[str] = Query(None),
@@ -50,7 +50,7 @@ def list_runs(
 
 
 @runs_router.get("/{run_id}", response=RunOut)
-def retrieve_run(request: HttpRequest, run_id: str) -> dict[str, Any]:
+def retrieve_run(request: ApiRequest, run_id: str) -> dict[str, Any]:
     run = runs.get_run_for_user(request.auth, run_id)
     return run_out(
         run,
@@ -62,7 +62,7 @@ def retrieve_run(request: HttpRequest, run_id: str) -> dict[str, Any]:
 
 @runs_router.get("/{run_id}/messages")
 def run_messages(
-    request: HttpRequest,
+    request: ApiRequest,
     run_id: str,
     limit: int = Query(100, ge=1, le=10000),
     order: Literal["asc", "desc"] = "asc",
@@ -75,7 +75,7 @@ def run_messages(
 
 
 @runs_router.post("/{run_id}/revert", response=RevertOut)
-def revert_run(request: HttpRequest, run_id: str) -> Any:
+def revert_run(request: ApiRequest, run_id: str) -> Any:
     """Undo the run's edits that nothing overwrote since; report the others."""
     run = runs.get_run_for_user(request.auth, run_id)
     return runs.revert_run(run, Actor.for_user(request.auth))

@@ -23,7 +23,7 @@ class Command(BaseCommand):
         # This process keeps its handle on the embedded database for as long as the
         # children run, so the server never stops between them.
         call_command("migrate", interactive=False, verbosity=0)
-        host, port = settings.REVERIE["HOST"], settings.REVERIE["PORT"]
+        host, port = str(settings.REVERIE["HOST"]), str(settings.REVERIE["PORT"])
         url = f"http://{'localhost' if host in {'127.0.0.1', '0.0.0.0'} else host}:{port}"
         created = bootstrap_admin()
         if created:
@@ -62,7 +62,11 @@ class Command(BaseCommand):
                     child.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     child.kill()
-        failed = [child.args[2] for child in children if child.returncode not in (0, -15, None)]
+        failed = [
+            " ".join(map(str, child.args))  # type: ignore[arg-type]
+            for child in children
+            if child.returncode not in (0, -15, None)
+        ]
         if failed and not stopping:
             self.stderr.write(f"A process exited unexpectedly: {failed}")
             raise SystemExit(1)
