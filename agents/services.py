@@ -343,26 +343,46 @@ def list_messages(
     Cursors are message ids; messages split from one stored message share its id, so a
     page never cuts one stored message in half.
     """
-    messages = Message.objects.filter(agent=agent)
-    for cursor_id, op in ((after, "gt"), (before, "lt")):
+    return message_page(
+        Message.objects.filter(agent=agent),
+        after=after,
+        before=before,
+        limit=limit,
+        order=order,
+        rendering=rendering,
+    )
+
+
+def message_page(
+    messages: QuerySet[Message],
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int | None = 100,
+    order: str = "asc",
+    rendering: Rendering | None = None,
+) -> list[dict[str, Any]]:
+    """A page of `messages` as Letta messages; cursors are message ids within them.
+
+    `after` and `before` follow the list's order: with `order="desc"` (newest first),
+    `after` the last id of a page gives the next, older page.
+    """
+    if order not in {"asc", "desc"}:
+        raise InvalidRequest("order must be 'asc' or 'desc'.")
+    later, earlier = ("gt", "lt") if order == "asc" else ("lt", "gt")
+    for cursor_id, op in ((after, later), (before, earlier)):
         if cursor_id:
-            anchor = (
-                Message.objects.filter(agent=agent, uid=cursor_id)
-                .values_list("seq", flat=True)
-                .first()
-            )
+            anchor = messages.filter(uid=cursor_id).values_list("seq", flat=True).first()
             if anchor is None:
                 raise NotFound(f"Message '{cursor_id}' not found")
             messages = messages.filter(**{f"seq__{op}": anchor})
-    if order not in {"asc", "desc"}:
-        raise InvalidRequest("order must be 'asc' or 'desc'.")
-    if order == "desc" or (before and not after):
-        # The newest page before a cursor, returned in the requested order.
-        page = list(messages.order_by("-seq")[: limit or None])
-        if order == "asc":
-            page.reverse()
+    natural, reverse = ("seq", "-seq") if order == "asc" else ("-seq", "seq")
+    if before and not after:
+        # The page right before the cursor, returned in the list's order.
+        page = list(messages.order_by(reverse)[: limit or None])
+        page.reverse()
     else:
-        page = list(messages.order_by("seq")[: limit or None])
+        page = list(messages.order_by(natural)[: limit or None])
     # Parts split from one stored message stay together and in their natural order.
     return render_all(page, rendering or Rendering())
 

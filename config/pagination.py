@@ -19,12 +19,15 @@ def cursor_page(
     limit: int | None = None,
     ascending: bool = True,
 ) -> QuerySet[M]:
-    """Rows strictly after / before the rows with those ids, ordered, at most `limit`.
+    """Rows strictly after / before the rows with those ids in the list's own order
+    (newest first when not `ascending`), ordered, at most `limit`.
 
     The v1 SDK pages by sending the last id it saw as `after` until a page comes back
-    empty, so `after` must be honoured exactly or the client never stops.
+    empty, so `after` must be honoured exactly or the client never stops. A page taken
+    `before` a cursor is the one right before it, not the start of the list.
     """
-    for cursor_id, op in ((after, "gt"), (before, "lt")):
+    later, earlier = ("gt", "lt") if ascending else ("lt", "gt")
+    for cursor_id, op in ((after, later), (before, earlier)):
         if not cursor_id:
             continue
         anchor: Any = (
@@ -36,5 +39,10 @@ def cursor_page(
             Q(**{f"created_at__{op}": anchor["created_at"]})
             | Q(created_at=anchor["created_at"], **{f"pk__{op}": anchor["pk"]})
         )
-    queryset = queryset.order_by(*(("created_at", "pk") if ascending else ("-created_at", "-pk")))
+    order = ("created_at", "pk") if ascending else ("-created_at", "-pk")
+    if before and not after and limit:
+        reverse = ("-created_at", "-pk") if ascending else ("created_at", "pk")
+        window = list(queryset.order_by(*reverse).values_list("pk", flat=True)[:limit])
+        return queryset.filter(pk__in=window).order_by(*order)
+    queryset = queryset.order_by(*order)
     return queryset[:limit] if limit else queryset

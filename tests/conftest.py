@@ -8,6 +8,7 @@ pgvector, daphne serving the ASGI app, the official Letta SDKs as clients.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -150,3 +151,211 @@ def api_key(live_server_url: str, django_db_blocker: Any, llm: ScriptedLLM) -> s
         user, _ = get_or_create_user(f"sdk-{uuid.uuid4().hex[:8]}")
         _, raw_key = create_api_key(user)
     return raw_key
+
+
+# --- The test database, for sessions that only use the live server -------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _live_server_test_database(request: pytest.FixtureRequest, django_db_blocker: Any) -> Any:
+    """Make sure the live server and workers run on a test database, never the real one.
+
+    pytest-django creates the test database only when a collected test asks for `db`
+    (or a django_db mark). A run of only live-server tests (`pytest tests/sdk`) would
+    otherwise point daphne and the workers at the developer's own database. Autouse and
+    session-scoped, so it is set up before `live_server_url` reads the connection settings;
+    it does nothing when no collected test uses the live server or the database exists.
+    """
+    items = request.session.items
+    if not any("live_server_url" in getattr(item, "fixturenames", ()) for item in items):
+        yield
+        return
+    request.getfixturevalue("django_db_setup")
+    from django.db import connection
+
+    settings_dict = connection.settings_dict
+    test_name = (settings_dict.get("TEST") or {}).get("NAME") or f"test_{settings_dict['NAME']}"
+    if settings_dict["NAME"] == test_name:
+        yield  # pytest-django made it
+        return
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    yield
+    with django_db_blocker.unblock():
+        try:
+            teardown_databases(config, verbosity=0)
+        except Exception as error:  # a straggling connection; the next run drops it
+            request.node.warn(pytest.PytestWarning(f"could not drop the test database: {error}"))
+
+
+# --- Background workers (`manage.py worker`) -----------------------------------------------
+
+# Short enough for tests: a lost run is noticed after 3 s, a failed one retried after 1 s.
+RUN_STALE_SECONDS = 3
+SLEEPTIME_RETRY_SECONDS = 1
+
+
+def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.1, what: str = "") -> Any:
+    """Poll `predicate` until it returns something truthy, and return that; fail after
+    `timeout` seconds naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+def active_run_ids() -> list[str]:
+    """Ids of every run not yet ended (created or running), whoever owns it."""
+    from agents.models import ACTIVE_RUN_STATUSES, Run
+
+    return list(Run.objects.filter(status__in=ACTIVE_RUN_STATUSES).values_list("pk", flat=True))
+
+
+def worker_env(llm_server: ScriptedLLM) -> dict[str, str]:
+    """The live server's environment plus the clock settings tests need."""
+    from django.db import connection
+
+    settings_dict = connection.settings_dict
+    test_name = (settings_dict.get("TEST") or {}).get("NAME") or f"test_{settings_dict['NAME']}"
+    if settings_dict["NAME"] != test_name:
+        raise RuntimeError(
+            f"refusing to start a worker on database {settings_dict['NAME']!r}: "
+            "it is not the test database"
+        )
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(settings_dict),
+        "OPENAI_BASE_URL": llm_server.base_url,
+        "OPENAI_API_KEY": "sk-test",
+        "LLM_MAX_RETRIES": "1",
+        "RUN_STALE_SECONDS": str(RUN_STALE_SECONDS),
+        "SLEEPTIME_RETRY_SECONDS": str(SLEEPTIME_RETRY_SECONDS),
+        "Q_WORKERS": "2",
+    }
+    env.pop("LLM_BASE_URL", None)
+    return env
+
+
+class WorkerProcess:
+    """`manage.py worker` (django-q2 cluster + clock) in a process group of its own."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        if self.alive():
+            return self
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", "worker", "--clock-interval", "0.2"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so it can be killed whole
+            )
+        return self
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def _signal_group(self, signum: int) -> None:
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def kill(self) -> None:
+        """SIGKILL the whole tree at once, as an out-of-memory killer or a lost host would."""
+        self._signal_group(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """SIGTERM the main process, then SIGKILL whatever is left of the group.
+
+        The SIGTERM goes to the main process only, as docker or Kubernetes send it: the
+        cluster's handler there stops its processes in order. (SIGTERM to every process of
+        the group can leave it hanging; see tests/test_worker.py.)
+        """
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        self._signal_group(signal.SIGKILL)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def group_size(self) -> int:
+        """How many live processes the worker's process group has."""
+        if self.process is None:
+            return 0
+        count = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # After the command name: state, ppid, pgrp.
+            if int(fields[2]) == self.process.pid and fields[0] != "Z":
+                count += 1
+        return count
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@pytest.fixture(scope="session")
+def worker(
+    live_server_url: str,
+    llm_server: ScriptedLLM,
+    django_db_blocker: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[WorkerProcess]:
+    """A running `manage.py worker` on the test database, started on first use.
+
+    A test that kills it must `start()` it again before it ends. Before handing it out,
+    runs left over by earlier tests are worked off, so none of them consumes a later
+    test's scripted replies.
+    """
+    process = WorkerProcess(
+        worker_env(llm_server), tmp_path_factory.mktemp("worker") / "worker.log"
+    )
+    process.start()
+    try:
+        with django_db_blocker.unblock():
+            wait_until(lambda: not active_run_ids(), timeout=30, what="leftover runs to end")
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def start_worker(worker: WorkerProcess, llm_server: ScriptedLLM, tmp_path: Path) -> Iterator[Any]:
+    """Factory for extra workers beside the session's one; all are stopped after the test."""
+    started: list[WorkerProcess] = []
+
+    def start() -> WorkerProcess:
+        extra = WorkerProcess(worker.env, tmp_path / f"worker-{len(started) + 1}.log")
+        started.append(extra.start())
+        return extra
+
+    yield start
+    for extra in started:
+        extra.stop()

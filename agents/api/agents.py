@@ -36,7 +36,7 @@ from agents.schemas import (
     tool_out,
 )
 from agents.tools import TOOLS
-from config.errors import InvalidRequest, Unavailable
+from config.errors import InvalidRequest, NotFound, Unavailable
 from config.ids import new_id
 from config.requests import ApiRequest
 from memory import services as memory_services
@@ -209,9 +209,27 @@ def core_memory(request: ApiRequest, agent_id: str) -> dict[str, Any]:
 
 
 @router.get("/{agent_id}/core-memory/blocks", response=list[BlockOut])
-def agent_blocks(request: ApiRequest, agent_id: str) -> list[dict[str, Any]]:
+def agent_blocks(
+    request: ApiRequest,
+    agent_id: str,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = Query(50, ge=1, le=1000),
+) -> list[dict[str, Any]]:
+    """The agent's blocks in attachment order; `after`/`before` are block ids (the v1
+    SDK pages with `after` until a page is empty)."""
     agent = services.get_agent_for_user(request.auth, agent_id)
-    return [block_out(block) for block in memory_services.agent_blocks(agent)]
+    blocks = memory_services.agent_blocks(agent)
+    ids = [block.id for block in blocks]
+    for cursor in (after, before):
+        if cursor and cursor not in ids:
+            raise NotFound(f"Block '{cursor}' is not attached to agent '{agent_id}'")
+    if after:
+        blocks = blocks[ids.index(after) + 1 :]
+    if before:
+        blocks = [block for block in blocks if ids.index(block.id) < ids.index(before)]
+        blocks = blocks[-limit:]
+    return [block_out(block) for block in blocks[:limit]]
 
 
 @router.patch("/{agent_id}/core-memory/blocks/attach/{block_id}", response=AgentStateOut)

@@ -7,8 +7,8 @@ from typing import Any, Literal
 from ninja import Query, Router, Schema
 
 from agents import runs
-from agents.letta_format import Rendering, render_all
 from agents.schemas import RunOut, run_out
+from agents.services import message_page
 from config.requests import ApiRequest
 from memory.services import Actor
 
@@ -49,6 +49,18 @@ def list_runs(
     return [run_out(run) for run in page]
 
 
+@runs_router.get("/active", response=list[RunOut])
+def list_active_runs(
+    request: ApiRequest,
+    agent_id: str | None = None,
+    agent_ids: list[str] = Query(None),
+) -> list[dict[str, Any]]:
+    """Runs waiting or working (the 0.1.x SDK's `runs.list_active`)."""
+    wanted = [*(agent_ids or []), *([agent_id] if agent_id else [])]
+    page = runs.list_runs(request.auth, agent_ids=wanted or None, active=True, limit=1000)
+    return [run_out(run) for run in page]
+
+
 @runs_router.get("/{run_id}", response=RunOut)
 def retrieve_run(request: ApiRequest, run_id: str) -> dict[str, Any]:
     run = runs.get_run_for_user(request.auth, run_id)
@@ -64,14 +76,16 @@ def retrieve_run(request: ApiRequest, run_id: str) -> dict[str, Any]:
 def run_messages(
     request: ApiRequest,
     run_id: str,
+    after: str | None = None,
+    before: str | None = None,
     limit: int = Query(100, ge=1, le=10000),
     order: Literal["asc", "desc"] = "asc",
 ) -> list[dict[str, Any]]:
     """The run's conversation: the transcript it was given, its tool calls and results."""
     run = runs.get_run_for_user(request.auth, run_id)
-    messages = runs.run_messages(run)
-    page = list(messages.order_by("-seq" if order == "desc" else "seq")[:limit])
-    return render_all(page, Rendering())
+    return message_page(
+        runs.run_messages(run), after=after, before=before, limit=limit, order=order
+    )
 
 
 @runs_router.post("/{run_id}/revert", response=RevertOut)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
 from typing import Any
 
@@ -33,15 +35,40 @@ class Command(BaseCommand):
         connections.close_all()
         cluster = Cluster()
         cluster.start()
-        # The cluster's signal handlers stop it on SIGTERM / SIGINT; the clock follows.
+        stopping = threading.Event()
+
+        def on_signal(signum: int, frame: Any) -> None:
+            stopping.set()
+
+        # Replace the cluster's own handlers: they stop it from inside the handler, and
+        # when the signal went to the whole process group (systemd, Ctrl-C in a shell
+        # script) the sentinel has already died of it, and stopping waits for it forever.
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
         interval = options["clock_interval"]
         try:
-            while cluster.sentinel.is_alive():
+            while not stopping.is_set() and cluster.sentinel.is_alive():
                 try:
                     runs.tick()
                 except Exception:
                     logger.exception("clock tick failed; retrying")
                     close_old_connections()
-                time.sleep(interval)
+                stopping.wait(interval)
         finally:
             connection.close()
+        self._stop(cluster)
+
+    def _stop(self, cluster: Any) -> None:
+        """Stop the cluster gracefully if its sentinel lives; never hang on a dead one."""
+        stopping_since = time.monotonic()
+        # A signal sent to the whole group reaches the sentinel too; give it a moment.
+        while cluster.sentinel.is_alive() and time.monotonic() - stopping_since < 0.5:
+            time.sleep(0.05)
+        if not cluster.sentinel.is_alive():
+            return
+        stopper = threading.Thread(target=cluster.stop, name="stop cluster", daemon=True)
+        stopper.start()
+        while stopper.is_alive():
+            stopper.join(timeout=0.2)
+            if not cluster.sentinel.is_alive():
+                return  # it died meanwhile; the stop call would wait for it forever
