@@ -14,10 +14,12 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import ROOT, _free_port
+from tests.llm_server import ScriptedLLM
 
 
 def _get(url: str, key: str | None = None) -> tuple[int, str]:
@@ -61,10 +63,32 @@ def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     return process, "".join(lines)
 
 
-def test_first_start_prints_credentials_serves_and_stops_on_ctrl_c(data_dir: Path):
+def _send(url: str, key: str, body: dict[str, object], method: str = "POST") -> dict[str, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    request.add_header("Authorization", f"Bearer {key}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return dict(json.loads(response.read().decode()))
+
+
+def test_first_start_prints_credentials_serves_and_stops_on_ctrl_c(
+    data_dir: Path, llm_server: ScriptedLLM
+):
+    llm_server.reset()
     port = _free_port()
-    env = {**os.environ, "DATA_DIR": str(data_dir), "PORT": str(port)}
+    env = {
+        **os.environ,
+        "DATA_DIR": str(data_dir),
+        "PORT": str(port),
+        "OPENAI_BASE_URL": llm_server.base_url,
+        "OPENAI_API_KEY": "sk-test",
+    }
     env.pop("DATABASE_URL", None)
+    env.pop("LLM_BASE_URL", None)
     process, text = _start(env)
     try:
         assert "username: admin" in text, text
@@ -96,6 +120,31 @@ def test_first_start_prints_credentials_serves_and_stops_on_ctrl_c(data_dir: Pat
         bob_key = made.stdout.strip().splitlines()[-1]
         assert _get(f"{base}/v1/agents", bob_key)[0] == 200
         assert _get(f"{base}/v1/agents", "rev-not-a-key")[0] == 401
+
+        # The stack's worker runs sleep-time: the first turn's run completes by itself.
+        agent = _send(
+            f"{base}/v1/agents",
+            bob_key,
+            {
+                "name": "helper",
+                "model": "openai/gpt-4.1",
+                "memory_blocks": [{"label": "human", "value": ""}],
+                "enable_sleeptime": True,
+            },
+        )
+        reply = _send(
+            f"{base}/v1/agents/{agent['id']}/messages",
+            bob_key,
+            {"messages": [{"role": "user", "content": "hello"}]},
+        )
+        (run_id,) = reply["usage"]["run_ids"]
+        status = ""
+        for _ in range(150):
+            status = json.loads(_get(f"{base}/v1/runs/{run_id}", bob_key)[1])["status"]
+            if status == "completed":
+                break
+            time.sleep(0.2)
+        assert status == "completed"
     finally:
         process.send_signal(signal.SIGINT)
         try:
