@@ -26,7 +26,7 @@ from agents import llm, prompts
 from agents.models import Agent, Message, Role
 from agents.tools import TOOLS, ToolContext, ToolError, execute
 from memory import services as memory_services
-from memory.models import Block, Passage
+from memory.models import Block
 
 logger = logging.getLogger("reverie.loop")
 
@@ -98,7 +98,7 @@ def system_parts(agent: Agent, blocks: list[Block] | None = None) -> tuple[str, 
         now=timezone.now(),
         last_modified=last_modified,
         recall_count=Message.objects.filter(agent=agent).count(),
-        archival_count=Passage.objects.filter(agent=agent).count(),
+        archival_count=memory_services.agent_passages(agent).count(),
     )
     return memory, metadata
 

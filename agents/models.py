@@ -194,6 +194,7 @@ class RunTrigger(models.TextChoices):
     MANUAL = "manual"
     RETRY = "retry"
     BACKLOG = "backlog"
+    DIGEST = "digest"
 
 
 class Run(models.Model):

@@ -10,19 +10,19 @@ starts from where the failed run started and nothing is applied twice.
 from __future__ import annotations
 
 import logging
-import threading
 import time as clock
 from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from agents import llm, loop, transcript
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Group, Message, Run, RunStatus, RunTrigger
 from config.errors import InvalidRequest, NotFound
+from config.heartbeat import Heartbeat
 from memory import services as memory_services
 from memory.models import BlockVersion
 
@@ -77,40 +77,14 @@ def _claim(run_id: str) -> Run | None:
     return run
 
 
-class _Heartbeat:
-    """Refreshes the run's heartbeat from a thread while the model thinks."""
-
-    def __init__(self, run_id: str) -> None:
-        self.run_id = run_id
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._beat, name=f"heartbeat {run_id}", daemon=True)
-
-    def _beat(self) -> None:
-        interval = max(0.2, _setting("RUN_STALE_SECONDS") / 4)
-        try:
-            while not self.stop.wait(interval):
-                Run.objects.filter(pk=self.run_id, status=RunStatus.RUNNING).update(
-                    heartbeat_at=timezone.now()
-                )
-        finally:
-            connection.close()
-
-    def __enter__(self) -> _Heartbeat:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=5)
-
-
 def execute_run(run_id: str) -> str:
     """Do run `run_id` if it is still to be done. Safe to call twice: only one claims it."""
     run = _claim(run_id)
     if run is None:
         return "skipped"
     started = clock.monotonic()
-    with _Heartbeat(run.id):
+    beating = Run.objects.filter(pk=run.id, status=RunStatus.RUNNING)
+    with Heartbeat(beating, _setting("RUN_STALE_SECONDS") / 4):
         try:
             _work(run, started)
         except Exception as error:  # never leave a run in `running` behind
@@ -299,9 +273,9 @@ def recover_lost(now: datetime | None = None) -> list[str]:
     now = now or timezone.now()
     stale = now - timedelta(seconds=_setting("RUN_STALE_SECONDS"))
     lost = list(
-        Run.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=stale).values_list(
-            "pk", flat=True
-        )
+        Run.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=stale)
+        .exclude(trigger=RunTrigger.DIGEST)  # resumed from their checkpoint instead
+        .values_list("pk", flat=True)
     )
     for run_id in lost:
         fail(run_id, "the worker running it stopped (killed, crashed or timed out)")
@@ -331,10 +305,12 @@ def enqueue_due(now: datetime | None = None) -> list[str]:
 def tick(now: datetime | None = None) -> None:
     """One beat of the clock that runs beside the workers (`manage.py worker`)."""
     from agents.sleeptime import fire_idle
+    from sources.ingest import recover_ingestion
 
     recover_lost(now)
     fire_idle(now)
     enqueue_due(now)
+    recover_ingestion(now)
 
 
 # --- Reading -------------------------------------------------------------------------------

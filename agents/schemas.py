@@ -11,6 +11,7 @@ from agents.models import Agent, Group, Insight, Run
 from agents.tools import TOOLS
 from memory.models import EMBEDDING_DIM, AgentBlock
 from memory.schemas import BlockIn, BlockOut, block_out
+from sources.schemas import source_out
 
 # --- In ------------------------------------------------------------------------------------
 
@@ -205,6 +206,7 @@ def with_relations(agents: QuerySet[Agent]) -> QuerySet[Agent]:
             queryset=AgentBlock.objects.select_related("block").order_by("position", "id"),
         ),
         Prefetch("managed_group__participants", queryset=Agent.objects.order_by("created_at")),
+        "sources",
     )
 
 
@@ -277,7 +279,7 @@ def agent_state(agent: Agent) -> dict[str, Any]:
         "blocks": blocks,
         "tools": [tool_out(name) for name in agent.tools if name in TOOLS],
         "tool_rules": agent.tool_rules,
-        "sources": [],
+        "sources": [source_out(source) for source in agent.sources.all()],
         "tags": agent.tags,
         "metadata": agent.metadata,
         "timezone": agent.timezone,
@@ -404,7 +406,8 @@ def run_out(
             }
             for version in versions or []
         ]
-        out["tool_calls"] = _tool_calls(messages or [])
+        # A document digest's agent is deleted when it ends; its calls live on the run.
+        out["tool_calls"] = _tool_calls(messages or []) or run.metadata.get("tool_calls") or []
     return out
 
 

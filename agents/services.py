@@ -21,7 +21,7 @@ from agents.tools import BASE_TOOLS, SLEEPTIME_CHAT_TOOLS, SLEEPTIME_TOOLS, TOOL
 from config.errors import InvalidRequest, NotFound
 from config.pagination import cursor_page
 from memory import services as memory_services
-from memory.models import AgentBlock, Block, Passage
+from memory.models import AgentBlock, Block
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9 _.-]+$")
 
@@ -410,7 +410,7 @@ def context_overview(agent: Agent) -> dict[str, Any]:
         "context_window_size_max": agent.context_window,
         "context_window_size_current": sum(tokens.values()),
         "num_messages": len(openai_messages) + 1,
-        "num_archival_memory": Passage.objects.filter(agent=agent).count(),
+        "num_archival_memory": memory_services.agent_passages(agent).count(),
         "num_recall_memory": Message.objects.filter(agent=agent).count(),
         "num_tokens_external_memory_summary": tokens["external_memory_summary"],
         "external_memory_summary": metadata,

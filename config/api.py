@@ -71,11 +71,15 @@ def _register_routers() -> None:
     from agents.api import groups_router, runs_router, tools_router
     from agents.api import router as agents_router
     from memory.api import blocks_router
+    from sources.api import folders_router, jobs_router, sources_router
 
     api.add_router("/agents", agents_router)
     api.add_router("/blocks", blocks_router)
     api.add_router("/groups", groups_router)
     api.add_router("/runs", runs_router)
+    api.add_router("/sources", sources_router)
+    api.add_router("/folders", folders_router)
+    api.add_router("/jobs", jobs_router)
     api.add_router("/tools", tools_router)
 
 

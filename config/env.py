@@ -182,3 +182,7 @@ DEFAULT_EMBEDDING = env_str("DEFAULT_EMBEDDING", "local/hashing-bow")
 RUN_STALE_SECONDS = env_int("RUN_STALE_SECONDS", 60, minimum=2)
 # First back-off before a failed run is retried; each later retry waits 4 times longer.
 SLEEPTIME_RETRY_SECONDS = env_int("SLEEPTIME_RETRY_SECONDS", 15, minimum=0)
+# Uploads larger than this many megabytes are refused with a 413.
+MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 50, minimum=1)
+# PDFs with more pages than this are refused (processing ends in an error).
+MAX_PDF_PAGES = env_int("MAX_PDF_PAGES", 2000, minimum=1)

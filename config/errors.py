@@ -25,3 +25,15 @@ class Unavailable(DomainError):
     """A dependency (the model provider) failed; the request itself was fine (502)."""
 
     status = 502
+
+
+class PayloadTooLarge(DomainError):
+    """An upload over the configured size limit (413)."""
+
+    status = 413
+
+
+class UnsupportedMediaType(DomainError):
+    """An upload of a kind that cannot be parsed (415)."""
+
+    status = 415

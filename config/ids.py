@@ -39,3 +39,11 @@ def run_id() -> str:
 
 def insight_id() -> str:
     return new_id("insight")
+
+
+def source_id() -> str:
+    return new_id("source")
+
+
+def file_id() -> str:
+    return new_id("file")

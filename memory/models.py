@@ -131,6 +131,20 @@ class Passage(models.Model):
     agent = models.ForeignKey(
         "agents.Agent", on_delete=models.CASCADE, null=True, blank=True, related_name="passages"
     )
+    # A passage of an uploaded file belongs to its source (and every agent attached to
+    # it) rather than to one agent.
+    source = models.ForeignKey(
+        "sources.Source", on_delete=models.CASCADE, null=True, blank=True, related_name="passages"
+    )
+    file = models.ForeignKey(
+        "sources.SourceFile",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="passages",
+    )
+    page = models.PositiveIntegerField(null=True, blank=True)
+    chunk_index = models.PositiveIntegerField(null=True, blank=True)
     text = models.TextField()
     embedding = VectorField(dimensions=EMBEDDING_DIM)
     embedding_handle = models.CharField(max_length=200)
@@ -153,6 +167,8 @@ class Passage(models.Model):
             # Tag filters (`tags @> '["x"]'`) in archival search.
             GinIndex(fields=["tags"], name="passage_tags_gin", opclasses=["jsonb_path_ops"]),
             models.Index(fields=["agent", "created_at"], name="passage_agent_created"),
+            # A file's passages in reading order (digest windows, re-digests).
+            models.Index(fields=["file", "chunk_index"], name="passage_file_chunk"),
         ]
 
     def __str__(self) -> str:

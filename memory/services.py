@@ -427,6 +427,11 @@ def insert_passage(
     return passage
 
 
+def agent_passages(agent: Agent) -> QuerySet[Passage]:
+    """The agent's archival memory: its own passages and those of its attached sources."""
+    return Passage.objects.filter(Q(agent=agent) | Q(source__agents=agent))
+
+
 def search_passages(
     agent: Agent,
     query: str,
@@ -441,7 +446,7 @@ def search_passages(
     if not query or not query.strip():
         return []
     (vector,) = _embed(agent, [query])
-    passages = Passage.objects.filter(agent=agent)
+    passages = agent_passages(agent)
     if tags:
         if tag_match_mode == "all":
             passages = passages.filter(tags__contains=sorted(set(tags)))
@@ -473,7 +478,7 @@ def list_passages(
     search: str | None = None,
     ascending: bool = True,
 ) -> list[Passage]:
-    passages = Passage.objects.filter(agent=agent)
+    passages = agent_passages(agent)
     if search:
         passages = passages.filter(text__icontains=search)
     page = cursor_page(passages, after=after, before=before, limit=limit, ascending=ascending)

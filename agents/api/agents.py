@@ -50,6 +50,8 @@ from memory.schemas import (
     block_out,
     passage_out,
 )
+from sources import services as source_services
+from sources.schemas import SourceOut, source_out
 
 router = Router(tags=["agents"])
 tools_router = Router(tags=["tools"])
@@ -529,6 +531,46 @@ def list_messages(
             assistant_kwarg=assistant_message_tool_kwarg,
         ),
     )
+
+
+# --- Sources (folders) ---------------------------------------------------------------------
+
+
+def _source_routes(kind: str) -> None:
+    """`/sources/...` for the 0.1.x SDK and `/folders/...` for 1.x, one behaviour."""
+
+    @router.patch(
+        f"/{{agent_id}}/{kind}/attach/{{source_id}}",
+        response=AgentStateOut,
+        operation_id=f"attach_{kind}",
+    )
+    def attach(request: ApiRequest, agent_id: str, source_id: str) -> dict[str, Any]:
+        agent = services.get_agent_for_user(request.auth, agent_id)
+        source_services.attach_source(
+            agent, source_services.get_source_for_user(request.auth, source_id)
+        )
+        return fresh_state(agent)
+
+    @router.patch(
+        f"/{{agent_id}}/{kind}/detach/{{source_id}}",
+        response=AgentStateOut,
+        operation_id=f"detach_{kind}",
+    )
+    def detach(request: ApiRequest, agent_id: str, source_id: str) -> dict[str, Any]:
+        agent = services.get_agent_for_user(request.auth, agent_id)
+        source_services.detach_source(
+            agent, source_services.get_source_for_user(request.auth, source_id)
+        )
+        return fresh_state(agent)
+
+    @router.get(f"/{{agent_id}}/{kind}", response=list[SourceOut], operation_id=f"list_{kind}")
+    def listed(request: ApiRequest, agent_id: str) -> list[dict[str, Any]]:
+        agent = services.get_agent_for_user(request.auth, agent_id)
+        return [source_out(source) for source in agent.sources.order_by("created_at")]
+
+
+_source_routes("sources")
+_source_routes("folders")
 
 
 # --- Sleep-time ----------------------------------------------------------------------------

@@ -1,0 +1,174 @@
+"""`/v1/sources` (Letta 0.8, the 0.1.x SDK) and `/v1/folders` (the 1.x SDK) over the same
+objects, plus `/v1/jobs/{id}` for the 0.1.x upload-then-poll loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+from ninja import File, Query, Router, UploadedFile
+
+from config.errors import PayloadTooLarge
+from config.requests import ApiRequest
+from memory.schemas import MessageOut, PassageOut, passage_out
+from sources import services
+from sources.schemas import (
+    FileOut,
+    JobOut,
+    SourceIn,
+    SourceOut,
+    SourceUpdateIn,
+    file_out,
+    job_out,
+    source_out,
+)
+
+sources_router = Router(tags=["sources"])
+folders_router = Router(tags=["folders"])
+jobs_router = Router(tags=["jobs"])
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _both(method: str, path: str, **options: Any) -> Callable[[F], F]:
+    """Serve one handler under /v1/sources and /v1/folders (distinct operation ids)."""
+
+    def register(handler: F) -> F:
+        for prefix, router in (("sources", sources_router), ("folders", folders_router)):
+            route = getattr(router, method)
+            route(path, operation_id=f"{prefix}_{handler.__name__}", **options)(handler)
+        return handler
+
+    return register
+
+
+@_both("post", "", response=SourceOut)
+def create_source(request: ApiRequest, payload: SourceIn) -> dict[str, Any]:
+    source = services.create_source(
+        request.auth,
+        name=payload.name,
+        description=payload.description or "",
+        instructions=payload.instructions or "",
+        embedding=payload.embedding_handle(),
+        embedding_chunk_size=payload.embedding_chunk_size
+        or (payload.embedding_config.embedding_chunk_size if payload.embedding_config else None),
+        metadata=payload.metadata,
+    )
+    return source_out(source)
+
+
+@_both("get", "", response=list[SourceOut])
+def list_sources(
+    request: ApiRequest,
+    name: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = Query(50, ge=1, le=1000),
+) -> list[dict[str, Any]]:
+    sources = services.list_sources(
+        request.auth, name=name, after=after, before=before, limit=limit
+    )
+    return [source_out(source) for source in sources]
+
+
+@_both("get", "/name/{source_name}", response=str)
+def source_id_by_name(request: ApiRequest, source_name: str) -> str:
+    return services.get_source_by_name(request.auth, source_name).id
+
+
+@_both("get", "/{source_id}", response=SourceOut)
+def retrieve_source(request: ApiRequest, source_id: str) -> dict[str, Any]:
+    return source_out(services.get_source_for_user(request.auth, source_id))
+
+
+@_both("patch", "/{source_id}", response=SourceOut)
+def update_source(request: ApiRequest, source_id: str, payload: SourceUpdateIn) -> dict[str, Any]:
+    source = services.get_source_for_user(request.auth, source_id)
+    changes = payload.model_dump(exclude_unset=True, exclude_none=True)
+    return source_out(services.update_source(source, changes))
+
+
+@_both("delete", "/{source_id}", response=MessageOut)
+def delete_source(request: ApiRequest, source_id: str) -> dict[str, str]:
+    services.delete_source(services.get_source_for_user(request.auth, source_id))
+    return {"message": f"Source id={source_id} successfully deleted"}
+
+
+@_both("get", "/{source_id}/agents", response=list[str])
+def source_agents(request: ApiRequest, source_id: str) -> list[str]:
+    source = services.get_source_for_user(request.auth, source_id)
+    return list(source.agents.order_by("created_at").values_list("id", flat=True))
+
+
+@_both("get", "/{source_id}/passages", response=list[PassageOut])
+def source_passages(
+    request: ApiRequest,
+    source_id: str,
+    limit: int = Query(100, ge=1, le=10000),
+) -> list[dict[str, Any]]:
+    source = services.get_source_for_user(request.auth, source_id)
+    passages = source.passages.order_by("file__created_at", "chunk_index")[:limit]
+    return [passage_out(passage) for passage in passages]
+
+
+@_both("post", "/{source_id}/upload", response=FileOut)
+def upload_file(
+    request: ApiRequest,
+    source_id: str,
+    file: UploadedFile = File(...),
+    duplicate_handling: Literal["skip", "error", "suffix", "replace"] = "suffix",
+    name: str | None = None,
+) -> dict[str, Any]:
+    """Store the file and answer at once; a worker parses, embeds and digests it.
+
+    Poll `processing_status` (pending, parsing, embedding, digesting, completed, error)
+    on the file, or `status` on `/v1/jobs/{id}` with the same id.
+    """
+    source = services.get_source_for_user(request.auth, source_id)
+    limit_mb = services.max_upload_mb()
+    if file.size is not None and file.size > limit_mb * 1024 * 1024:
+        raise PayloadTooLarge(
+            f"'{file.name}' is {file.size / 1024 / 1024:.1f} MB; the limit is {limit_mb} MB "
+            "(MAX_UPLOAD_MB)."
+        )
+    upload = services.upload_file(
+        source,
+        file_name=file.name or "upload",
+        content_type=file.content_type,
+        data=file.read(),
+        duplicate_handling=duplicate_handling,
+        name=name,
+    )
+    return file_out(upload)
+
+
+@_both("get", "/{source_id}/files", response=list[FileOut])
+def list_files(
+    request: ApiRequest,
+    source_id: str,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[dict[str, Any]]:
+    source = services.get_source_for_user(request.auth, source_id)
+    files = services.list_files(source, after=after, before=before, limit=limit)
+    return [file_out(upload) for upload in files]
+
+
+@_both("get", "/{source_id}/files/{file_id}", response=FileOut)
+def retrieve_file(request: ApiRequest, source_id: str, file_id: str) -> dict[str, Any]:
+    source = services.get_source_for_user(request.auth, source_id)
+    return file_out(services.get_file(source, file_id))
+
+
+@_both("delete", "/{source_id}/{file_id}", response=MessageOut)
+def delete_file(request: ApiRequest, source_id: str, file_id: str) -> dict[str, str]:
+    source = services.get_source_for_user(request.auth, source_id)
+    services.delete_file(services.get_file(source, file_id))
+    return {"message": f"File id={file_id} successfully deleted"}
+
+
+@jobs_router.get("/{job_id}", response=JobOut)
+def retrieve_job(request: ApiRequest, job_id: str) -> dict[str, Any]:
+    """A file's processing as a Letta Job: the 0.1.x SDK polls it with the upload's id."""
+    return job_out(services.get_file_for_user(request.auth, job_id))

@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ninja import Field, Schema
+
+from memory.models import EMBEDDING_DIM
+from sources.models import FileStatus, Source, SourceFile
+
+
+class SourceIn(Schema):
+    name: str
+    description: str | None = None
+    instructions: str | None = None
+    metadata: dict[str, Any] | None = None
+    embedding: str | None = None
+    embedding_chunk_size: int | None = Field(None, ge=50, le=2000)
+
+    class EmbeddingConfig(Schema):
+        embedding_model: str | None = None
+        embedding_endpoint_type: str | None = None
+        handle: str | None = None
+        embedding_chunk_size: int | None = None
+
+    embedding_config: EmbeddingConfig | None = None
+
+    def embedding_handle(self) -> str | None:
+        if self.embedding:
+            return self.embedding
+        config = self.embedding_config
+        if config is None:
+            return None
+        if config.handle:
+            return config.handle
+        if config.embedding_model:
+            return f"{config.embedding_endpoint_type or 'openai'}/{config.embedding_model}"
+        return None
+
+
+class SourceUpdateIn(Schema):
+    name: str | None = None
+    description: str | None = None
+    instructions: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class SourceOut(Schema):
+    id: str
+    name: str
+    description: str | None
+    instructions: str | None
+    metadata: dict[str, Any]
+    embedding_config: dict[str, Any]
+    created_by_id: str
+    last_updated_by_id: str
+    created_at: datetime
+    updated_at: datetime
+
+
+def source_out(source: Source) -> dict[str, Any]:
+    provider, _, model = source.embedding_handle.partition("/")
+    return {
+        "id": source.id,
+        "name": source.name,
+        "description": source.description or None,
+        "instructions": source.instructions or None,
+        "metadata": source.metadata,
+        "embedding_config": {
+            "embedding_endpoint_type": provider,
+            "embedding_endpoint": None,
+            "embedding_model": model,
+            "embedding_dim": EMBEDDING_DIM,
+            "embedding_chunk_size": source.embedding_chunk_size,
+            "handle": source.embedding_handle,
+        },
+        "created_by_id": f"user-{source.owner_id}",
+        "last_updated_by_id": f"user-{source.owner_id}",
+        "created_at": source.created_at,
+        "updated_at": source.updated_at,
+    }
+
+
+class FileOut(Schema):
+    id: str
+    source_id: str
+    folder_id: str
+    file_name: str
+    original_file_name: str
+    file_path: str | None
+    file_type: str
+    file_size: int
+    file_creation_date: str | None
+    file_last_modified_date: str | None
+    processing_status: str
+    error_message: str | None
+    total_pages: int | None
+    total_chunks: int | None
+    chunks_embedded: int
+    total_windows: int | None
+    windows_digested: int
+    estimate: dict[str, Any]
+    content_hash: str
+    # The file as a Letta Job too, so 0.1.x's `while job.status != "completed"` loop works.
+    status: str
+    job_type: str
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+
+def file_out(upload: SourceFile) -> dict[str, Any]:
+    job = job_state(upload)
+    return {
+        "id": upload.id,
+        "source_id": upload.source_id,
+        "folder_id": upload.source_id,
+        "file_name": upload.file_name,
+        "original_file_name": upload.original_file_name,
+        "file_path": None,
+        "file_type": upload.file_type,
+        "file_size": upload.file_size,
+        "file_creation_date": None,
+        "file_last_modified_date": None,
+        "processing_status": upload.processing_status,
+        "error_message": upload.error_message or None,
+        "total_pages": upload.total_pages,
+        "total_chunks": upload.total_chunks,
+        "chunks_embedded": upload.chunks_embedded,
+        "total_windows": upload.total_windows,
+        "windows_digested": upload.windows_digested,
+        "estimate": upload.estimate,
+        "content_hash": upload.content_hash,
+        "status": job["status"],
+        "job_type": "file_processing",
+        "metadata": job["metadata"],
+        "created_at": upload.created_at,
+        "updated_at": upload.updated_at,
+        "completed_at": upload.completed_at,
+    }
+
+
+class JobOut(Schema):
+    id: str
+    status: str
+    job_type: str
+    metadata: dict[str, Any]
+    created_at: datetime
+    completed_at: datetime | None
+    updated_at: datetime
+
+
+def job_out(upload: SourceFile) -> dict[str, Any]:
+    job = job_state(upload)
+    return {
+        "id": upload.id,
+        "status": job["status"],
+        "job_type": "file_processing",
+        "metadata": job["metadata"],
+        "created_at": upload.created_at,
+        "completed_at": upload.completed_at,
+        "updated_at": upload.updated_at,
+    }
+
+
+def job_state(upload: SourceFile) -> dict[str, Any]:
+    """The file as a Letta Job, for `GET /v1/jobs/{id}` and the upload response."""
+    status = {
+        FileStatus.PENDING: "created",
+        FileStatus.COMPLETED: "completed",
+        FileStatus.ERROR: "failed",
+    }.get(FileStatus(upload.processing_status), "running")
+    metadata: dict[str, Any] = {
+        "type": "embedding",
+        "job_type": "file_processing",
+        "file_id": upload.pk,
+        "source_id": upload.source_id,
+        "filename": upload.file_name,
+        "num_passages": upload.total_chunks or 0,
+        "processing_status": upload.processing_status,
+    }
+    if upload.error_message:
+        metadata["error"] = upload.error_message
+    return {"status": status, "metadata": metadata}
