@@ -194,8 +194,7 @@ def _parse_and_embed(upload: SourceFile) -> None:
     touch(
         upload,
         processing_status=FileStatus.EMBEDDING,
-        # Blank pages yield no Page, so the last page number is the better count.
-        total_pages=max((page.number or 0 for page in pages), default=0) or len(pages),
+        total_pages=parsing.page_count(bytes(data), upload.kind) or len(pages),
         total_chunks=len(chunks),
         chunks_embedded=0,
     )
@@ -249,6 +248,13 @@ def _digest_file(upload: SourceFile, agents: list[Agent]) -> None:
             estimate=_estimate(passages, spans, len(agents)),
         )
     for agent in agents:
+        if Run.objects.filter(
+            trigger=RunTrigger.DIGEST,
+            primary_agent=agent,
+            status=RunStatus.COMPLETED,
+            metadata__file_id=upload.pk,
+        ).exists():
+            continue  # resumed after a crash: this agent has read the file already
         digest(agent, upload.source, passages, spans, upload=upload)
 
 
@@ -399,46 +405,66 @@ def digest(
     names = dict(SourceFile.objects.filter(source=source).values_list("pk", "file_name"))
     started = timezone.now()
     with Heartbeat(Run.objects.filter(pk=run.pk), _stale_seconds() / 4):
-        for number in range(int(run.metadata.get("next_window", 0)), len(spans)):
-            start, end = spans[number]
-            block.refresh_from_db()
-            text = _window_text(
-                source, _Window(number + 1, len(spans), passages[start:end]), block, names
-            )
-            # A fresh context per window: the agent's memory is the block, and each call
-            # costs one window, however long the document.
-            Message.objects.filter(agent=worker, in_context=True).update(in_context=False)
-            result = loop.run_turn(
-                worker,
-                [loop.InputMessage(role="user", content=text)],
-                max_steps=DIGEST_MAX_STEPS,
-                run_id=run.id,
-                max_tool_errors=10,
-            )
-            Run.objects.filter(pk=run.pk).update(
-                prompt_tokens=F("prompt_tokens") + result.prompt_tokens,
-                completion_tokens=F("completion_tokens") + result.completion_tokens,
-                step_count=F("step_count") + result.step_count,
-            )
-            if result.error:
-                _end(run, worker, started, error=result.error)
-                raise DigestFailed(
-                    f"The passages are stored and searchable, but digesting them into the "
-                    f"block '{block.label}' failed: {result.error}"
-                )
-            # Checkpoint: a worker that dies now resumes at the next window.
-            run.metadata = {**run.metadata, "next_window": number + 1}
-            if len(run.transcript) < MAX_TRANSCRIPT_CHARS:
-                run.transcript = (run.transcript + "\n\n" + text)[:MAX_TRANSCRIPT_CHARS]
-            Run.objects.filter(pk=run.pk).update(
-                metadata=run.metadata, transcript=run.transcript, heartbeat_at=timezone.now()
-            )
-            if upload is not None:
-                SourceFile.objects.filter(pk=upload.pk).update(
-                    windows_digested=F("windows_digested") + 1, heartbeat_at=timezone.now()
-                )
+        try:
+            _read_windows(run, worker, block, source, passages, spans, names, upload, started)
+        except DigestFailed:
+            raise
+        except Exception as error:  # end the run and its agent, whatever went wrong
+            _end(run, worker, started, error=f"internal error: {error}")
+            raise
     _end(run, worker, started)
     return run
+
+
+def _read_windows(
+    run: Run,
+    worker: Agent,
+    block: Block,
+    source: Source,
+    passages: list[Passage],
+    spans: list[tuple[int, int]],
+    names: dict[str, str],
+    upload: SourceFile | None,
+    started: datetime,
+) -> None:
+    for number in range(int(run.metadata.get("next_window", 0)), len(spans)):
+        start, end = spans[number]
+        block.refresh_from_db()
+        text = _window_text(
+            source, _Window(number + 1, len(spans), passages[start:end]), block, names
+        )
+        # A fresh context per window: the agent's memory is the block, and each call
+        # costs one window, however long the document.
+        Message.objects.filter(agent=worker, in_context=True).update(in_context=False)
+        result = loop.run_turn(
+            worker,
+            [loop.InputMessage(role="user", content=text)],
+            max_steps=DIGEST_MAX_STEPS,
+            run_id=run.id,
+            max_tool_errors=10,
+        )
+        Run.objects.filter(pk=run.pk).update(
+            prompt_tokens=F("prompt_tokens") + result.prompt_tokens,
+            completion_tokens=F("completion_tokens") + result.completion_tokens,
+            step_count=F("step_count") + result.step_count,
+        )
+        if result.error:
+            _end(run, worker, started, error=result.error)
+            raise DigestFailed(
+                f"The passages are stored and searchable, but digesting them into the "
+                f"block '{block.label}' failed: {result.error}"
+            )
+        # Checkpoint: a worker that dies now resumes at the next window.
+        run.metadata = {**run.metadata, "next_window": number + 1}
+        if len(run.transcript) < MAX_TRANSCRIPT_CHARS:
+            run.transcript = (run.transcript + "\n\n" + text)[:MAX_TRANSCRIPT_CHARS]
+        Run.objects.filter(pk=run.pk).update(
+            metadata=run.metadata, transcript=run.transcript, heartbeat_at=timezone.now()
+        )
+        if upload is not None:
+            SourceFile.objects.filter(pk=upload.pk).update(
+                windows_digested=F("windows_digested") + 1, heartbeat_at=timezone.now()
+            )
 
 
 def _end(run: Run, worker: Agent, started: datetime, *, error: str = "") -> None:

@@ -142,6 +142,19 @@ def parse(data: bytes, kind: str, *, max_pages: int = 2000) -> list[Page]:
     raise UnsupportedType(f"Files of kind {kind!r} cannot be read. Supported: {', '.join(KINDS)}.")
 
 
+def page_count(data: bytes, kind: str) -> int | None:
+    """How many pages the file has, blank ones included (None when it has no pages)."""
+    if kind != "pdf":
+        return None
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            _decrypt_without_password(reader)
+        return len(reader.pages)
+    except Exception:  # parse() has already said what is wrong with a damaged file
+        return None
+
+
 # --- PDF ----------------------------------------------------------------------------------
 
 

@@ -284,7 +284,9 @@ def upload_file(
             ):
                 return duplicate
             if duplicate_handling == "replace":
-                delete_file(duplicate, redigest=False)
+                # The block forgets the old version: rebuilt from the other files, then
+                # the new one is digested on top.
+                delete_file(duplicate)
             elif duplicate_handling == "suffix":
                 display_name = _suffixed(source, display_name)
             else:
