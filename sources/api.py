@@ -64,11 +64,22 @@ def list_sources(
     after: str | None = None,
     before: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
+    order: Literal["asc", "desc"] = "asc",
 ) -> list[dict[str, Any]]:
     sources = services.list_sources(
-        request.auth, name=name, after=after, before=before, limit=limit
+        request.auth,
+        name=name,
+        after=after,
+        before=before,
+        limit=limit,
+        ascending=order == "asc",
     )
     return [source_out(source) for source in sources]
+
+
+@_both("get", "/count", response=int)
+def count_sources(request: ApiRequest) -> int:
+    return services.list_sources(request.auth, limit=0).count()
 
 
 @_both("get", "/name/{source_name}", response=str)
@@ -149,9 +160,12 @@ def list_files(
     after: str | None = None,
     before: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
+    order: Literal["asc", "desc"] = "asc",
 ) -> list[dict[str, Any]]:
     source = services.get_source_for_user(request.auth, source_id)
-    files = services.list_files(source, after=after, before=before, limit=limit)
+    files = services.list_files(
+        source, after=after, before=before, limit=limit, ascending=order == "asc"
+    )
     return [file_out(upload) for upload in files]
 
 

@@ -50,11 +50,12 @@ def list_sources(
     after: str | None = None,
     before: str | None = None,
     limit: int = 50,
+    ascending: bool = True,
 ) -> QuerySet[Source]:
     sources = Source.objects.filter(owner=user)
     if name:
         sources = sources.filter(name=name)
-    return cursor_page(sources, after=after, before=before, limit=limit)
+    return cursor_page(sources, after=after, before=before, limit=limit, ascending=ascending)
 
 
 def _check_name(name: str) -> None:
@@ -195,13 +196,19 @@ def digest_block(agent: Agent, source: Source) -> Block:
 
 
 def list_files(
-    source: Source, *, after: str | None = None, before: str | None = None, limit: int = 100
+    source: Source,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = 100,
+    ascending: bool = True,
 ) -> QuerySet[SourceFile]:
     return cursor_page(
         SourceFile.objects.filter(source=source).defer("content"),
         after=after,
         before=before,
         limit=limit,
+        ascending=ascending,
     )
 
 

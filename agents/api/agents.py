@@ -38,6 +38,7 @@ from agents.schemas import (
 from agents.tools import TOOLS
 from config.errors import InvalidRequest, NotFound, Unavailable
 from config.ids import new_id
+from config.pagination import cursor_page
 from config.requests import ApiRequest
 from memory import services as memory_services
 from memory.schemas import (
@@ -564,9 +565,19 @@ def _source_routes(kind: str) -> None:
         return fresh_state(agent)
 
     @router.get(f"/{{agent_id}}/{kind}", response=list[SourceOut], operation_id=f"list_{kind}")
-    def listed(request: ApiRequest, agent_id: str) -> list[dict[str, Any]]:
+    def listed(
+        request: ApiRequest,
+        agent_id: str,
+        after: str | None = None,
+        before: str | None = None,
+        limit: int = Query(50, ge=1, le=1000),
+        order: Literal["asc", "desc"] = "asc",
+    ) -> list[dict[str, Any]]:
         agent = services.get_agent_for_user(request.auth, agent_id)
-        return [source_out(source) for source in agent.sources.order_by("created_at")]
+        page = cursor_page(
+            agent.sources.all(), after=after, before=before, limit=limit, ascending=order == "asc"
+        )
+        return [source_out(source) for source in page]
 
 
 _source_routes("sources")
