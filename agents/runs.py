@@ -23,6 +23,7 @@ from agents import llm, loop, transcript
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Group, Message, Run, RunStatus, RunTrigger
 from config.errors import InvalidRequest, NotFound
 from config.heartbeat import Heartbeat
+from memory import events
 from memory import services as memory_services
 from memory.models import BlockVersion
 
@@ -74,6 +75,7 @@ def _claim(run_id: str) -> Run | None:
         run.started_at = now
         run.heartbeat_at = now
         run.save(update_fields=["status", "started_at", "heartbeat_at", "updated_at"])
+        events.publish_run_changed(run.id, run.status, [run.primary_agent_id])
     return run
 
 
@@ -175,6 +177,7 @@ def complete(
             **({"note": note} if note else {}),
         }
         run.save()
+        events.publish_run_changed(run.id, run.status, [run.primary_agent_id])
         group = Group.objects.select_for_update().filter(pk=run.group_id).first()
         if group is not None and run.transcript_until_seq is not None:
             # Only forward: a late run never moves the mark back over newer work.
@@ -227,6 +230,7 @@ def fail(
             "rolled_back": rollback["reverted"],
         }
         run.save()
+        events.publish_run_changed(run.id, run.status, [run.primary_agent_id])
         if retry and run.attempt < MAX_ATTEMPTS:
             _schedule_retry(run)
         _start_next(run.run_agent_id)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from config.errors import InvalidRequest
-from memory import editing
+from memory import editing, events
 from memory import services as memory_services
 
 if TYPE_CHECKING:
@@ -280,9 +280,10 @@ def surface_insight(ctx: ToolContext, title: str, body: str, severity: str = "in
     # A sleep-time agent surfaces insights for the primary whose conversation it reads.
     group = ctx.agent.participant_groups.select_related("manager_agent").first()
     primary = group.manager_agent if group is not None else ctx.agent
-    Insight.objects.create(
+    insight = Insight.objects.create(
         agent=primary, run_id=ctx.run_id, title=title.strip(), body=body, severity=severity
     )
+    events.publish_insight_created(insight.id, primary.id)
     return "The insight was recorded and will be shown to the user."
 
 

@@ -73,7 +73,9 @@ DATABASES = {"default": database_settings(env.DATABASE_URL, DATA_DIR)}
 
 # --- Auth and sessions ---------------------------------------------------------------------
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/agents/"
+LOGOUT_REDIRECT_URL = "/login/"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -96,7 +98,9 @@ USE_TZ = True
 
 # --- Channels (live updates) ---------------------------------------------------------------
 
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Group messages travel between processes (a worker's edit reaches a browser connected to
+# a web process) through PostgreSQL LISTEN/NOTIFY, so no extra service is needed.
+CHANNEL_LAYERS = {"default": {"BACKEND": "config.pg_channels.PostgresChannelLayer"}}
 
 # --- Background jobs (django-q2, broker in the database) -----------------------------------
 

@@ -13,7 +13,7 @@ from pgvector.django import CosineDistance
 
 from config.errors import InvalidRequest, NotFound
 from config.pagination import cursor_page
-from memory import editing, merge
+from memory import editing, events, merge
 from memory.models import (
     DEFAULT_BLOCK_LIMIT,
     EMBEDDING_DIM,
@@ -103,7 +103,11 @@ def _check_value(value: str, limit: int) -> None:
 def _record_version(
     block: Block, previous_value: str, actor: Actor, *, reverts: str = ""
 ) -> BlockVersion:
+    """Record the change as a version and tell the block's agents' browsers (after commit).
+
+    Every write path of a block ends here, so live updates cannot miss one."""
     last = block.versions.aggregate(last=Max("number"))["last"] or 0
+    events.publish_block_changed(block.id, last + 1)
     return BlockVersion.objects.create(
         block=block,
         number=last + 1,

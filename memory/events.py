@@ -1,0 +1,89 @@
+"""Live events of an agent's memory and background work, pushed to its browsers.
+
+The domain calls `publish_*` inside its transaction; the event leaves after the commit,
+so a rolled-back change never reaches a browser. Events carry ids only: the consumer
+re-reads and renders, and re-checks access, so nothing private rides on the channel.
+Every event goes to the group of each agent it concerns (`agent_group`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection, transaction
+
+from config.pg_channels import NOTIFY_CHANNEL, PostgresChannelLayer, notify_payload
+
+
+def agent_group(agent_id: str) -> str:
+    return f"agent.{agent_id}"
+
+
+class BlockChanged(TypedDict):
+    type: Literal["block.changed"]
+    block_id: str
+    version: int
+
+
+class RunChanged(TypedDict):
+    type: Literal["run.changed"]
+    run_id: str
+    status: str
+
+
+class InsightCreated(TypedDict):
+    type: Literal["insight.created"]
+    insight_id: str
+
+
+class FileProgress(TypedDict):
+    type: Literal["file.progress"]
+    file_id: str
+
+
+Event = BlockChanged | RunChanged | InsightCreated | FileProgress
+
+
+def _broadcast(agent_ids: list[str], event: Event) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for agent_id in agent_ids:
+        group = agent_group(agent_id)
+        if isinstance(layer, PostgresChannelLayer):
+            # The default layer: NOTIFY on Django's own connection, no event loop needed
+            # (this runs in workers and in sync views alike).
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, notify_payload(group, dict(event))]
+                )
+        else:
+            async_to_sync(layer.group_send)(group, dict(event))
+
+
+def _on_commit(agent_ids: list[str], event: Event) -> None:
+    if agent_ids:
+        transaction.on_commit(lambda: _broadcast(agent_ids, event))
+
+
+def publish_block_changed(block_id: str, version: int) -> None:
+    from memory.models import AgentBlock
+
+    agent_ids = list(
+        AgentBlock.objects.filter(block_id=block_id).values_list("agent_id", flat=True)
+    )
+    _on_commit(agent_ids, {"type": "block.changed", "block_id": block_id, "version": version})
+
+
+def publish_run_changed(run_id: str, status: str, agent_ids: list[str]) -> None:
+    _on_commit(agent_ids, {"type": "run.changed", "run_id": run_id, "status": status})
+
+
+def publish_insight_created(insight_id: str, agent_id: str) -> None:
+    _on_commit([agent_id], {"type": "insight.created", "insight_id": insight_id})
+
+
+def publish_file_progress(file_id: str, agent_ids: list[str]) -> None:
+    _on_commit(agent_ids, {"type": "file.progress", "file_id": file_id})
