@@ -1,0 +1,109 @@
+"""Forms of the ADE. They parse fields only; the services decide what is valid."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from agents.services import AgentSpec, BlockSpec, default_embedding_handle
+from config.env import configured_providers
+
+# A few handles per provider to suggest; any `provider/model` handle may be typed instead.
+MODEL_SUGGESTIONS: dict[str, list[str]] = {
+    "openai": ["openai/gpt-4.1", "openai/gpt-4.1-mini", "openai/gpt-4o-mini"],
+    "anthropic": ["anthropic/claude-3-7-sonnet-20250219", "anthropic/claude-3-5-haiku-latest"],
+    "groq": ["groq/llama-3.3-70b-versatile"],
+    "openrouter": ["openrouter/openai/gpt-4.1", "openrouter/anthropic/claude-3.7-sonnet"],
+    "together": ["together/meta-llama/Llama-3.3-70B-Instruct-Turbo"],
+    "mistral": ["mistral/mistral-large-latest"],
+    "deepseek": ["deepseek/deepseek-chat"],
+    "xai": ["xai/grok-3"],
+    "ollama": ["ollama/llama3.1"],
+}
+EMBEDDING_SUGGESTIONS: dict[str, list[str]] = {
+    "openai": ["openai/text-embedding-3-small", "openai/text-embedding-3-large"],
+    "mistral": ["mistral/mistral-embed"],
+    "ollama": ["ollama/nomic-embed-text"],
+}
+
+
+def _suggest(table: dict[str, list[str]], providers: list[str]) -> list[str]:
+    # "*" means one gateway (LLM_BASE_URL) serves every provider.
+    if "*" in providers:
+        return [handle for handles in table.values() for handle in handles]
+    return [handle for provider in providers for handle in table.get(provider, [])]
+
+
+def model_suggestions(providers: list[str] | None = None) -> list[str]:
+    """Handles to offer for the configured providers; common ones when none is configured."""
+    providers = configured_providers() if providers is None else providers
+    return _suggest(MODEL_SUGGESTIONS, providers) or _suggest(MODEL_SUGGESTIONS, ["*"])
+
+
+def embedding_suggestions(providers: list[str] | None = None) -> list[str]:
+    providers = configured_providers() if providers is None else providers
+    default = default_embedding_handle()
+    return [default] + [h for h in _suggest(EMBEDDING_SUGGESTIONS, providers) if h != default]
+
+
+class AgentCreateForm(forms.Form):
+    name = forms.CharField(
+        max_length=200,
+        required=False,
+        help_text="Letters, digits, spaces, '_', '-' and '.'. Left empty, one is made up.",
+    )
+    model = forms.CharField(
+        label="Model",
+        max_length=200,
+        help_text="A provider/model handle, e.g. openai/gpt-4.1.",
+        widget=forms.TextInput(attrs={"list": "model-suggestions", "autocomplete": "off"}),
+    )
+    embedding = forms.CharField(
+        label="Embedding",
+        max_length=200,
+        help_text="A provider/model handle for archival memory.",
+        widget=forms.TextInput(attrs={"list": "embedding-suggestions", "autocomplete": "off"}),
+    )
+    persona = forms.CharField(
+        required=False,
+        strip=False,
+        help_text="Who the agent is and how it speaks.",
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+    human = forms.CharField(
+        required=False,
+        strip=False,
+        help_text="What the agent knows about you.",
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    enable_sleeptime = forms.BooleanField(
+        label="Sleep-time agent",
+        required=False,
+        help_text="A background agent that reorganises this agent's memory between turns.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["embedding"].initial = default_embedding_handle()
+
+    def to_spec(self) -> AgentSpec:
+        data = self.cleaned_data
+        return AgentSpec(
+            name=data["name"].strip() or None,
+            model=data["model"].strip(),
+            embedding=data["embedding"].strip() or None,
+            memory_blocks=[
+                BlockSpec(label="persona", value=data["persona"]),
+                BlockSpec(label="human", value=data["human"]),
+            ],
+            enable_sleeptime=data["enable_sleeptime"],
+        )
+
+
+class MessageForm(forms.Form):
+    text = forms.CharField(
+        label="Message",
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Say something to the agent…"}),
+    )

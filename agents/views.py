@@ -1,0 +1,264 @@
+"""The ADE's agent pages: list, create, delete, and the agent's own page with its chat.
+
+Each view parses input, calls one service and renders; for an htmx request it returns
+the partial that the page itself includes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal, TypedDict
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Exists, Max, OuterRef
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, retarget
+from django_htmx.middleware import HtmxDetails
+
+from agents import services, sleeptime
+from agents.forms import AgentCreateForm, MessageForm, embedding_suggestions, model_suggestions
+from agents.letta_format import render_all
+from agents.loop import InputMessage
+from agents.models import Agent, AgentType, Group, Message
+from agents.tools import TOOLS
+from config.env import configured_providers
+from config.errors import InvalidRequest, NotFound
+from memory import services as memory_services
+
+# The list is not paginated yet; past this many rows the search narrows it down.
+LIST_LIMIT = 200
+CHAT_HISTORY = 50
+
+
+class HtmxHttpRequest(HttpRequest):
+    """What HtmxMiddleware (installed in settings) adds to every request, for the type checker."""
+
+    htmx: HtmxDetails
+
+
+def _agent_or_404(request: HttpRequest, agent_id: str) -> Agent:
+    try:
+        return services.get_agent_for_user(request.user, agent_id)
+    except NotFound:
+        raise Http404("Agent not found") from None
+
+
+def _wants_partial(request: HtmxHttpRequest) -> bool:
+    # A history restore (back button after the cache was evicted) needs the whole page.
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+# --- List ----------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def agent_list(request: HtmxHttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    agents = (
+        services.list_agents(request.user, query_text=query or None, limit=None, ascending=False)
+        # Sleep-time agents are listed on their primary's page, not beside it.
+        .exclude(agent_type=AgentType.SLEEPTIME)
+        # The system prompt and summary are long and the list never shows them.
+        .only("id", "name", "llm_handle", "enable_sleeptime", "created_at")
+        # Counted in the same query, so the page costs the same for 1 agent or 200.
+        .annotate(
+            block_count=Count("block_links", distinct=True),
+            has_group=Exists(Group.objects.filter(manager_agent=OuterRef("pk"))),
+        )
+    )
+    rows = list(agents[: LIST_LIMIT + 1])
+    context = {"agents": rows[:LIST_LIMIT], "truncated": len(rows) > LIST_LIMIT, "query": query}
+    template = "agents/partials/_agent_rows.html" if _wants_partial(request) else "agents/list.html"
+    response = render(request, template, context)
+    # One URL answers with a fragment or a page; caches must keep them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+# --- Create and delete ---------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agent_create(request: HttpRequest) -> HttpResponse:
+    form = AgentCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            agent = services.create_agent(request.user, form.to_spec())
+        except InvalidRequest as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, f"Created agent {agent.name}.")
+            return redirect("agents:detail", agent_id=agent.id)
+    providers = configured_providers()
+    context = {
+        "form": form,
+        "providers": providers,
+        "model_suggestions": model_suggestions(providers),
+        "embedding_suggestions": embedding_suggestions(providers),
+    }
+    return render(request, "agents/create.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agent_delete(request: HttpRequest, agent_id: str) -> HttpResponse:
+    agent = _agent_or_404(request, agent_id)
+    if request.method == "POST":
+        name = agent.name
+        services.delete_agent(agent)
+        messages.success(request, f"Deleted agent {name}.")
+        return redirect("agents:list")
+    group = sleeptime.group_of(agent)
+    context = {
+        "agent": agent,
+        "sleepers": sleeptime.sleeptime_agents(group) if group is not None else [],
+    }
+    return render(request, "agents/delete.html", context)
+
+
+# --- The agent's page ----------------------------------------------------------------------
+
+
+class ChatItem(TypedDict):
+    kind: Literal["user", "assistant", "reasoning", "tool_call", "tool_return", "system"]
+    id: str
+    date: datetime
+    text: str
+    name: str
+    status: str
+    result: str | None
+
+
+def _pretty_arguments(arguments: str) -> str:
+    try:
+        return json.dumps(json.loads(arguments), indent=2, ensure_ascii=False)
+    except ValueError:
+        return arguments
+
+
+def chat_items(stored: list[Message]) -> list[ChatItem]:
+    """Stored messages as the chat shows them: Letta's message types, with each tool call
+    carrying its result so the two fold into one `<details>`."""
+    letta = render_all(stored)
+    returns = {m["tool_call_id"]: m for m in letta if m["message_type"] == "tool_return_message"}
+    shown_returns: set[str] = set()
+    items: list[ChatItem] = []
+    for m in letta:
+        kind = m["message_type"]
+        base: ChatItem = {
+            "kind": "system",
+            "id": f"{m['id']}-{m['otid']}",
+            "date": datetime.fromisoformat(m["date"]),
+            "text": "",
+            "name": "",
+            "status": "",
+            "result": None,
+        }
+        if kind == "user_message":
+            items.append({**base, "kind": "user", "text": m["content"]})
+        elif kind == "assistant_message":
+            items.append({**base, "kind": "assistant", "text": m["content"]})
+        elif kind == "reasoning_message":
+            items.append({**base, "kind": "reasoning", "text": m["reasoning"]})
+        elif kind == "system_message":
+            items.append({**base, "kind": "system", "text": m["content"]})
+        elif kind == "tool_call_message":
+            call = m["tool_call"]
+            result = returns.get(call["tool_call_id"])
+            if result is not None:
+                shown_returns.add(call["tool_call_id"])
+            items.append(
+                {
+                    **base,
+                    "kind": "tool_call",
+                    "name": call["name"],
+                    "text": _pretty_arguments(call["arguments"]),
+                    "result": result["tool_return"] if result is not None else None,
+                    "status": result["status"] if result is not None else "",
+                }
+            )
+        elif kind == "tool_return_message" and m["tool_call_id"] not in shown_returns:
+            # Its call is older than the window shown.
+            items.append(
+                {**base, "kind": "tool_return", "text": m["tool_return"], "status": m["status"]}
+            )
+    return items
+
+
+def _recent_messages(agent: Agent) -> list[Message]:
+    newest = list(Message.objects.filter(agent=agent).order_by("-seq")[:CHAT_HISTORY])
+    newest.reverse()
+    return newest
+
+
+def _detail_context(agent: Agent, form: MessageForm) -> dict[str, Any]:
+    group = sleeptime.group_of(agent)
+    primary_group = (
+        Group.objects.filter(participants=agent).select_related("manager_agent").first()
+        if agent.agent_type == AgentType.SLEEPTIME
+        else None
+    )
+    return {
+        "agent": agent,
+        "group": group,
+        "sleepers": sleeptime.sleeptime_agents(group) if group is not None else [],
+        "primary": primary_group.manager_agent if primary_group is not None else None,
+        "tools": [(name, TOOLS[name].description if name in TOOLS else "") for name in agent.tools],
+        "blocks": memory_services.agent_blocks(agent),
+        "items": chat_items(_recent_messages(agent)),
+        "form": form,
+    }
+
+
+@login_required
+@require_GET
+def agent_detail(request: HttpRequest, agent_id: str) -> HttpResponse:
+    agent = _agent_or_404(request, agent_id)
+    return render(request, "agents/detail.html", _detail_context(agent, MessageForm()))
+
+
+@login_required
+@require_POST
+def agent_send_message(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
+    """Run one turn synchronously. htmx gets the new messages (and a fresh form, out of
+    band); a plain form post is redirected back to the page."""
+    agent = _agent_or_404(request, agent_id)
+    form = MessageForm(request.POST)
+    if form.is_valid():
+        # Turns of one agent are serialised, so everything after this is the new turn.
+        since = Message.objects.filter(agent=agent).aggregate(last=Max("seq"))["last"] or 0
+        try:
+            result = services.send_message(
+                agent, [InputMessage(role="user", content=form.cleaned_data["text"])]
+            )
+        except InvalidRequest as error:
+            form.add_error(None, error.message)
+        else:
+            turn_error = result.error if result.stop_reason == "error" else None
+            if not _wants_partial(request):
+                if turn_error:
+                    messages.error(request, f"The turn ended with an error: {turn_error}")
+                return redirect(reverse("agents:detail", args=[agent.id]) + "#chat")
+            new = list(Message.objects.filter(agent=agent, seq__gt=since).order_by("seq"))
+            context = {
+                "agent": agent,
+                "items": chat_items(new),
+                "turn_error": turn_error,
+                "form": MessageForm(),
+            }
+            return render(request, "agents/partials/_message_sent.html", context)
+    if _wants_partial(request):
+        # The form with its error replaces itself; the chat log stays as it is.
+        response = render(
+            request, "agents/partials/_message_form.html", {"agent": agent, "form": form}
+        )
+        return reswap(retarget(response, "#message-form"), "outerHTML")
+    return render(request, "agents/detail.html", _detail_context(agent, form), status=400)

@@ -1,0 +1,22 @@
+"""Fixtures for the ADE's pages: a signed-in browser session, and another person."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from django.test import Client
+
+
+@pytest.fixture
+def signed_in(client: Client, user: Any) -> Client:
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def stranger(db: Any) -> Any:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(username=f"stranger-{uuid.uuid4().hex[:8]}")
