@@ -27,6 +27,7 @@ async def test_a_group_message_published_with_notify_reaches_the_groups_members(
     await layer.group_add(events.agent_group("agent-2"), outsider)
 
     event = {"type": "block.changed", "block_id": "block-1", "version": 3}
+
     def publish() -> None:
         try:
             events._broadcast(["agent-1"], event)
