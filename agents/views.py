@@ -25,7 +25,7 @@ from agents import services, sleeptime
 from agents.forms import AgentCreateForm, MessageForm, embedding_suggestions, model_suggestions
 from agents.letta_format import render_all
 from agents.loop import InputMessage
-from agents.models import Agent, AgentType, Group, Message
+from agents.models import ACTIVE_RUN_STATUSES, Agent, AgentType, Group, Message, Run
 from agents.tools import TOOLS
 from config.env import configured_providers
 from config.errors import InvalidRequest, NotFound
@@ -215,6 +215,12 @@ def _detail_context(agent: Agent, form: MessageForm) -> dict[str, Any]:
         "blocks": memory_services.agent_blocks(agent),
         "items": chat_items(_recent_messages(agent)),
         "form": form,
+        "active_runs": list(
+            Run.objects.filter(primary_agent=agent, status__in=ACTIVE_RUN_STATUSES).order_by(
+                "created_at"
+            )
+        ),
+        "insights": list(services.list_insights(agent)[:20]),
     }
 
 

@@ -1,7 +1,13 @@
-"""Websocket routes; live block updates arrive with the ADE issue."""
+"""Websocket routes."""
 
 from __future__ import annotations
 
 from typing import Any
 
-websocket_urlpatterns: list[Any] = []
+from django.urls import path
+
+from memory.consumers import AgentConsumer
+
+websocket_urlpatterns: list[Any] = [
+    path("ws/agents/<str:agent_id>/", AgentConsumer.as_asgi()),
+]

@@ -75,3 +75,14 @@ def merge3(base: str, ours: str, theirs: str) -> str | None:
         position = max(position, hunk.end)
     out.extend(base_lines[position:])
     return "\n".join(out)
+
+
+def changed_lines(before: str, after: str) -> set[int]:
+    """0-based indices of the lines of `after` that are new or changed since `before`."""
+    matcher = difflib.SequenceMatcher(None, _lines(before), _lines(after), autojunk=False)
+    return {
+        index
+        for tag, _, _, j1, j2 in matcher.get_opcodes()
+        if tag in ("replace", "insert")
+        for index in range(j1, j2)
+    }

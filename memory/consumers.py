@@ -1,0 +1,119 @@
+"""The websocket of an agent's page: live block changes, run status and insights.
+
+A consumer authenticates with the session, checks that the user may see the agent, and
+joins the agent's group. Events carry ids; the consumer re-checks access, reads the
+current state and sends HTML rendered from the same partials the page includes, with
+`hx-swap-oob` so htmx's websocket extension swaps them in place. It never writes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.template.loader import render_to_string
+
+from agents.models import ACTIVE_RUN_STATUSES, Agent, Insight, Run
+from memory import events, merge
+from memory.models import Block, BlockVersion
+
+# Close codes the page can tell apart from a network failure.
+FORBIDDEN = 4403
+
+
+def block_lines(block: Block, changed: set[int]) -> list[dict[str, Any]]:
+    return [
+        {"text": text, "changed": index in changed}
+        for index, text in enumerate(block.value.split("\n"))
+    ]
+
+
+def render_block(block: Block, version: BlockVersion | None = None) -> str:
+    """The block's partial as an out-of-band swap, its changed lines marked."""
+    changed = merge.changed_lines(version.previous_value, version.value) if version else set()
+    return render_to_string(
+        "agents/partials/_block.html",
+        {"block": block, "oob": True, "lines": block_lines(block, changed) if changed else None},
+    )
+
+
+def render_sleep_status(agent: Agent) -> str:
+    active = Run.objects.filter(primary_agent=agent, status__in=ACTIVE_RUN_STATUSES)
+    return render_to_string(
+        "agents/partials/_sleep_status.html",
+        {"agent": agent, "active_runs": list(active.order_by("created_at")), "oob": True},
+    )
+
+
+def render_insight(insight: Insight) -> str:
+    return render_to_string("agents/partials/_insight.html", {"insight": insight, "oob": True})
+
+
+class AgentConsumer(AsyncWebsocketConsumer):
+    agent_id: str = ""
+    group: str = ""
+
+    async def connect(self) -> None:
+        self.agent_id = self.scope["url_route"]["kwargs"]["agent_id"]
+        if await self._agent() is None:
+            await self.close(code=FORBIDDEN)
+            return
+        self.group = events.agent_group(self.agent_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        # A page that reconnects (laptop asleep, server restarted) may have missed
+        # events: send the current state of everything the socket keeps live.
+        for html in await self._snapshot():
+            await self.send(text_data=html)
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    @database_sync_to_async
+    def _agent(self) -> Agent | None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return None
+        return Agent.objects.filter(owner=user, pk=self.agent_id).first()
+
+    @database_sync_to_async
+    def _snapshot(self) -> list[str]:
+        agent = Agent.objects.get(pk=self.agent_id)
+        blocks = Block.objects.filter(agent_links__agent=agent).order_by("agent_links__position")
+        return [render_block(block) for block in blocks] + [render_sleep_status(agent)]
+
+    async def _forward(self, render: Any) -> None:
+        agent = await self._agent()
+        if agent is None:  # access was revoked or the agent deleted meanwhile
+            await self.close(code=FORBIDDEN)
+            return
+        html = await database_sync_to_async(render)(agent)
+        if html:
+            await self.send(text_data=html)
+
+    # --- Event handlers (the event's `type` with dots as underscores) ----------------------
+
+    async def block_changed(self, event: dict[str, Any]) -> None:
+        def render(agent: Agent) -> str:
+            block = Block.objects.filter(pk=event["block_id"], agent_links__agent=agent).first()
+            if block is None:
+                return ""
+            version = block.versions.filter(number=event["version"]).first()
+            return render_block(block, version)
+
+        await self._forward(render)
+
+    async def run_changed(self, event: dict[str, Any]) -> None:
+        await self._forward(render_sleep_status)
+
+    async def insight_created(self, event: dict[str, Any]) -> None:
+        def render(agent: Agent) -> str:
+            insight = Insight.objects.filter(pk=event["insight_id"], agent=agent).first()
+            return render_insight(insight) if insight is not None else ""
+
+        await self._forward(render)
+
+    async def file_progress(self, event: dict[str, Any]) -> None:
+        """File progress has no live view yet; the event is accepted and dropped."""
