@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 SDK0 := .venv-sdk0
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck bench setup clean
 
@@ -27,7 +28,13 @@ setup: $(STAMP)
 run: setup
 	$(PY) manage.py runstack
 
-test: $(STAMP) $(SDK0)/.installed
+# The browser tests drive Debian's Chromium (never a downloaded browser).
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "Install Chromium at $(CHROMIUM) for the browser tests."; exit 1; }
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+test: $(STAMP) $(SDK0)/.installed $(CHROMIUM)
 	$(PY) -m pytest
 
 lint: $(STAMP)

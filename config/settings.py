@@ -43,6 +43,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.StripTrailingSlashMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -88,6 +89,9 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
+# WhiteNoise serves static files from the web process itself (daphne serves none). It
+# reads them straight from the apps' static folders, so no collectstatic step is needed.
+WHITENOISE_USE_FINDERS = True
 
 # --- Time and language ---------------------------------------------------------------------
 

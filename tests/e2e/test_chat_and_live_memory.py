@@ -1,0 +1,40 @@
+"""A new user in the browser: log in, create an agent with sleep-time, chat, and watch
+the sleep-time agent's edit to a memory block arrive without reloading the page."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import log_in
+from tests.llm_server import ScriptedLLM
+
+
+def test_a_new_user_chats_and_sees_the_sleeptime_edit_arrive_live(
+    live_server_url: str, worker: Any, llm_server: ScriptedLLM, person: Any, page: Any
+) -> None:
+    llm_server.reset()
+    log_in(page, live_server_url, *person)
+
+    page.goto(f"{live_server_url}/agents/new/")
+    page.get_by_label("Name").fill("helper")
+    page.get_by_label("Model").fill("openai/gpt-4.1")
+    page.get_by_label("Human").fill("Name: unknown")
+    page.get_by_label("Sleep-time agent").check()
+    page.get_by_role("button", name="Create agent").click()
+    page.wait_for_url(re.compile(r"/agents/agent-[0-9a-f-]+/$"))
+    memory = page.locator(".panel-memory")
+    expect(memory).to_contain_text("Name: unknown")
+
+    # The first turn starts a sleep-time run; its edit must reach this page by itself.
+    llm_server.sleeper.tool_call(
+        "memory_replace", {"label": "human", "old_str": "unknown", "new_str": "Ada Lovelace"}
+    )
+    page.get_by_label("Message").fill("Hello, I am Ada Lovelace")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#chat-log")).to_contain_text("echo: Hello, I am Ada Lovelace")
+
+    expect(memory).to_contain_text("Name: Ada Lovelace", timeout=15_000)
+    expect(memory.locator(".line.changed")).to_contain_text("Ada Lovelace")
