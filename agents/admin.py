@@ -66,6 +66,7 @@ class RunAdmin(admin.ModelAdmin):
         "prompt_tokens",
         "completion_tokens",
         "duration_ms",
+        "short_error",
         "created_at",
     ]
     list_filter = ["status", "trigger", "created_at"]
@@ -77,6 +78,10 @@ class RunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+    @admin.display(description="error")
+    def short_error(self, obj: Run) -> str:
+        return obj.error[:80]
 
 
 @admin.register(Insight)

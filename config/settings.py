@@ -92,6 +92,7 @@ STATIC_ROOT = DATA_DIR / "staticfiles"
 # WhiteNoise serves static files from the web process itself (daphne serves none). It
 # reads them straight from the apps' static folders, so no collectstatic step is needed.
 WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # `collectstatic` fills it for a team setup
 
 # --- Time and language ---------------------------------------------------------------------
 

@@ -6,9 +6,10 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms import ModelForm
 from django.http import HttpRequest
+from django.utils.html import format_html
 
 from memory.models import Block, BlockVersion, Passage
-from memory.services import Actor, create_block, update_block
+from memory.services import Actor, create_block, update_block, version_diff
 
 
 class BlockVersionInline(admin.TabularInline):
@@ -21,13 +22,24 @@ class BlockVersionInline(admin.TabularInline):
         "actor_user",
         "actor_agent_id",
         "run_id",
-        "value",
+        "tool_call_id",
+        "reverts",
+        "diff",
         "created_at",
     ]
     readonly_fields = list(fields)  # type: ignore[arg-type]
+    ordering = ["-number"]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="diff against the version before")
+    def diff(self, obj: BlockVersion) -> str:
+        # format_html escapes the block text; nothing a block holds can run here.
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', version_diff(obj))
 
 
 class BlockForm(ModelForm):

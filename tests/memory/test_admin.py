@@ -50,3 +50,30 @@ def test_an_admin_edit_is_recorded_as_a_version(admin_client, admin_user):
     assert block.value == "second"
     latest = block.versions.order_by("-number").first()
     assert (latest.previous_value, latest.value) == ("first", "second")
+
+
+def test_a_blocks_admin_page_shows_its_history_as_escaped_diffs(admin_client, admin_user):
+    from memory.services import Actor, create_block, update_block
+
+    block = create_block(admin_user, label="notes", value="Name: Ada")
+    update_block(block.id, actor=Actor.for_user(admin_user), value="Name: <b>Grace</b>")
+    page = admin_client.get(f"/admin/memory/block/{block.pk}/change/").content.decode()
+    assert "-Name: Ada" in page
+    assert "+Name: &lt;b&gt;Grace&lt;/b&gt;" in page
+    assert "<b>Grace</b>" not in page
+
+
+def test_every_model_has_an_admin_list_page(admin_client):
+    for path in [
+        "agents/agent",
+        "agents/message",
+        "agents/group",
+        "agents/run",
+        "agents/insight",
+        "memory/block",
+        "memory/passage",
+        "sources/source",
+        "sources/sourcefile",
+        "accounts/apikey",
+    ]:
+        assert admin_client.get(f"/admin/{path}/").status_code == 200, path
