@@ -15,4 +15,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", api.urls),
     path("", include("agents.urls")),
+    path("", include("memory.urls")),
 ]
