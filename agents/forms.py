@@ -107,3 +107,35 @@ class MessageForm(forms.Form):
         max_length=20_000,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Say something to the agent…"}),
     )
+
+
+class SleeptimeForm(forms.Form):
+    """Sleep-time on/off, when its runs start and which model they use. Empty fields keep
+    the current setting; `sleeptime.configure` judges the model handle."""
+
+    enabled = forms.BooleanField(
+        label="Sleep-time agent",
+        required=False,
+        help_text="Off pauses it; its settings and memory stay for when it is on again.",
+    )
+    frequency = forms.IntegerField(
+        label="After turns",
+        required=False,
+        min_value=0,
+        help_text="Start a run after every N-th turn; 0 never.",
+    )
+    idle_seconds = forms.IntegerField(
+        label="When quiet (seconds)",
+        required=False,
+        min_value=0,
+        help_text="Start a run when the chat has been quiet this long; 0 off.",
+    )
+    model = forms.CharField(
+        label="Sleep-time model",
+        max_length=200,
+        required=False,
+        help_text="A provider/model handle for the sleep-time agent.",
+        widget=forms.TextInput(
+            attrs={"list": "sleeptime-model-suggestions", "autocomplete": "off"}
+        ),
+    )

@@ -1,4 +1,4 @@
-"""The ADE's agent pages, mounted at the site root by config.urls."""
+"""The ADE's agent and run pages, mounted at the site root by config.urls."""
 
 from __future__ import annotations
 
@@ -14,4 +14,13 @@ urlpatterns = [
     path("agents/<str:agent_id>/", views.agent_detail, name="detail"),
     path("agents/<str:agent_id>/delete/", views.agent_delete, name="delete"),
     path("agents/<str:agent_id>/messages/", views.agent_send_message, name="send_message"),
+    path("agents/<str:agent_id>/sleeptime/", views.agent_sleeptime, name="sleeptime"),
+    path("agents/<str:agent_id>/sleeptime/run/", views.agent_sleeptime_run, name="sleeptime_run"),
+    path(
+        "agents/<str:agent_id>/insights/<str:insight_id>/dismiss/",
+        views.insight_dismiss,
+        name="insight_dismiss",
+    ),
+    path("runs/<str:run_id>/", views.run_detail, name="run"),
+    path("runs/<str:run_id>/revert/", views.run_revert, name="run_revert"),
 ]

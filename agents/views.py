@@ -1,4 +1,5 @@
-"""The ADE's agent pages: list, create, delete, and the agent's own page with its chat.
+"""The ADE's agent pages: list, create, delete, the agent's own page with its chat and
+sleep-time controls, and the page of one background run.
 
 Each view parses input, calls one service and renders; for an htmx request it returns
 the partial that the page itself includes.
@@ -12,7 +13,9 @@ from typing import Any, Literal, TypedDict
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Exists, Max, OuterRef
+from django.db import transaction
+from django.db.models import Count, Exists, F, Max, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,8 +24,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
-from agents import services, sleeptime
-from agents.forms import AgentCreateForm, MessageForm, embedding_suggestions, model_suggestions
+from agents import runs, services, sleeptime
+from agents.forms import (
+    AgentCreateForm,
+    MessageForm,
+    SleeptimeForm,
+    embedding_suggestions,
+    model_suggestions,
+)
 from agents.letta_format import render_all
 from agents.loop import InputMessage
 from agents.models import ACTIVE_RUN_STATUSES, Agent, AgentType, Group, Message, Run
@@ -30,10 +39,12 @@ from agents.tools import TOOLS
 from config.env import configured_providers
 from config.errors import InvalidRequest, NotFound
 from memory import services as memory_services
+from memory.models import BlockVersion
 
 # The list is not paginated yet; past this many rows the search narrows it down.
 LIST_LIMIT = 200
 CHAT_HISTORY = 50
+RECENT_RUNS = 10
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -199,18 +210,77 @@ def _recent_messages(agent: Agent) -> list[Message]:
     return newest
 
 
-def _detail_context(agent: Agent, form: MessageForm) -> dict[str, Any]:
+def _recent_runs(agent: Agent) -> list[Run]:
+    """The agent's newest background runs, each with the number of blocks it edited and
+    its tokens counted in the same query, so the list costs one query for 1 run or 10."""
+    edited = (
+        # Undo versions carry the run's id too; only the run's own edits count.
+        BlockVersion.objects.filter(run_id=OuterRef("pk"), reverts="")
+        .order_by()
+        .values("run_id")
+        .annotate(blocks=Count("block_id", distinct=True))
+        .values("blocks")
+    )
+    return list(
+        Run.objects.filter(primary_agent=agent)
+        # Transcripts and a digest's stored tool calls are long; the list shows neither.
+        .defer("transcript", "metadata")
+        .annotate(
+            blocks_changed=Coalesce(Subquery(edited), 0),
+            total_tokens=F("prompt_tokens") + F("completion_tokens"),
+        )
+        .order_by("-created_at", "-id")[:RECENT_RUNS]
+    )
+
+
+def _sleeptime_initial(agent: Agent, group: Group | None, sleepers: list[Agent]) -> dict[str, Any]:
+    """The current settings; without a group yet, those a new pair starts with."""
+    idle_default = Group._meta.get_field("sleeptime_idle_seconds").get_default()
+    return {
+        "enabled": bool(agent.enable_sleeptime),
+        "frequency": group.sleeptime_agent_frequency if group else sleeptime.DEFAULT_FREQUENCY,
+        "idle_seconds": group.sleeptime_idle_seconds if group else idle_default,
+        "model": sleepers[0].llm_handle if sleepers else agent.llm_handle,
+    }
+
+
+def _sleeptime_context(
+    agent: Agent,
+    form: SleeptimeForm | None = None,
+    *,
+    queued: list[Run] | None = None,
+    saved: bool = False,
+    error: str = "",
+) -> dict[str, Any]:
+    """What `_sleeptime.html` shows: the pair, its settings form and the latest runs."""
     group = sleeptime.group_of(agent)
+    sleepers = sleeptime.sleeptime_agents(group) if group is not None else []
     primary_group = (
         Group.objects.filter(participants=agent).select_related("manager_agent").first()
         if agent.agent_type == AgentType.SLEEPTIME
         else None
     )
+    primary = primary_group.manager_agent if primary_group is not None else None
     return {
         "agent": agent,
         "group": group,
-        "sleepers": sleeptime.sleeptime_agents(group) if group is not None else [],
-        "primary": primary_group.manager_agent if primary_group is not None else None,
+        "sleepers": sleepers,
+        "primary": primary,
+        "sleeptime_form": form or SleeptimeForm(initial=_sleeptime_initial(agent, group, sleepers)),
+        "sleeptime_models": model_suggestions(),
+        # A sleep-time agent's runs are listed on its primary's page.
+        "runs": _recent_runs(agent) if agent.agent_type != AgentType.SLEEPTIME else [],
+        "queued": queued or [],
+        "saved": saved,
+        "sleeptime_error": error,
+    }
+
+
+def _detail_context(
+    agent: Agent, form: MessageForm, sleeptime_form: SleeptimeForm | None = None
+) -> dict[str, Any]:
+    return {
+        **_sleeptime_context(agent, sleeptime_form),
         "tools": [(name, TOOLS[name].description if name in TOOLS else "") for name in agent.tools],
         "blocks": memory_services.agent_blocks(agent),
         "items": chat_items(_recent_messages(agent)),
@@ -268,3 +338,217 @@ def agent_send_message(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
         )
         return reswap(retarget(response, "#message-form"), "outerHTML")
     return render(request, "agents/detail.html", _detail_context(agent, form), status=400)
+
+
+# --- Sleep-time controls and insights ------------------------------------------------------
+
+SLEEPTIME_PARTIAL = "agents/partials/_sleeptime.html"
+
+
+def _sleeptime_redirect(agent: Agent) -> HttpResponse:
+    return redirect(reverse("agents:detail", args=[agent.id]) + "#sleeptime")
+
+
+def _configure_sleeptime(agent: Agent, data: dict[str, Any]) -> Agent:
+    """Switch sleep-time and apply its settings, all or nothing."""
+    if agent.agent_type == AgentType.SLEEPTIME:
+        raise InvalidRequest("A sleep-time agent has no sleep-time agent of its own.")
+    # configure() checks before it writes, but switching on for the first time creates the
+    # pair before configure() runs; the transaction takes the pair back if it refuses.
+    with transaction.atomic():
+        updated = services.update_agent(agent, {"enable_sleeptime": data["enabled"]})
+        group = sleeptime.group_of(updated)
+        if group is not None:
+            sleeptime.configure(
+                group,
+                frequency=data["frequency"],
+                idle_seconds=data["idle_seconds"],
+                model=data["model"].strip() or None,
+            )
+    return updated
+
+
+@login_required
+@require_POST
+def agent_sleeptime(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
+    agent = _agent_or_404(request, agent_id)
+    form = SleeptimeForm(request.POST)
+    if form.is_valid():
+        try:
+            updated = _configure_sleeptime(agent, form.cleaned_data)
+        except InvalidRequest as error:
+            form.add_error(None, error.message)
+        else:
+            if not _wants_partial(request):
+                messages.success(request, "Saved the sleep-time settings.")
+                return _sleeptime_redirect(agent)
+            return render(request, SLEEPTIME_PARTIAL, _sleeptime_context(updated, saved=True))
+    if _wants_partial(request):
+        # 200, as htmx swaps only 2xx answers: the section shows the form with its errors.
+        return render(request, SLEEPTIME_PARTIAL, _sleeptime_context(agent, form))
+    return render(
+        request, "agents/detail.html", _detail_context(agent, MessageForm(), form), status=400
+    )
+
+
+@login_required
+@require_POST
+def agent_sleeptime_run(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
+    """Consolidate now: queue a run of each sleep-time agent (or join the queued one)."""
+    agent = _agent_or_404(request, agent_id)
+    group = sleeptime.group_of(agent)
+    if group is None:
+        error = "This agent has no sleep-time agent; turn sleep-time on first."
+        if _wants_partial(request):
+            return render(request, SLEEPTIME_PARTIAL, _sleeptime_context(agent, error=error))
+        messages.error(request, error)
+        return _sleeptime_redirect(agent)
+    queued = sleeptime.run_now(group)
+    if _wants_partial(request):
+        return render(request, SLEEPTIME_PARTIAL, _sleeptime_context(agent, queued=queued))
+    ids = ", ".join(run.id for run in queued)
+    messages.success(request, f"Consolidation queued ({ids}).")
+    return _sleeptime_redirect(agent)
+
+
+@login_required
+@require_POST
+def insight_dismiss(request: HtmxHttpRequest, agent_id: str, insight_id: str) -> HttpResponse:
+    agent = _agent_or_404(request, agent_id)
+    try:
+        services.dismiss_insight(agent, insight_id)
+    except NotFound:
+        raise Http404("Insight not found") from None
+    if _wants_partial(request):
+        # The card is the target and swaps its outerHTML with nothing: it goes away.
+        return HttpResponse("")
+    messages.success(request, "Dismissed the insight.")
+    return redirect(reverse("agents:detail", args=[agent.id]) + "#insights")
+
+
+# --- One background run --------------------------------------------------------------------
+
+
+class RunToolCall(TypedDict):
+    id: str
+    name: str
+    arguments: str
+    status: str
+    result: str | None
+
+
+class DiffLine(TypedDict):
+    kind: Literal["file", "hunk", "add", "del", "same"]
+    text: str
+
+
+class RunVersion(TypedDict):
+    version: BlockVersion
+    lines: list[DiffLine]
+
+
+def _run_or_404(request: HttpRequest, run_id: str) -> Run:
+    try:
+        return runs.get_run_for_user(request.user, run_id)
+    except NotFound:
+        raise Http404("Run not found") from None
+
+
+def _arguments_text(arguments: Any) -> str:
+    if isinstance(arguments, dict | list):
+        return json.dumps(arguments, indent=2, ensure_ascii=False)
+    return _pretty_arguments(str(arguments))
+
+
+def run_tool_calls(run: Run, stored: list[Message]) -> list[RunToolCall]:
+    """Each call of the run's agent with its result. A document digest's agent is deleted
+    when it ends, so its calls are read from the run's metadata instead."""
+    results = {m.tool_call_id: m for m in stored if m.role == "tool"}
+    calls: list[RunToolCall] = []
+    for message in stored:
+        for call in message.tool_calls or []:
+            answer = results.get(call["id"])
+            calls.append(
+                {
+                    "id": call["id"],
+                    "name": call["name"],
+                    "arguments": _arguments_text(call["arguments"]),
+                    "status": answer.tool_status if answer is not None else "",
+                    "result": answer.content if answer is not None else None,
+                }
+            )
+    if calls:
+        return calls
+    return [
+        {
+            "id": str(call.get("id", "")),
+            "name": str(call.get("name", "")),
+            "arguments": _arguments_text(call.get("arguments", "")),
+            "status": str(call.get("status") or ""),
+            "result": call.get("result"),
+        }
+        for call in run.metadata.get("tool_calls") or []
+    ]
+
+
+def diff_lines(diff: str) -> list[DiffLine]:
+    """A unified diff's lines, each marked by what it is, for styling."""
+    lines: list[DiffLine] = []
+    for text in diff.splitlines():
+        kind: Literal["file", "hunk", "add", "del", "same"]
+        if text.startswith(("+++", "---")):
+            kind = "file"
+        elif text.startswith("@@"):
+            kind = "hunk"
+        elif text.startswith("+"):
+            kind = "add"
+        elif text.startswith("-"):
+            kind = "del"
+        else:
+            kind = "same"
+        lines.append({"kind": kind, "text": text})
+    return lines
+
+
+@login_required
+@require_GET
+def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
+    run = _run_or_404(request, run_id)
+    versions = runs.run_versions(run)
+    context = {
+        "run": run,
+        "primary": run.primary_agent,
+        "total_tokens": run.prompt_tokens + run.completion_tokens,
+        "tool_calls": run_tool_calls(run, list(runs.run_messages(run))),
+        "versions": [
+            RunVersion(version=v, lines=diff_lines(memory_services.version_diff(v)))
+            for v in versions
+        ],
+        "edits": sum(1 for v in versions if not v.reverts),
+    }
+    return render(request, "agents/run.html", context)
+
+
+def _edit_names(entries: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{entry['label']} (version {entry['version']})" for entry in entries)
+
+
+@login_required
+@require_POST
+def run_revert(request: HttpRequest, run_id: str) -> HttpResponse:
+    """Take back the run's edits; the report comes back as messages on the run's page."""
+    run = _run_or_404(request, run_id)
+    try:
+        report = runs.revert_run(run, memory_services.Actor.for_user(request.user))
+    except InvalidRequest as error:
+        messages.error(request, error.message)
+        return redirect("agents:run", run_id=run.id)
+    if report["reverted"]:
+        messages.success(request, f"Reverted {_edit_names(report['reverted'])}.")
+    if report["unchanged"]:
+        messages.info(request, f"Already undone: {_edit_names(report['unchanged'])}.")
+    for conflict in report["conflicts"]:
+        messages.warning(request, f"Not reverted: {_edit_names([conflict])}: {conflict['reason']}.")
+    if not any(report[key] for key in ("reverted", "unchanged", "conflicts")):
+        messages.info(request, "This run made no edits, so there is nothing to revert.")
+    return redirect("agents:run", run_id=run.id)
