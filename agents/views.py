@@ -38,7 +38,9 @@ from agents.models import ACTIVE_RUN_STATUSES, Agent, AgentType, Group, Message,
 from agents.tools import TOOLS
 from config.env import configured_providers
 from config.errors import InvalidRequest, NotFound
+from memory import merge
 from memory import services as memory_services
+from memory.merge import DiffLine
 from memory.models import BlockVersion
 
 # The list is not paginated yet; past this many rows the search narrows it down.
@@ -437,11 +439,6 @@ class RunToolCall(TypedDict):
     result: str | None
 
 
-class DiffLine(TypedDict):
-    kind: Literal["file", "hunk", "add", "del", "same"]
-    text: str
-
-
 class RunVersion(TypedDict):
     version: BlockVersion
     lines: list[DiffLine]
@@ -491,25 +488,6 @@ def run_tool_calls(run: Run, stored: list[Message]) -> list[RunToolCall]:
     ]
 
 
-def diff_lines(diff: str) -> list[DiffLine]:
-    """A unified diff's lines, each marked by what it is, for styling."""
-    lines: list[DiffLine] = []
-    for text in diff.splitlines():
-        kind: Literal["file", "hunk", "add", "del", "same"]
-        if text.startswith(("+++", "---")):
-            kind = "file"
-        elif text.startswith("@@"):
-            kind = "hunk"
-        elif text.startswith("+"):
-            kind = "add"
-        elif text.startswith("-"):
-            kind = "del"
-        else:
-            kind = "same"
-        lines.append({"kind": kind, "text": text})
-    return lines
-
-
 @login_required
 @require_GET
 def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
@@ -521,7 +499,7 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
         "total_tokens": run.prompt_tokens + run.completion_tokens,
         "tool_calls": run_tool_calls(run, list(runs.run_messages(run))),
         "versions": [
-            RunVersion(version=v, lines=diff_lines(memory_services.version_diff(v)))
+            RunVersion(version=v, lines=merge.diff_lines(memory_services.version_diff(v)))
             for v in versions
         ],
         "edits": sum(1 for v in versions if not v.reverts),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from typing import Literal, TypedDict
 
 
 def _lines(text: str) -> list[str]:
@@ -86,3 +87,20 @@ def changed_lines(before: str, after: str) -> set[int]:
         if tag in ("replace", "insert")
         for index in range(j1, j2)
     }
+
+
+class DiffLine(TypedDict):
+    kind: Literal["added", "removed", "hunk", "context"]
+    text: str
+
+
+_KINDS: dict[str, Literal["added", "removed", "hunk"]] = {"+": "added", "-": "removed", "@": "hunk"}
+
+
+def diff_lines(diff: str) -> list[DiffLine]:
+    """A unified diff's lines classed by their first character, for styling. The two
+    header lines (`--- human@1`, `+++ human@2`) are dropped: pages say which versions."""
+    lines = diff.split("\n") if diff else []
+    if len(lines) >= 2 and lines[0].startswith("--- ") and lines[1].startswith("+++ "):
+        lines = lines[2:]
+    return [{"kind": _KINDS.get(line[:1], "context"), "text": line} for line in lines]

@@ -6,7 +6,7 @@ partial the agent page includes, for a plain one a page or a redirect after POST
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 from urllib.parse import quote, urlsplit
 
 from django.contrib import messages
@@ -20,8 +20,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.middleware import HtmxDetails
 
 from config.errors import InvalidRequest, NotFound
+from memory import merge
 from memory import services as memory_services
 from memory.forms import BlockEditForm, BlockRevertForm
+from memory.merge import DiffLine
 from memory.models import Block, BlockVersion
 from memory.services import Actor
 
@@ -172,11 +174,6 @@ def block_edit(request: HtmxHttpRequest, block_id: str) -> HttpResponse:
 # --- History and undo ----------------------------------------------------------------------
 
 
-class DiffLine(TypedDict):
-    kind: Literal["added", "removed", "hunk", "context"]
-    text: str
-
-
 class HistoryEntry(TypedDict):
     version: BlockVersion
     lines: list[DiffLine]
@@ -185,23 +182,6 @@ class HistoryEntry(TypedDict):
     reverts_run_id: str
     reverts_run_url: str
     can_revert: bool
-
-
-_LINE_KINDS: dict[str, Literal["added", "removed", "hunk"]] = {
-    "+": "added",
-    "-": "removed",
-    "@": "hunk",
-}
-
-
-def diff_lines(diff: str) -> list[DiffLine]:
-    """A unified diff as lines classed by their first character, for styling."""
-    lines = diff.split("\n") if diff else []
-    # The first two lines name the two versions (`--- human@1`, `+++ human@2`); the
-    # timeline entry already says which, and styled as removed/added they would mislead.
-    if len(lines) >= 2 and lines[0].startswith("--- ") and lines[1].startswith("+++ "):
-        lines = lines[2:]
-    return [{"kind": _LINE_KINDS.get(line[:1], "context"), "text": line} for line in lines]
 
 
 def _run_url(run_id: str) -> str:
@@ -219,7 +199,7 @@ def _entry(version: BlockVersion, current: int) -> HistoryEntry:
     elif version.reverts.startswith("run:"):
         # "run:<run id>#<edit>": one edit of that run taken back.
         reverts_run_id = version.reverts.removeprefix("run:").split("#", 1)[0]
-    lines = diff_lines(memory_services.version_diff(version))
+    lines = merge.diff_lines(memory_services.version_diff(version))
     # An empty value is one empty line to the line diff: creating a block reads as
     # "removed an empty line, added the text". That empty line is no change to a reader.
     if not version.previous_value:

@@ -65,8 +65,8 @@ def test_the_page_shows_what_the_run_read_did_cost_and_changed(signed_in, make_a
     assert "<code>memory_replace</code>" in body
     assert "&quot;old_str&quot;: &quot;Name: unknown&quot;" in body  # pretty-printed arguments
     assert "<code>memory_finish_edits</code>" in body
-    assert '<span class="line-del">-Name: unknown' in body
-    assert '<span class="line-add">+Name: Ada' in body
+    assert '<span class="line-removed">-Name: unknown' in body
+    assert '<span class="line-added">+Name: Ada' in body
     total = run.prompt_tokens + run.completion_tokens
     assert run.prompt_tokens > 0 and run.completion_tokens > 0
     assert f"{run.prompt_tokens} prompt + {run.completion_tokens} completion = {total}" in body
