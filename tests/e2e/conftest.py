@@ -3,6 +3,7 @@ daphne serving the app, a worker running background jobs, the scripted model."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -73,3 +74,15 @@ def log_in(page: Any, base_url: str, username: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{base_url}/agents/")
+
+
+def create_agent(page: Any, base_url: str, *, name: str, human: str) -> str:
+    """Create an agent with sleep-time through the form, as a person would; its URL."""
+    page.goto(f"{base_url}/agents/new/")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Model").fill("openai/gpt-4.1")
+    page.get_by_label("Human").fill(human)
+    page.get_by_label("Sleep-time agent").check()
+    page.get_by_role("button", name="Create agent").click()
+    page.wait_for_url(re.compile(r"/agents/agent-[0-9a-f-]+/$"))
+    return str(page.url)

@@ -3,12 +3,11 @@ the sleep-time agent's edit to a memory block arrive without reloading the page.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import create_agent, log_in
 from tests.llm_server import ScriptedLLM
 
 
@@ -18,13 +17,7 @@ def test_a_new_user_chats_and_sees_the_sleeptime_edit_arrive_live(
     llm_server.reset()
     log_in(page, live_server_url, *person)
 
-    page.goto(f"{live_server_url}/agents/new/")
-    page.get_by_label("Name").fill("helper")
-    page.get_by_label("Model").fill("openai/gpt-4.1")
-    page.get_by_label("Human").fill("Name: unknown")
-    page.get_by_label("Sleep-time agent").check()
-    page.get_by_role("button", name="Create agent").click()
-    page.wait_for_url(re.compile(r"/agents/agent-[0-9a-f-]+/$"))
+    create_agent(page, live_server_url, name="helper", human="Name: unknown")
     memory = page.locator(".panel-memory")
     expect(memory).to_contain_text("Name: unknown")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import create_agent, log_in
 from tests.llm_server import ScriptedLLM
 
 
@@ -16,14 +16,7 @@ def test_a_sleeptime_edit_is_reverted_from_its_run_page(
 ) -> None:
     llm_server.reset()
     log_in(page, live_server_url, *person)
-    page.goto(f"{live_server_url}/agents/new/")
-    page.get_by_label("Name").fill("reverter")
-    page.get_by_label("Model").fill("openai/gpt-4.1")
-    page.get_by_label("Human").fill("Likes: tea")
-    page.get_by_label("Sleep-time agent").check()
-    page.get_by_role("button", name="Create agent").click()
-    page.wait_for_url(re.compile(r"/agents/agent-[0-9a-f-]+/$"))
-    agent_url = page.url
+    agent_url = create_agent(page, live_server_url, name="reverter", human="Likes: tea")
 
     llm_server.sleeper.tool_call(
         "memory_replace", {"label": "human", "old_str": "tea", "new_str": "coffee, not tea"}
