@@ -42,6 +42,7 @@ from memory import merge
 from memory import services as memory_services
 from memory.merge import DiffLine
 from memory.models import BlockVersion
+from sources.views import sources_context
 
 # The list is not paginated yet; past this many rows the search narrows it down.
 LIST_LIMIT = 200
@@ -293,6 +294,7 @@ def _detail_context(
             )
         ),
         "insights": list(services.list_insights(agent)[:20]),
+        **sources_context(agent),
     }
 
 

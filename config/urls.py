@@ -16,4 +16,5 @@ urlpatterns = [
     path("v1/", api.urls),
     path("", include("agents.urls")),
     path("", include("memory.urls")),
+    path("", include("sources.urls")),
 ]

@@ -116,4 +116,23 @@ class AgentConsumer(AsyncWebsocketConsumer):
         await self._forward(render)
 
     async def file_progress(self, event: dict[str, Any]) -> None:
-        """File progress has no live view yet; the event is accepted and dropped."""
+        """The file's row of the sources panel, re-read, if its source is attached here."""
+
+        # Imported when first needed: the row's context lives with the sources panel's views,
+        # which load the agents app's services.
+        from sources.models import SourceFile
+        from sources.views import file_row_context
+
+        def render(agent: Agent) -> str:
+            upload = (
+                SourceFile.objects.filter(pk=event["file_id"], source__agents=agent)
+                .defer("content")
+                .first()
+            )
+            if upload is None:  # deleted meanwhile, or its source detached from this agent
+                return ""
+            return render_to_string(
+                "sources/partials/_file.html", file_row_context(upload, agent, oob=True)
+            )
+
+        await self._forward(render)

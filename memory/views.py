@@ -1,4 +1,5 @@
-"""The ADE's memory pages: a block edited in place on the agent page, its history and undo.
+"""The ADE's memory pages: a block edited in place on the agent page, its history and undo,
+the agent's archival memory and its context window.
 
 Each view parses input, calls one service and renders; for an htmx request it returns the
 partial the agent page includes, for a plain one a page or a redirect after POST.
@@ -7,10 +8,11 @@ partial the agent page includes, for a plain one a page or a redirect after POST
 from __future__ import annotations
 
 from typing import Any, TypedDict
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,6 +21,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
+from agents import services as agent_services
+from agents.models import Agent
 from config.errors import InvalidRequest, NotFound
 from memory import merge
 from memory import services as memory_services
@@ -26,6 +30,7 @@ from memory.forms import BlockEditForm, BlockRevertForm
 from memory.merge import DiffLine
 from memory.models import Block, BlockVersion
 from memory.services import Actor
+from sources.models import SourceFile
 
 HISTORY_PAGE = 50
 _EDITABLE_FIELDS = ("value", "description", "limit")
@@ -267,3 +272,104 @@ def block_revert(request: HttpRequest, block_id: str) -> HttpResponse:
                 f"Reverted {block.label} to version {number}, as version {reverted.version}.",
             )
     return redirect(_history_url(block))
+
+
+# --- Archival memory and the context window ------------------------------------------------
+
+ARCHIVAL_PAGE = 50
+
+
+def _agent_or_404(request: HttpRequest, agent_id: str) -> Agent:
+    try:
+        return agent_services.get_agent_for_user(request.user, agent_id)
+    except NotFound:
+        raise Http404("Agent not found") from None
+
+
+@login_required
+@require_GET
+def archival(request: HttpRequest, agent_id: str) -> HttpResponse:
+    """The agent's passages and its sources', newest first, with a text filter (`?q=`);
+    paged by `?after=<id of the last passage shown>`."""
+    agent = _agent_or_404(request, agent_id)
+    query = request.GET.get("q", "").strip()
+    after = request.GET.get("after", "").strip() or None
+    try:
+        # One more than a page tells whether an older page exists, without a count query.
+        passages = memory_services.list_passages(
+            agent, search=query or None, after=after, limit=ARCHIVAL_PAGE + 1, ascending=False
+        )
+    except NotFound:
+        # The cursor's passage is gone (deleted meanwhile): start from the newest again.
+        after = None
+        passages = memory_services.list_passages(
+            agent, search=query or None, limit=ARCHIVAL_PAGE + 1, ascending=False
+        )
+    page = passages[:ARCHIVAL_PAGE]
+    # Two queries for the page's sources and files, however many passages it shows; an
+    # unprocessed file's stored bytes are never loaded.
+    prefetch_related_objects(
+        page, "source", Prefetch("file", queryset=SourceFile.objects.defer("content"))
+    )
+    older = ""
+    if len(passages) > ARCHIVAL_PAGE:
+        params = {"q": query, "after": page[-1].pk} if query else {"after": page[-1].pk}
+        older = f"?{urlencode(params)}"
+    context = {"agent": agent, "passages": page, "query": query, "after": after, "older": older}
+    return render(request, "memory/archival.html", context)
+
+
+class ContextPart(TypedDict):
+    key: str
+    label: str
+    tokens: int
+    percent: float
+
+
+CONTEXT_PARTS = (
+    ("system", "System prompt", "num_tokens_system"),
+    ("functions", "Tools (function definitions)", "num_tokens_functions_definitions"),
+    ("core_memory", "Core memory", "num_tokens_core_memory"),
+    ("summary", "Summary", "num_tokens_summary_memory"),
+    ("messages", "Messages", "num_tokens_messages"),
+    ("external", "External memory summary", "num_tokens_external_memory_summary"),
+)
+
+
+def context_parts(overview: dict[str, Any]) -> list[ContextPart]:
+    """Each component's tokens and its share of the window (of the total used, if the
+    history has outgrown the window), as the bar's widths."""
+    window = max(int(overview["context_window_size_max"] or 0), 1)
+    used = sum(int(overview[field]) for _, _, field in CONTEXT_PARTS)
+    scale = max(window, used)
+    return [
+        {
+            "key": key,
+            "label": label,
+            "tokens": int(overview[field]),
+            "percent": round(int(overview[field]) * 100 / scale, 2),
+        }
+        for key, label, field in CONTEXT_PARTS
+    ]
+
+
+@login_required
+@require_GET
+def context_window(request: HttpRequest, agent_id: str) -> HttpResponse:
+    """What the model sees now, by component, against the agent's context window."""
+    agent = _agent_or_404(request, agent_id)
+    overview = agent_services.context_overview(agent)
+    used = int(overview["context_window_size_current"])
+    window = int(overview["context_window_size_max"] or 0)
+    context = {
+        "agent": agent,
+        "parts": context_parts(overview),
+        "used": used,
+        "window": window,
+        "free": max(window - used, 0),
+        "used_percent": round(used * 100 / window, 1) if window else 0,
+        "num_messages": overview["num_messages"],
+        "num_archival_memory": overview["num_archival_memory"],
+        "num_recall_memory": overview["num_recall_memory"],
+    }
+    return render(request, "memory/context.html", context)

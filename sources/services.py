@@ -17,6 +17,7 @@ from agents import sleeptime
 from agents.models import Agent
 from config.errors import InvalidRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from config.pagination import cursor_page
+from memory import events
 from memory import services as memory_services
 from memory.models import Block
 from sources import parsing
@@ -331,9 +332,17 @@ def delete_file(upload: SourceFile, *, redigest: bool = True) -> None:
 
 
 def touch(upload: SourceFile, **fields: Any) -> None:
-    """Record progress on the file row (and that its worker is alive)."""
+    """Record progress on the file row (and that its worker is alive), and tell the pages
+    of the source's attached agents."""
     SourceFile.objects.filter(pk=upload.pk).update(
         heartbeat_at=timezone.now(), updated_at=timezone.now(), **fields
     )
     for key, value in fields.items():
         setattr(upload, key, value)
+    # Pages that show the file follow its progress; the event leaves after the commit.
+    agent_ids = list(
+        Source.agents.through.objects.filter(source_id=upload.source_id).values_list(
+            "agent_id", flat=True
+        )
+    )
+    events.publish_file_progress(upload.pk, agent_ids)
