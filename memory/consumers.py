@@ -38,6 +38,15 @@ def render_block(block: Block, version: BlockVersion | None = None) -> str:
     )
 
 
+def render_memory_blocks(agent: Agent) -> str:
+    """Every block of the agent, replacing the page's list: after a block was attached or
+    detached, and on (re)connecting, when the page may have missed either."""
+    blocks = Block.objects.filter(agent_links__agent=agent).order_by("agent_links__position")
+    return render_to_string(
+        "agents/partials/_memory_blocks.html", {"blocks": list(blocks), "oob": True}
+    )
+
+
 def render_sleep_status(agent: Agent) -> str:
     active = Run.objects.filter(primary_agent=agent, status__in=ACTIVE_RUN_STATUSES)
     return render_to_string(
@@ -81,8 +90,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
     @database_sync_to_async
     def _snapshot(self) -> list[str]:
         agent = Agent.objects.get(pk=self.agent_id)
-        blocks = Block.objects.filter(agent_links__agent=agent).order_by("agent_links__position")
-        return [render_block(block) for block in blocks] + [render_sleep_status(agent)]
+        return [render_memory_blocks(agent), render_sleep_status(agent)]
 
     async def _forward(self, render: Any) -> None:
         agent = await self._agent()
@@ -104,6 +112,9 @@ class AgentConsumer(AsyncWebsocketConsumer):
             return render_block(block, version)
 
         await self._forward(render)
+
+    async def blocks_changed(self, event: dict[str, Any]) -> None:
+        await self._forward(render_memory_blocks)
 
     async def run_changed(self, event: dict[str, Any]) -> None:
         await self._forward(render_sleep_status)

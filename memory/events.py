@@ -27,6 +27,12 @@ class BlockChanged(TypedDict):
     version: int
 
 
+class BlocksChanged(TypedDict):
+    """A block was attached to or detached from the agent: its set of blocks changed."""
+
+    type: Literal["blocks.changed"]
+
+
 class RunChanged(TypedDict):
     type: Literal["run.changed"]
     run_id: str
@@ -43,7 +49,7 @@ class FileProgress(TypedDict):
     file_id: str
 
 
-Event = BlockChanged | RunChanged | InsightCreated | FileProgress
+Event = BlockChanged | BlocksChanged | RunChanged | InsightCreated | FileProgress
 
 
 def _broadcast(agent_ids: list[str], event: Event) -> None:
@@ -75,6 +81,10 @@ def publish_block_changed(block_id: str, version: int) -> None:
         AgentBlock.objects.filter(block_id=block_id).values_list("agent_id", flat=True)
     )
     _on_commit(agent_ids, {"type": "block.changed", "block_id": block_id, "version": version})
+
+
+def publish_blocks_changed(agent_id: str) -> None:
+    _on_commit([agent_id], {"type": "blocks.changed"})
 
 
 def publish_run_changed(run_id: str, status: str, agent_ids: list[str]) -> None:

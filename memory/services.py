@@ -384,6 +384,7 @@ def attach_block(agent: Agent, block: Block) -> None:
             AgentBlock.objects.create(
                 agent=agent, block=block, label=block.label, position=position
             )
+            events.publish_blocks_changed(agent.id)
     except IntegrityError:
         # A concurrent attach of the same label won the race; same answer as the check above.
         raise InvalidRequest(
@@ -395,6 +396,7 @@ def detach_block(agent: Agent, block_id: str) -> None:
     deleted, _ = AgentBlock.objects.filter(agent=agent, block_id=block_id).delete()
     if not deleted:
         raise NotFound(f"Block '{block_id}' is not attached to agent '{agent.id}'")
+    events.publish_blocks_changed(agent.id)
 
 
 # --- Archival memory -----------------------------------------------------------------------
