@@ -6,7 +6,9 @@ from typing import Any
 
 from django import forms
 
+from agents.models import Agent
 from agents.services import AgentSpec, BlockSpec, default_embedding_handle
+from agents.tools import TOOLS
 from config.env import configured_providers
 
 # A few handles per provider to suggest; any `provider/model` handle may be typed instead.
@@ -139,3 +141,87 @@ class SleeptimeForm(forms.Form):
             attrs={"list": "sleeptime-model-suggestions", "autocomplete": "off"}
         ),
     )
+
+
+class AgentConfigForm(forms.Form):
+    """The agent's own settings. The form parses them; `update_agent` judges the handles,
+    the name and the context window."""
+
+    name = forms.CharField(
+        max_length=200,
+        help_text="Letters, digits, spaces, '_', '-' and '.'.",
+    )
+    model = forms.CharField(
+        label="Model",
+        max_length=200,
+        help_text="A provider/model handle, e.g. openai/gpt-4.1.",
+        widget=forms.TextInput(attrs={"list": "config-model-suggestions", "autocomplete": "off"}),
+    )
+    embedding = forms.CharField(
+        label="Embedding",
+        max_length=200,
+        help_text="A provider/model handle for archival memory.",
+        widget=forms.TextInput(
+            attrs={"list": "config-embedding-suggestions", "autocomplete": "off"}
+        ),
+    )
+    context_window = forms.IntegerField(
+        label="Context window",
+        help_text="Tokens; at least 1000.",
+    )
+    description = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    system = forms.CharField(
+        label="System prompt",
+        # Leading and trailing whitespace of a prompt is the author's to decide.
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 10}),
+    )
+    tools = forms.MultipleChoiceField(
+        required=False,
+        # A name outside TOOLS is refused here already, as "not one of the available choices".
+        choices=[(name, name) for name in TOOLS],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    @classmethod
+    def for_agent(cls, agent: Agent, data: Any = None) -> AgentConfigForm:
+        return cls(
+            data,
+            initial={
+                "name": agent.name,
+                "model": agent.llm_handle,
+                "embedding": agent.embedding_handle,
+                "context_window": agent.context_window,
+                "description": agent.description,
+                "system": agent.system,
+                "tools": list(agent.tools),
+            },
+        )
+
+    def changes(self, agent: Agent) -> dict[str, Any]:
+        """Only the fields that differ from the agent, keyed as `update_agent` takes them."""
+        data = self.cleaned_data
+        wanted: dict[str, Any] = {
+            "name": data["name"].strip(),
+            "model": data["model"].strip(),
+            "embedding": data["embedding"].strip(),
+            "context_window": data["context_window"],
+            "description": data["description"],
+            "system": data["system"],
+        }
+        current = {
+            "name": agent.name,
+            "model": agent.llm_handle,
+            "embedding": agent.embedding_handle,
+            "context_window": agent.context_window,
+            "description": agent.description,
+            "system": agent.system,
+        }
+        changed = {key: value for key, value in wanted.items() if value != current[key]}
+        # Order does not matter to the agent, so a re-ordered list is no change.
+        if set(data["tools"]) != set(agent.tools):
+            changed["tools"] = list(data["tools"])
+        return changed

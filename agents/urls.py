@@ -12,6 +12,7 @@ urlpatterns = [
     path("agents/", views.agent_list, name="list"),
     path("agents/new/", views.agent_create, name="create"),
     path("agents/<str:agent_id>/", views.agent_detail, name="detail"),
+    path("agents/<str:agent_id>/config/", views.agent_config, name="config"),
     path("agents/<str:agent_id>/delete/", views.agent_delete, name="delete"),
     path("agents/<str:agent_id>/messages/", views.agent_send_message, name="send_message"),
     path("agents/<str:agent_id>/sleeptime/", views.agent_sleeptime, name="sleeptime"),

@@ -26,6 +26,7 @@ from django_htmx.middleware import HtmxDetails
 
 from agents import runs, services, sleeptime
 from agents.forms import (
+    AgentConfigForm,
     AgentCreateForm,
     MessageForm,
     SleeptimeForm,
@@ -279,12 +280,29 @@ def _sleeptime_context(
     }
 
 
+def _config_context(
+    agent: Agent, form: AgentConfigForm | None = None, *, saved: bool = False
+) -> dict[str, Any]:
+    """What `_config.html` shows: the facts, or the form when one is given."""
+    return {
+        "agent": agent,
+        "tools": [(name, TOOLS[name].description if name in TOOLS else "") for name in agent.tools],
+        "config_form": form,
+        "config_saved": saved,
+        "config_models": model_suggestions() if form is not None else [],
+        "config_embeddings": embedding_suggestions() if form is not None else [],
+    }
+
+
 def _detail_context(
-    agent: Agent, form: MessageForm, sleeptime_form: SleeptimeForm | None = None
+    agent: Agent,
+    form: MessageForm,
+    sleeptime_form: SleeptimeForm | None = None,
+    config_form: AgentConfigForm | None = None,
 ) -> dict[str, Any]:
     return {
         **_sleeptime_context(agent, sleeptime_form),
-        "tools": [(name, TOOLS[name].description if name in TOOLS else "") for name in agent.tools],
+        **_config_context(agent, config_form),
         "blocks": memory_services.agent_blocks(agent),
         "items": chat_items(_recent_messages(agent)),
         "form": form,
@@ -342,6 +360,41 @@ def agent_send_message(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
         )
         return reswap(retarget(response, "#message-form"), "outerHTML")
     return render(request, "agents/detail.html", _detail_context(agent, form), status=400)
+
+
+# --- Configuration -------------------------------------------------------------------------
+
+CONFIG_PARTIAL = "agents/partials/_config.html"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agent_config(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
+    """GET shows the settings form; POST saves the fields that changed, all or nothing
+    (`update_agent` is one transaction), and shows the facts again."""
+    agent = _agent_or_404(request, agent_id)
+    form = AgentConfigForm.for_agent(agent, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        changes = form.changes(agent)
+        try:
+            updated = services.update_agent(agent, changes) if changes else agent
+        except InvalidRequest as error:
+            form.add_error(None, error.message)
+        else:
+            if not _wants_partial(request):
+                messages.success(request, "Saved the configuration.")
+                return redirect(reverse("agents:detail", args=[agent.id]) + "#config")
+            return render(request, CONFIG_PARTIAL, _config_context(updated, saved=True))
+    if _wants_partial(request):
+        # 200 even with errors, as htmx swaps only 2xx answers.
+        response = render(request, CONFIG_PARTIAL, _config_context(agent, form))
+    else:
+        status = 400 if form.errors else 200
+        context = _detail_context(agent, MessageForm(), config_form=form)
+        response = render(request, "agents/detail.html", context, status=status)
+    # One URL answers with a fragment or a page; caches must keep them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 # --- Sleep-time controls and insights ------------------------------------------------------
