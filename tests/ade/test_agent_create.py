@@ -34,7 +34,7 @@ def test_the_form_offers_model_suggestions_and_the_default_embedding(
 
 
 def test_without_a_provider_the_form_says_so_and_still_suggests(signed_in, monkeypatch):
-    monkeypatch.setattr("agents.views.configured_providers", lambda: [])
+    monkeypatch.setattr("agents.views.pages.configured_providers", lambda: [])
     body = signed_in.get(reverse("agents:create")).content.decode()
     assert "No model provider is configured" in body
     assert '<option value="openai/gpt-4.1">' in body

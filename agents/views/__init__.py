@@ -1,0 +1,31 @@
+"""The ADE's agent views: `pages` (list, create, delete, the agent page and its panels)
+and `runs` (one background run)."""
+
+from __future__ import annotations
+
+from agents.views.pages import (
+    agent_config,
+    agent_create,
+    agent_delete,
+    agent_detail,
+    agent_list,
+    agent_send_message,
+    agent_sleeptime,
+    agent_sleeptime_run,
+    insight_dismiss,
+)
+from agents.views.runs import run_detail, run_revert
+
+__all__ = [
+    "agent_config",
+    "agent_create",
+    "agent_delete",
+    "agent_detail",
+    "agent_list",
+    "agent_send_message",
+    "agent_sleeptime",
+    "agent_sleeptime_run",
+    "insight_dismiss",
+    "run_detail",
+    "run_revert",
+]
