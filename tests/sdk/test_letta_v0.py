@@ -7,35 +7,11 @@ virtualenv (`.venv-sdk0`, created by `make test`). Each test runs one check from
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
-
-import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-SDK0_PYTHON = ROOT / ".venv-sdk0" / "bin" / "python"
-CHECKS = Path(__file__).resolve().parent / "v0_checks.py"
+from tests.sdk.v0 import run_v0_check
 
 
 def run_check(name: str, live_server_url: str, api_key: str) -> None:
-    if not SDK0_PYTHON.exists():
-        pytest.fail(
-            f"{SDK0_PYTHON} is missing: the letta-client 0.1.x virtualenv is needed for these "
-            "tests. Create it with `make .venv-sdk0/.installed` (or run `make test`).",
-            pytrace=False,
-        )
-    result = subprocess.run(
-        [str(SDK0_PYTHON), str(CHECKS), live_server_url, api_key, name],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-    print(result.stdout, result.stderr, sep="")  # shown by pytest -rP or -s
-    assert result.returncode == 0, (
-        f"v0 check {name!r} failed (exit {result.returncode})\n"
-        f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
-    )
+    run_v0_check("v0_checks.py", name, live_server_url, api_key)
 
 
 def test_the_0_1_sdk_creates_and_retrieves_an_agent_with_its_blocks_and_tools(

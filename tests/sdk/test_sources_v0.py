@@ -9,18 +9,13 @@ key; this side writes the PDF, scripts the fake model and reads what it was aske
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import active_run_ids, wait_until
+from tests.sdk.v0 import run_v0_check
 from tests.sources.pdfs import text_pdf
-
-ROOT = Path(__file__).resolve().parents[2]
-SDK0_PYTHON = ROOT / ".venv-sdk0" / "bin" / "python"
-CHECKS = Path(__file__).resolve().parent / "sources_v0_checks.py"
 
 HANDBOOK_PAGES = [
     "Employee Handbook of Acme Corp.\n"
@@ -45,24 +40,7 @@ def _runs_settle(request: pytest.FixtureRequest, django_db_blocker: Any) -> Any:
 
 
 def run_check(name: str, live_server_url: str, api_key: str, *args: str) -> None:
-    if not SDK0_PYTHON.exists():
-        pytest.fail(
-            f"{SDK0_PYTHON} is missing: the letta-client 0.1.x virtualenv is needed for these "
-            "tests. Create it with `make .venv-sdk0/.installed` (or run `make test`).",
-            pytrace=False,
-        )
-    result = subprocess.run(
-        [str(SDK0_PYTHON), str(CHECKS), live_server_url, api_key, name, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
-    print(result.stdout, result.stderr, sep="")  # shown by pytest -rP or -s
-    assert result.returncode == 0, (
-        f"sources v0 check {name!r} failed (exit {result.returncode})\n"
-        f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
-    )
+    run_v0_check("sources_v0_checks.py", name, live_server_url, api_key, *args)
 
 
 def user_text(request: dict[str, Any]) -> str:
