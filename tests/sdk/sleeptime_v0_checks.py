@@ -1,7 +1,7 @@
 """Sleep-time checks run with the official letta-client 0.1.x SDK (Fern), unmodified.
 
 Like `v0_checks.py`, this runs inside `.venv-sdk0` (letta-client==0.1.324, no Django) and
-imports only the SDK and the standard library:
+imports only the SDK, the standard library and `v0_harness.py` beside it:
 
     .venv-sdk0/bin/python tests/sdk/sleeptime_v0_checks.py <base_url> <api_key> <check_name>
 
@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import sys
 import time
-import traceback
 from collections.abc import Callable
 
 from letta_client import (
-    AgentState,
     Letta,
     RoundRobinManagerUpdate,
     SleeptimeManagerUpdate,
@@ -25,23 +23,12 @@ from letta_client import (
     UserMessage,
 )
 from letta_client.core.api_error import ApiError
+from v0_harness import TEST_EMBEDDING, TEST_MODEL, Checks, create_pair, say
 
-TEST_MODEL = "openai/gpt-4.1"
-TEST_EMBEDDING = "openai/text-embedding-3-small"
 MEMORY_TOOLS = {"memory_replace", "memory_insert", "memory_rethink", "memory_finish_edits"}
 ENDED = ("completed", "failed", "cancelled")
 
-Check = Callable[[Letta, str], None]
-CHECKS: dict[str, Check] = {}
-
-
-def check(function: Check) -> Check:
-    CHECKS[function.__name__] = function
-    return function
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
+check = Checks()
 
 
 def text_of(content: object) -> str:
@@ -82,23 +69,6 @@ def expect_status(status: int, call: Callable[[], object], what: str) -> ApiErro
         assert error.status_code == status, f"{what}: expected {status}, got {error.status_code}"
         return error
     raise AssertionError(f"{what} succeeded: {result!r}")
-
-
-def create_pair(client: Letta, name: str = "sarah-pal") -> AgentState:
-    # The shape of Letta's examples/sleeptime/sleeptime_example.py.
-    agent = client.agents.create(
-        name=name,
-        memory_blocks=[
-            {"value": "Name: ?", "label": "human"},
-            {"value": "You are a helpful assistant.", "label": "persona"},
-        ],
-        model=TEST_MODEL,
-        embedding=TEST_EMBEDDING,
-        enable_sleeptime=True,
-    )
-    say(f"created agent {agent.id}")
-    assert agent.multi_agent_group is not None, f"no multi_agent_group on {agent!r}"
-    return agent
 
 
 # --- the checks ------------------------------------------------------------------------------
@@ -244,20 +214,5 @@ def lists_active_runs(client: Letta, base_url: str) -> None:
     assert [run.id for run in active] == [run_id], f"list_active gave {active!r}"
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 4 or argv[3] not in CHECKS:
-        print(f"usage: {argv[0]} <base_url> <api_key> <{'|'.join(CHECKS)}>", file=sys.stderr)
-        return 2
-    base_url, api_key, name = argv[1:]
-    client = Letta(base_url=base_url, token=api_key)
-    try:
-        CHECKS[name](client, base_url)
-    except Exception:
-        traceback.print_exc()
-        return 1
-    say(f"{name}: ok")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(check.main(sys.argv))

@@ -1,7 +1,7 @@
 """Data-source checks run with the official letta-client 0.1.x SDK (Fern), unmodified.
 
 Like `sleeptime_v0_checks.py`, this runs inside `.venv-sdk0` (letta-client==0.1.324, no
-Django) and imports only the SDK and the standard library:
+Django) and imports only the SDK, the standard library and `v0_harness.py` beside it:
 
     .venv-sdk0/bin/python tests/sdk/sources_v0_checks.py <base_url> <api_key> <check> [args...]
 
@@ -14,59 +14,29 @@ from __future__ import annotations
 
 import sys
 import time
-import traceback
-from collections.abc import Callable
 
-from letta_client import AgentState, Letta
+from letta_client import Letta
+from v0_harness import TEST_EMBEDDING, Checks, create_pair, say
 
-TEST_MODEL = "openai/gpt-4.1"
-TEST_EMBEDDING = "openai/text-embedding-3-small"
 # Written by the scripted sleeper (see test_sources_v0.py) into the source's block.
 LEARNED = "Vacation: 25 paid days a year; unused days carry over until March 31."
 # Text of the handbook's first page, as the parser extracts it.
 PAGE_ONE = "every employee receives 25 paid vacation days per year"
 JOB_TIMEOUT = 30.0
 
-Check = Callable[[Letta, list[str]], None]
-CHECKS: dict[str, Check] = {}
-
-
-def check(function: Check) -> Check:
-    CHECKS[function.__name__] = function
-    return function
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
+check = Checks()
 
 
 def value_of(status: object) -> str:
     return str(getattr(status, "value", status))
 
 
-def create_pair(client: Letta, name: str = "sarah-pal") -> AgentState:
-    agent = client.agents.create(
-        name=name,
-        memory_blocks=[
-            {"value": "Name: ?", "label": "human"},
-            {"value": "You are a helpful assistant.", "label": "persona"},
-        ],
-        model=TEST_MODEL,
-        embedding=TEST_EMBEDDING,
-        enable_sleeptime=True,
-    )
-    say(f"created agent {agent.id}, group {agent.multi_agent_group!r}")
-    assert agent.multi_agent_group is not None, f"no multi_agent_group on {agent!r}"
-    return agent
-
-
 # --- the checks ------------------------------------------------------------------------------
 
 
 @check
-def seed_data_source_example(client: Letta, args: list[str]) -> None:
+def seed_data_source_example(client: Letta, base_url: str, pdf_path: str) -> None:
     """Letta's data-source example for sleep-time agents, in the shape its docs give it."""
-    [pdf_path] = args
     agent = create_pair(client)
     [sleeper_id] = agent.multi_agent_group.agent_ids
 
@@ -141,23 +111,5 @@ def seed_data_source_example(client: Letta, args: list[str]) -> None:
     assert runs[0].metadata["file_id"] == file_id, runs[0].metadata
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) < 4 or argv[3] not in CHECKS:
-        print(
-            f"usage: {argv[0]} <base_url> <api_key> <{'|'.join(CHECKS)}> [args...]",
-            file=sys.stderr,
-        )
-        return 2
-    base_url, api_key, name = argv[1:4]
-    client = Letta(base_url=base_url, token=api_key)
-    try:
-        CHECKS[name](client, argv[4:])
-    except Exception:
-        traceback.print_exc()
-        return 1
-    say(f"{name}: ok")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(check.main(sys.argv))

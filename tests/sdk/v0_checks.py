@@ -1,7 +1,7 @@
 """Checks run with the official letta-client 0.1.x SDK (Fern), unmodified, against a live Reverie.
 
 This script runs inside `.venv-sdk0`, which holds `letta-client==0.1.324` and nothing else
-(no Django), so it imports only the SDK and the standard library. Usage:
+(no Django), so it imports only the SDK, the standard library and `v0_harness.py`. Usage:
 
     .venv-sdk0/bin/python tests/sdk/v0_checks.py <base_url> <api_key> <check_name>
 
@@ -12,8 +12,6 @@ prints the traceback and exits non-zero. `tests/sdk/test_letta_v0.py` drives it 
 from __future__ import annotations
 
 import sys
-import traceback
-from collections.abc import Callable
 
 from letta_client import (
     AgentState,
@@ -27,22 +25,9 @@ from letta_client import (
     UserMessage,
 )
 from letta_client.core.api_error import ApiError
+from v0_harness import TEST_EMBEDDING, TEST_MODEL, Checks, say
 
-TEST_MODEL = "openai/gpt-4.1"
-TEST_EMBEDDING = "openai/text-embedding-3-small"
-
-Check = Callable[[Letta, str], None]
-CHECKS: dict[str, Check] = {}
-
-
-def check(function: Check) -> Check:
-    """Register a check; each gets a client holding the key, and the server's base URL."""
-    CHECKS[function.__name__] = function
-    return function
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
+check = Checks()
 
 
 def make_agent(client: Letta, name: str = "sdk0-agent") -> AgentState:
@@ -314,20 +299,5 @@ def shares_a_block(client: Letta, base_url: str) -> None:
     )
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 4 or argv[3] not in CHECKS:
-        print(f"usage: {argv[0]} <base_url> <api_key> <{'|'.join(CHECKS)}>", file=sys.stderr)
-        return 2
-    base_url, api_key, name = argv[1:]
-    client = Letta(base_url=base_url, token=api_key)
-    try:
-        CHECKS[name](client, base_url)
-    except Exception:
-        traceback.print_exc()
-        return 1
-    say(f"{name}: ok")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(check.main(sys.argv))
