@@ -49,24 +49,31 @@ def embedding_suggestions(providers: list[str] | None = None) -> list[str]:
     return [default] + [h for h in _suggest(EMBEDDING_SUGGESTIONS, providers) if h != default]
 
 
+def handle_field(
+    label: str, help_text: str, datalist: str, *, required: bool = True
+) -> forms.CharField:
+    """A `provider/model` handle typed freely, with suggestions from a `<datalist>`."""
+    return forms.CharField(
+        label=label,
+        max_length=200,
+        required=required,
+        help_text=help_text,
+        widget=forms.TextInput(attrs={"list": datalist, "autocomplete": "off"}),
+    )
+
+
+MODEL_HELP = "A provider/model handle, e.g. openai/gpt-4.1."
+EMBEDDING_HELP = "A provider/model handle for archival memory."
+
+
 class AgentCreateForm(forms.Form):
     name = forms.CharField(
         max_length=200,
         required=False,
         help_text="Letters, digits, spaces, '_', '-' and '.'. Left empty, one is made up.",
     )
-    model = forms.CharField(
-        label="Model",
-        max_length=200,
-        help_text="A provider/model handle, e.g. openai/gpt-4.1.",
-        widget=forms.TextInput(attrs={"list": "model-suggestions", "autocomplete": "off"}),
-    )
-    embedding = forms.CharField(
-        label="Embedding",
-        max_length=200,
-        help_text="A provider/model handle for archival memory.",
-        widget=forms.TextInput(attrs={"list": "embedding-suggestions", "autocomplete": "off"}),
-    )
+    model = handle_field("Model", MODEL_HELP, "model-suggestions")
+    embedding = handle_field("Embedding", EMBEDDING_HELP, "embedding-suggestions")
     persona = forms.CharField(
         required=False,
         strip=False,
@@ -132,14 +139,11 @@ class SleeptimeForm(forms.Form):
         min_value=0,
         help_text="Start a run when the chat has been quiet this long; 0 off.",
     )
-    model = forms.CharField(
-        label="Sleep-time model",
-        max_length=200,
+    model = handle_field(
+        "Sleep-time model",
+        "A provider/model handle for the sleep-time agent.",
+        "sleeptime-model-suggestions",
         required=False,
-        help_text="A provider/model handle for the sleep-time agent.",
-        widget=forms.TextInput(
-            attrs={"list": "sleeptime-model-suggestions", "autocomplete": "off"}
-        ),
     )
 
 
@@ -151,20 +155,8 @@ class AgentConfigForm(forms.Form):
         max_length=200,
         help_text="Letters, digits, spaces, '_', '-' and '.'.",
     )
-    model = forms.CharField(
-        label="Model",
-        max_length=200,
-        help_text="A provider/model handle, e.g. openai/gpt-4.1.",
-        widget=forms.TextInput(attrs={"list": "config-model-suggestions", "autocomplete": "off"}),
-    )
-    embedding = forms.CharField(
-        label="Embedding",
-        max_length=200,
-        help_text="A provider/model handle for archival memory.",
-        widget=forms.TextInput(
-            attrs={"list": "config-embedding-suggestions", "autocomplete": "off"}
-        ),
-    )
+    model = handle_field("Model", MODEL_HELP, "config-model-suggestions")
+    embedding = handle_field("Embedding", EMBEDDING_HELP, "config-embedding-suggestions")
     context_window = forms.IntegerField(
         label="Context window",
         help_text="Tokens; at least 1000.",
