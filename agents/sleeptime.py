@@ -164,7 +164,7 @@ def list_groups(
     if manager_type:
         groups = groups.filter(manager_type=manager_type)
     page = cursor_page(groups, after=after, before=before, limit=limit)
-    return page.prefetch_related("participants")
+    return page.select_related("manager_agent").prefetch_related("participants")
 
 
 # --- Shared blocks -------------------------------------------------------------------------
@@ -184,10 +184,9 @@ def detach_block(agent: Agent, block_id: str) -> None:
     with transaction.atomic():
         memory_services.detach_block(agent, block_id)
         group = group_of(agent)
-        if group is not None:
-            AgentBlock.objects.filter(
-                agent__in=group.participants.all(), block_id=block_id
-            ).delete()
+        for sleeper in sleeptime_agents(group) if group else []:
+            if AgentBlock.objects.filter(agent=sleeper, block_id=block_id).exists():
+                memory_services.detach_block(sleeper, block_id)
 
 
 # --- Triggers ------------------------------------------------------------------------------

@@ -404,3 +404,24 @@ def test_attach_block_on_an_agent_without_sleeptime_touches_only_that_agent(make
     _, other_sleeper = group_and_sleeper(other)
     assert "notes" not in labels(other)
     assert "notes" not in labels(other_sleeper)
+
+
+def test_listing_groups_costs_the_same_queries_for_one_or_three(
+    make_agent, user, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from agents.schemas import group_out
+    from agents.sleeptime import list_groups
+
+    def page() -> list[dict]:
+        return [group_out(group) for group in list_groups(user)]
+
+    make_agent(name="first", enable_sleeptime=True)
+    with CaptureQueriesContext(connection) as one:
+        assert len(page()) == 1
+    make_agent(name="second", enable_sleeptime=True)
+    make_agent(name="third", enable_sleeptime=True)
+    with django_assert_num_queries(len(one.captured_queries)):
+        assert len(page()) == 3
