@@ -25,6 +25,7 @@ from django.utils import timezone
 from agents import llm, prompts
 from agents.models import Agent, Message, Role
 from agents.tools import TOOLS, ToolContext, ToolError, execute
+from memory import events
 from memory import services as memory_services
 from memory.models import Block
 
@@ -305,7 +306,10 @@ class TurnLock:
 
 
 def _store(agent: Agent, **fields: Any) -> Message:
-    return Message.objects.create(agent=agent, **fields)
+    message = Message.objects.create(agent=agent, **fields)
+    # Pages open on the agent show the turn as it happens, whoever started it.
+    events.publish_message_created(message.pk, agent.id)
+    return message
 
 
 def run_turn(

@@ -20,6 +20,7 @@ from agents.models import Agent, AgentType, Insight, Message
 from agents.tools import BASE_TOOLS, SLEEPTIME_CHAT_TOOLS, SLEEPTIME_TOOLS, TOOLS, default_rules
 from config.errors import InvalidRequest, NotFound
 from config.pagination import cursor_page
+from memory import events
 from memory import services as memory_services
 from memory.models import AgentBlock, Block
 
@@ -282,6 +283,8 @@ def update_agent(agent: Agent, changes: dict[str, Any]) -> Agent:
                 sleeptime.detach_block(agent, link.block_id)
             for block in wanted:
                 sleeptime.attach_block(agent, block)
+        # Other pages open on this agent show the new settings.
+        events.publish_agent_changed(agent.id)
     return agent
 
 

@@ -1,4 +1,5 @@
-"""The websocket of an agent's page: live block changes, run status and insights.
+"""The websocket of an agent's page: the chat as it happens, live block changes, run
+status and cards, insights, settings and upload progress.
 
 A consumer authenticates with the session, checks that the user may see the agent, and
 joins the agent's group. Events carry ids; the consumer re-checks access, reads the
@@ -14,7 +15,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from agents.models import ACTIVE_RUN_STATUSES, Agent, Insight, Run
+from agents import chat
+from agents.models import ACTIVE_RUN_STATUSES, Agent, Insight, Message, Run, RunStatus
 from memory import events, merge
 from memory.models import Block, BlockVersion
 
@@ -55,6 +57,42 @@ def render_sleep_status(agent: Agent) -> str:
     )
 
 
+def render_chat_log(agent: Agent) -> str:
+    return render_to_string(
+        "agents/partials/_chat_update.html", {"agent": agent, "log": chat.chat_log(agent)}
+    )
+
+
+def render_message(agent: Agent, message_id: int) -> str:
+    message = Message.objects.filter(pk=message_id, agent=agent).first()
+    if message is None:  # deleted meanwhile
+        return ""
+    appended, replaced = chat.message_update(message)
+    context = {"agent": agent, "appended": appended, "replaced": replaced, "log": None}
+    return render_to_string("agents/partials/_chat_update.html", context)
+
+
+def render_run_card(agent: Agent, run_id: str) -> str:
+    finished = Run.objects.filter(pk=run_id, primary_agent=agent, completed_at__isnull=False)
+    run = chat.runs_with_counts(finished).first()
+    if run is None:
+        return ""
+    context = {"agent": agent, "appended": [chat.run_item(run)], "replaced": [], "log": None}
+    return render_to_string("agents/partials/_chat_update.html", context)
+
+
+def render_settings(agent: Agent) -> str:
+    """The name in the heading and the settings panel's facts (an open edit form has no
+    facts element and is left alone)."""
+    from agents.views.pages import config_context
+
+    return render_to_string(
+        "agents/partials/_agent_name.html", {"agent": agent, "oob": True}
+    ) + render_to_string(
+        "agents/partials/_config_facts.html", {**config_context(agent), "oob": True}
+    )
+
+
 def render_insight(insight: Insight) -> str:
     return render_to_string("agents/partials/_insight.html", {"insight": insight, "oob": True})
 
@@ -90,7 +128,12 @@ class AgentConsumer(AsyncWebsocketConsumer):
     @database_sync_to_async
     def _snapshot(self) -> list[str]:
         agent = Agent.objects.get(pk=self.agent_id)
-        return [render_memory_blocks(agent), render_sleep_status(agent)]
+        return [
+            render_memory_blocks(agent),
+            render_sleep_status(agent),
+            render_chat_log(agent),
+            render_settings(agent),
+        ]
 
     async def _forward(self, render: Any) -> None:
         agent = await self._agent()
@@ -98,7 +141,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
             await self.close(code=FORBIDDEN)
             return
         html = await database_sync_to_async(render)(agent)
-        if html:
+        if html.strip():  # e.g. send_message's own result, which the chat never shows
             await self.send(text_data=html)
 
     # --- Event handlers (the event's `type` with dots as underscores) ----------------------
@@ -118,6 +161,15 @@ class AgentConsumer(AsyncWebsocketConsumer):
 
     async def run_changed(self, event: dict[str, Any]) -> None:
         await self._forward(render_sleep_status)
+        if event["status"] in (RunStatus.COMPLETED, RunStatus.FAILED):
+            # A run finishes once (a retry is a run of its own): its card joins the chat.
+            await self._forward(lambda agent: render_run_card(agent, event["run_id"]))
+
+    async def message_created(self, event: dict[str, Any]) -> None:
+        await self._forward(lambda agent: render_message(agent, event["message_id"]))
+
+    async def agent_changed(self, event: dict[str, Any]) -> None:
+        await self._forward(render_settings)
 
     async def insight_created(self, event: dict[str, Any]) -> None:
         def render(agent: Agent) -> str:

@@ -49,7 +49,26 @@ class FileProgress(TypedDict):
     file_id: str
 
 
-Event = BlockChanged | BlocksChanged | RunChanged | InsightCreated | FileProgress
+class MessageCreated(TypedDict):
+    type: Literal["message.created"]
+    message_id: int
+
+
+class AgentChanged(TypedDict):
+    """The agent's settings (name, model, system prompt, tools...) changed."""
+
+    type: Literal["agent.changed"]
+
+
+Event = (
+    MessageCreated
+    | AgentChanged
+    | BlockChanged
+    | BlocksChanged
+    | RunChanged
+    | InsightCreated
+    | FileProgress
+)
 
 
 def _broadcast(agent_ids: list[str], event: Event) -> None:
@@ -97,3 +116,11 @@ def publish_insight_created(insight_id: str, agent_id: str) -> None:
 
 def publish_file_progress(file_id: str, agent_ids: list[str]) -> None:
     _on_commit(agent_ids, {"type": "file.progress", "file_id": file_id})
+
+
+def publish_message_created(message_id: int, agent_id: str) -> None:
+    _on_commit([agent_id], {"type": "message.created", "message_id": message_id})
+
+
+def publish_agent_changed(agent_id: str) -> None:
+    _on_commit([agent_id], {"type": "agent.changed"})

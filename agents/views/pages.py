@@ -7,15 +7,12 @@ the partial that the page itself includes.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
-from typing import Any, Literal, TypedDict
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import Count, Exists, F, Max, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, Max, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
-from agents import services, sleeptime
+from agents import chat, services, sleeptime
 from agents.forms import (
     AgentConfigForm,
     AgentCreateForm,
@@ -33,20 +30,16 @@ from agents.forms import (
     embedding_suggestions,
     model_suggestions,
 )
-from agents.letta_format import render_all
 from agents.loop import InputMessage
 from agents.models import ACTIVE_RUN_STATUSES, Agent, AgentType, Group, Message, Run
 from agents.tools import TOOLS
 from config.env import configured_providers
 from config.errors import InvalidRequest, NotFound
 from memory import services as memory_services
-from memory.models import BlockVersion
 from sources.views import sources_context
 
 # The list is not paginated yet; past this many rows the search narrows it down.
 LIST_LIMIT = 200
-CHAT_HISTORY = 50
-RECENT_RUNS = 10
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -140,101 +133,6 @@ def agent_delete(request: HttpRequest, agent_id: str) -> HttpResponse:
 # --- The agent's page ----------------------------------------------------------------------
 
 
-class ChatItem(TypedDict):
-    kind: Literal["user", "assistant", "reasoning", "tool_call", "tool_return", "system"]
-    id: str
-    date: datetime
-    text: str
-    name: str
-    status: str
-    result: str | None
-
-
-def pretty_arguments(arguments: str) -> str:
-    try:
-        return json.dumps(json.loads(arguments), indent=2, ensure_ascii=False)
-    except ValueError:
-        return arguments
-
-
-def chat_items(stored: list[Message]) -> list[ChatItem]:
-    """Stored messages as the chat shows them: Letta's message types, with each tool call
-    carrying its result so the two fold into one `<details>`."""
-    letta = render_all(stored)
-    returns = {m["tool_call_id"]: m for m in letta if m["message_type"] == "tool_return_message"}
-    shown_returns: set[str] = set()
-    items: list[ChatItem] = []
-    for m in letta:
-        kind = m["message_type"]
-        base: ChatItem = {
-            "kind": "system",
-            "id": f"{m['id']}-{m['otid']}",
-            "date": datetime.fromisoformat(m["date"]),
-            "text": "",
-            "name": "",
-            "status": "",
-            "result": None,
-        }
-        if kind == "user_message":
-            items.append({**base, "kind": "user", "text": m["content"]})
-        elif kind == "assistant_message":
-            items.append({**base, "kind": "assistant", "text": m["content"]})
-        elif kind == "reasoning_message":
-            items.append({**base, "kind": "reasoning", "text": m["reasoning"]})
-        elif kind == "system_message":
-            items.append({**base, "kind": "system", "text": m["content"]})
-        elif kind == "tool_call_message":
-            call = m["tool_call"]
-            result = returns.get(call["tool_call_id"])
-            if result is not None:
-                shown_returns.add(call["tool_call_id"])
-            items.append(
-                {
-                    **base,
-                    "kind": "tool_call",
-                    "name": call["name"],
-                    "text": pretty_arguments(call["arguments"]),
-                    "result": result["tool_return"] if result is not None else None,
-                    "status": result["status"] if result is not None else "",
-                }
-            )
-        elif kind == "tool_return_message" and m["tool_call_id"] not in shown_returns:
-            # Its call is older than the window shown.
-            items.append(
-                {**base, "kind": "tool_return", "text": m["tool_return"], "status": m["status"]}
-            )
-    return items
-
-
-def _recent_messages(agent: Agent) -> list[Message]:
-    newest = list(Message.objects.filter(agent=agent).order_by("-seq")[:CHAT_HISTORY])
-    newest.reverse()
-    return newest
-
-
-def _recent_runs(agent: Agent) -> list[Run]:
-    """The agent's newest background runs, each with the number of blocks it edited and
-    its tokens counted in the same query, so the list costs one query for 1 run or 10."""
-    edited = (
-        # Undo versions carry the run's id too; only the run's own edits count.
-        BlockVersion.objects.filter(run_id=OuterRef("pk"), reverts="")
-        .order_by()
-        .values("run_id")
-        .annotate(blocks=Count("block_id", distinct=True))
-        .values("blocks")
-    )
-    return list(
-        Run.objects.filter(primary_agent=agent)
-        # Transcripts and a digest's stored tool calls are long; the list shows neither.
-        .defer("transcript", "metadata")
-        .annotate(
-            blocks_changed=Coalesce(Subquery(edited), 0),
-            total_tokens=F("prompt_tokens") + F("completion_tokens"),
-        )
-        .order_by("-created_at", "-id")[:RECENT_RUNS]
-    )
-
-
 def _sleeptime_initial(agent: Agent, group: Group | None, sleepers: list[Agent]) -> dict[str, Any]:
     """The current settings; without a group yet, those a new pair starts with."""
     idle_default = Group._meta.get_field("sleeptime_idle_seconds").get_default()
@@ -271,14 +169,14 @@ def _sleeptime_context(
         "sleeptime_form": form or SleeptimeForm(initial=_sleeptime_initial(agent, group, sleepers)),
         "sleeptime_models": model_suggestions(),
         # A sleep-time agent's runs are listed on its primary's page.
-        "runs": _recent_runs(agent) if agent.agent_type != AgentType.SLEEPTIME else [],
+        "runs": chat.recent_runs(agent) if agent.agent_type != AgentType.SLEEPTIME else [],
         "queued": queued or [],
         "saved": saved,
         "sleeptime_error": error,
     }
 
 
-def _config_context(
+def config_context(
     agent: Agent, form: AgentConfigForm | None = None, *, saved: bool = False
 ) -> dict[str, Any]:
     """What `_config.html` shows: the facts, or the form when one is given."""
@@ -300,9 +198,9 @@ def _detail_context(
 ) -> dict[str, Any]:
     return {
         **_sleeptime_context(agent, sleeptime_form),
-        **_config_context(agent, config_form),
+        **config_context(agent, config_form),
         "blocks": memory_services.agent_blocks(agent),
-        "items": chat_items(_recent_messages(agent)),
+        "items": chat.chat_log(agent),
         "form": form,
         "active_runs": list(
             Run.objects.filter(primary_agent=agent, status__in=ACTIVE_RUN_STATUSES).order_by(
@@ -346,7 +244,7 @@ def agent_send_message(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
             new = list(Message.objects.filter(agent=agent, seq__gt=since).order_by("seq"))
             context = {
                 "agent": agent,
-                "items": chat_items(new),
+                "items": chat.chat_items(new),
                 "turn_error": turn_error,
                 "form": MessageForm(),
             }
@@ -382,10 +280,10 @@ def agent_config(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
             if not _wants_partial(request):
                 messages.success(request, "Saved the configuration.")
                 return redirect(reverse("agents:detail", args=[agent.id]) + "#config")
-            return render(request, CONFIG_PARTIAL, _config_context(updated, saved=True))
+            return render(request, CONFIG_PARTIAL, config_context(updated, saved=True))
     if _wants_partial(request):
         # 200 even with errors, as htmx swaps only 2xx answers.
-        response = render(request, CONFIG_PARTIAL, _config_context(agent, form))
+        response = render(request, CONFIG_PARTIAL, config_context(agent, form))
     else:
         status = 400 if form.errors else 200
         context = _detail_context(agent, MessageForm(), config_form=form)

@@ -12,8 +12,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from agents import runs
+from agents.chat import pretty_arguments
 from agents.models import Message, Run
-from agents.views.pages import pretty_arguments
 from config.errors import InvalidRequest, NotFound
 from memory import merge
 from memory import services as memory_services

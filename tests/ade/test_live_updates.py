@@ -13,6 +13,8 @@ from channels.testing import WebsocketCommunicator
 from django.db import connection
 from django.test import Client
 
+from agents import runs, services
+from agents.loop import InputMessage
 from config.asgi import application
 from memory import services as memory_services
 from memory.consumers import FORBIDDEN
@@ -76,10 +78,11 @@ async def test_the_owner_gets_the_state_then_each_committed_edit_with_its_lines_
     connected, _ = await communicator.connect()
     assert connected
 
-    snapshot = await communicator.receive_from(timeout=5)
-    assert f'id="{block.id}"' in snapshot and 'hx-swap-oob="true"' in snapshot
-    status = await communicator.receive_from(timeout=5)
+    blocks, status, chat, settings = await _snapshot(communicator)
+    assert f'id="{block.id}"' in blocks and 'hx-swap-oob="true"' in blocks
     assert 'id="sleep-status"' in status
+    assert 'id="chat-log" hx-swap-oob="innerHTML"' in chat and "No messages yet." in chat
+    assert 'id="agent-name"' in settings and 'id="config-facts"' in settings
 
     await _closed_thread_connection(memory_services.update_block)(
         block.id,
@@ -93,6 +96,76 @@ async def test_the_owner_gets_the_state_then_each_committed_edit_with_its_lines_
         '<span class="line changed">Likes: &lt;script&gt;alert(1)&lt;/script&gt;</span>' in pushed
     )
     assert "<script>" not in pushed
+    await communicator.disconnect()
+
+
+async def _snapshot(communicator: WebsocketCommunicator) -> list[str]:
+    """What a (re)connecting page gets first: blocks, sleep status, chat log, settings."""
+    return [await communicator.receive_from(timeout=5) for _ in range(4)]
+
+
+async def _owner_socket(owner: Any, agent: Any) -> WebsocketCommunicator:
+    cookie = await sync_to_async(_session_cookie)(owner)
+    communicator = await _connect(agent.id, cookie)
+    connected, _ = await communicator.connect()
+    assert connected
+    await _snapshot(communicator)
+    return communicator
+
+
+async def test_a_turn_streams_into_the_chat_as_each_message_is_stored(setup, llm):
+    owner, _, agent = setup
+    communicator = await _owner_socket(owner, agent)
+    llm.main.tool_call("archival_memory_search", {"query": "tea"}, content="Let me look.")
+    llm.main.tool_call("send_message", {"message": "You like <b>tea</b>."})
+    send = _closed_thread_connection(services.send_message)
+    await send(agent, [InputMessage(role="user", content="What do I like?")])
+
+    frames = [await communicator.receive_from(timeout=5) for _ in range(4)]
+    user, call, result, reply = frames
+    assert 'hx-swap-oob="beforeend:#chat-log"' in user and "What do I like?" in user
+    # The call appears at once, open to its arguments, and is replaced when its result is in.
+    assert "Let me look." in call and "archival_memory_search" in call and "Result" not in call
+    assert 'hx-swap-oob="true"' in result and "Result" in result
+    call_id = call.split('id="chat-', 2)[2].split('"', 1)[0]
+    assert f'id="chat-{call_id}"' in result
+    assert "You like &lt;b&gt;tea&lt;/b&gt;." in reply and "<b>" not in reply
+    # send_message's own result is never shown, so nothing more comes.
+    assert await communicator.receive_nothing(timeout=0.5)
+    await communicator.disconnect()
+
+
+async def test_a_settings_change_made_elsewhere_updates_the_page(setup):
+    owner, _, agent = setup
+    communicator = await _owner_socket(owner, agent)
+    await _closed_thread_connection(services.update_agent)(agent, {"name": "renamed"})
+    pushed = await communicator.receive_from(timeout=5)
+    assert '<h1 id="agent-name" hx-swap-oob="true">renamed</h1>' in pushed
+    assert '<div id="config-facts" hx-swap-oob="true">' in pushed
+    await communicator.disconnect()
+
+
+async def test_a_finished_sleeptime_run_adds_its_card_to_the_chat(django_user_model, llm):
+    from tests.factories import make_agent
+
+    owner = await sync_to_async(django_user_model.objects.create_user)("o", password="pw")
+    primary = await _closed_thread_connection(make_agent)(
+        owner, name="chat", blocks={"human": "Name: ?"}, enable_sleeptime=True
+    )
+    result = await _closed_thread_connection(services.send_message)(
+        primary, [InputMessage(role="user", content="I am Ada")]
+    )
+    communicator = await _owner_socket(owner, primary)
+    llm.sleeper.tool_call("memory_replace", {"label": "human", "old_str": "?", "new_str": "Ada"})
+    await _closed_thread_connection(runs.execute_run)(result.run_ids[0])
+
+    frames = []
+    while not any("chat-run-" in frame for frame in frames):
+        frames.append(await communicator.receive_from(timeout=5))
+    card = frames[-1]
+    assert 'hx-swap-oob="beforeend:#chat-log"' in card
+    assert f'href="/runs/{result.run_ids[0]}/"' in card
+    assert "1 block changed" in card and "completed" in card
     await communicator.disconnect()
 
 

@@ -198,16 +198,19 @@ def test_the_page_costs_the_same_queries_for_one_and_five_runs(
         turn_and_run(agent, f"turn {number}")
     with django_assert_num_queries(one):
         body = page(signed_in, agent)
-    assert body.count('href="/runs/') == 5
+    # Each run is listed in the sleep-time panel and has its card in the chat.
+    assert body.count('id="chat-run-') == 5
+    assert body.count('href="/runs/') == 10
 
 
 def test_only_the_ten_newest_runs_are_listed(signed_in, make_agent, llm):
     agent = make_agent(enable_sleeptime=True, sleeptime_agent_frequency=1)
     made = [turn_and_run(agent, f"turn {number}") for number in range(11)]
     body = page(signed_in, agent)
-    assert body.count('href="/runs/') == 10
-    assert f"/runs/{made[0].id}/" not in body
-    assert body.index(f"/runs/{made[10].id}/") < body.index(f"/runs/{made[1].id}/")
+    panel = body[body.index('id="sleeptime"') : body.index('id="chat"')]
+    assert panel.count('href="/runs/') == 10
+    assert f"/runs/{made[0].id}/" not in panel
+    assert panel.index(f"/runs/{made[10].id}/") < panel.index(f"/runs/{made[1].id}/")
 
 
 # --- Insights -----------------------------------------------------------------------------

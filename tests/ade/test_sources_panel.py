@@ -357,8 +357,8 @@ async def test_the_page_gets_the_file_row_when_its_progress_changes(django_user_
     communicator = WebsocketCommunicator(application, f"/ws/agents/{agent.id}/", headers=headers)
     connected, _ = await communicator.connect()
     assert connected
-    while 'id="sleep-status"' not in await communicator.receive_from(timeout=5):
-        pass  # the snapshot on connect: the blocks, then the sleep status
+    while 'id="config-facts"' not in await communicator.receive_from(timeout=5):
+        pass  # the snapshot on connect ends with the settings
 
     await _closed_thread_connection(services.touch)(
         mine, processing_status=FileStatus.EMBEDDING, total_chunks=4, chunks_embedded=1

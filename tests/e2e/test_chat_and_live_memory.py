@@ -3,6 +3,7 @@ the sleep-time agent's edit to a memory block arrive without reloading the page.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.sync_api import expect
@@ -31,3 +32,9 @@ def test_a_new_user_chats_and_sees_the_sleeptime_edit_arrive_live(
 
     expect(memory).to_contain_text("Name: Ada Lovelace", timeout=15_000)
     expect(memory.locator(".line.changed")).to_contain_text("Ada Lovelace")
+    # The run that made the edit leaves its card in the chat, linking to its page.
+    card = page.locator("#chat-log .msg-run")
+    expect(card).to_contain_text("1 block changed")
+    expect(card.get_by_role("link", name="Sleep-time run")).to_have_attribute(
+        "href", re.compile(r"^/runs/run-[0-9a-f-]+/$")
+    )

@@ -65,10 +65,30 @@ def test_a_sleeptime_run_pushes_its_start_its_edit_and_its_end(
     llm.sleeper.tool_call("memory_replace", {"label": "human", "old_str": "?", "new_str": "Ada"})
     with django_capture_on_commit_callbacks(execute=True):
         runs.execute_run(result.run_ids[0])
-    kinds = [(event["type"], event.get("status")) for _, event in sent]
+    sleeper_id = primary.managed_group.participants.get().id
+    # The run's own messages (its transcript, its tool calls) go to the sleep-time agent's
+    # page only; the primary's page hears of the run and of its edit.
+    said = [agent_ids for agent_ids, event in sent if event["type"] == "message.created"]
+    assert said and all(agent_ids == [sleeper_id] for agent_ids in said)
+    kinds = [
+        (event["type"], event.get("status"))
+        for _, event in sent
+        if event["type"] != "message.created"
+    ]
     assert kinds == [
         ("run.changed", "running"),
         ("block.changed", None),
         ("run.changed", "completed"),
     ]
-    assert all(primary.id in agent_ids for agent_ids, _ in sent)
+    assert all(primary.id in ids for ids, event in sent if event["type"] != "message.created")
+
+
+def test_each_stored_message_of_a_turn_is_pushed_to_its_agent(
+    make_agent, llm, sent, django_capture_on_commit_callbacks
+):
+    agent = make_agent(name="chat")
+    with django_capture_on_commit_callbacks(execute=True):
+        send_message(agent, [InputMessage(role="user", content="hello")])
+    stored = list(agent.messages.order_by("seq").values_list("pk", flat=True))
+    assert len(stored) == 3  # the user's, the reply's call, and its result
+    assert sent == [([agent.id], {"type": "message.created", "message_id": pk}) for pk in stored]

@@ -1,0 +1,168 @@
+"""The chat log as the ADE shows it: stored messages in Letta's message types, each tool
+call folded together with its result, and a card for every finished background run.
+
+The agent's page renders the log from here, and so does its websocket when a message or a
+run arrives, so a live update and a reload show the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Literal, TypedDict
+
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from agents.letta_format import render_all
+from agents.models import ACTIVE_RUN_STATUSES, Agent, Message, Role, Run
+from memory.models import BlockVersion
+
+CHAT_HISTORY = 50
+RECENT_RUNS = 10
+
+
+class ChatItem(TypedDict):
+    kind: Literal["user", "assistant", "reasoning", "tool_call", "tool_return", "system", "run"]
+    id: str
+    date: datetime
+    text: str
+    name: str
+    status: str
+    result: str | None
+    run: Run | None
+
+
+def pretty_arguments(arguments: str) -> str:
+    try:
+        return json.dumps(json.loads(arguments), indent=2, ensure_ascii=False)
+    except ValueError:
+        return arguments
+
+
+def _blank(item_id: str, date: datetime) -> ChatItem:
+    return {
+        "kind": "system",
+        "id": item_id,
+        "date": date,
+        "text": "",
+        "name": "",
+        "status": "",
+        "result": None,
+        "run": None,
+    }
+
+
+def chat_items(stored: list[Message]) -> list[ChatItem]:
+    """Stored messages as chat items; a tool call carries its result when the result is
+    among `stored`, so the two fold into one `<details>`."""
+    letta = render_all(stored)
+    returns = {m["tool_call_id"]: m for m in letta if m["message_type"] == "tool_return_message"}
+    shown_returns: set[str] = set()
+    items: list[ChatItem] = []
+    for m in letta:
+        kind = m["message_type"]
+        base = _blank(f"{m['id']}-{m['otid']}", datetime.fromisoformat(m["date"]))
+        if kind == "user_message":
+            items.append({**base, "kind": "user", "text": m["content"]})
+        elif kind == "assistant_message":
+            items.append({**base, "kind": "assistant", "text": m["content"]})
+        elif kind == "reasoning_message":
+            items.append({**base, "kind": "reasoning", "text": m["reasoning"]})
+        elif kind == "system_message":
+            items.append({**base, "kind": "system", "text": m["content"]})
+        elif kind == "tool_call_message":
+            call = m["tool_call"]
+            result = returns.get(call["tool_call_id"])
+            if result is not None:
+                shown_returns.add(call["tool_call_id"])
+            items.append(
+                {
+                    **base,
+                    "kind": "tool_call",
+                    "name": call["name"],
+                    "text": pretty_arguments(call["arguments"]),
+                    "result": result["tool_return"] if result is not None else None,
+                    "status": result["status"] if result is not None else "",
+                }
+            )
+        elif kind == "tool_return_message" and m["tool_call_id"] not in shown_returns:
+            # Its call is older than the window shown.
+            items.append(
+                {**base, "kind": "tool_return", "text": m["tool_return"], "status": m["status"]}
+            )
+    return items
+
+
+def runs_with_counts(runs: QuerySet[Run]) -> QuerySet[Run]:
+    """Runs with the number of blocks each edited and its tokens, counted in the same
+    query, so a list costs one query for 1 run or 10."""
+    edited = (
+        # Undo versions carry the run's id too; only the run's own edits count.
+        BlockVersion.objects.filter(run_id=OuterRef("pk"), reverts="")
+        .order_by()
+        .values("run_id")
+        .annotate(blocks=Count("block_id", distinct=True))
+        .values("blocks")
+    )
+    return (
+        # Transcripts and a digest's stored tool calls are long; lists show neither.
+        runs.defer("transcript", "metadata").annotate(
+            blocks_changed=Coalesce(Subquery(edited), 0),
+            total_tokens=F("prompt_tokens") + F("completion_tokens"),
+        )
+    )
+
+
+def recent_runs(agent: Agent) -> list[Run]:
+    """The agent's newest background runs, newest first."""
+    runs = Run.objects.filter(primary_agent=agent).order_by("-created_at", "-id")
+    return list(runs_with_counts(runs)[:RECENT_RUNS])
+
+
+def run_item(run: Run) -> ChatItem:
+    """A finished run's card; `run` must come from `runs_with_counts`."""
+    return {
+        **_blank(f"run-{run.id}", run.completed_at or run.created_at),
+        "kind": "run",
+        "run": run,
+    }
+
+
+def chat_log(agent: Agent) -> list[ChatItem]:
+    """The newest messages, oldest first, with a card for each run that finished among them."""
+    newest = list(Message.objects.filter(agent=agent).order_by("-seq")[:CHAT_HISTORY])
+    newest.reverse()
+    items = chat_items(newest)
+    finished = Run.objects.filter(primary_agent=agent, completed_at__isnull=False).exclude(
+        status__in=ACTIVE_RUN_STATUSES
+    )
+    if len(newest) == CHAT_HISTORY:  # older runs belong with the messages not shown
+        finished = finished.filter(completed_at__gte=newest[0].created_at)
+    cards = [
+        run_item(run)
+        for run in runs_with_counts(finished.order_by("-completed_at", "-id"))[:RECENT_RUNS]
+    ]
+    # Stable: a message and a card of the same instant keep the message first.
+    return sorted(items + cards, key=lambda item: item["date"])
+
+
+def message_update(message: Message) -> tuple[list[ChatItem], list[ChatItem]]:
+    """What a newly stored message changes in a chat log on screen: items to append, and
+    items to replace (a tool call that now has its result)."""
+    if message.role != Role.TOOL:
+        return chat_items([message]), []
+    call = (
+        Message.objects.filter(
+            agent_id=message.agent_id,
+            turn_id=message.turn_id,
+            role=Role.ASSISTANT,
+            tool_calls__contains=[{"id": message.tool_call_id}],
+        )
+        .order_by("-seq")
+        .first()
+    )
+    if call is None:  # not this turn's call (or no turn): the result stands alone
+        return chat_items([message]), []
+    folded = [item for item in chat_items([call, message]) if item["kind"] == "tool_call"]
+    return [], [item for item in folded if item["result"] is not None]
