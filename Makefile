@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 SDK0 := .venv-sdk0
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
+REDIS_SERVER := /usr/bin/redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck bench setup clean
@@ -34,7 +35,13 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
-test: $(STAMP) $(SDK0)/.installed $(CHROMIUM)
+# The scale-out test starts a Redis of its own (tests/test_scale_out.py).
+$(REDIS_SERVER):
+	@command -v apt-get >/dev/null || { echo "Install redis-server at $(REDIS_SERVER) for the scale-out test."; exit 1; }
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server
+
+test: $(STAMP) $(SDK0)/.installed $(CHROMIUM) $(REDIS_SERVER)
 	$(PY) -m pytest
 
 lint: $(STAMP)

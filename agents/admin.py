@@ -16,7 +16,7 @@ class AgentBlockInline(admin.TabularInline):
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
     list_display = ["name", "id", "agent_type", "llm_handle", "owner", "created_at"]
-    list_filter = ["agent_type", "created_at"]
+    list_filter = ["agent_type", "organization", "created_at"]
     search_fields = ["name", "id", "description"]
     readonly_fields = ["id", "created_at", "updated_at", "summary"]
     inlines = [AgentBlockInline]
@@ -69,7 +69,7 @@ class RunAdmin(admin.ModelAdmin):
         "short_error",
         "created_at",
     ]
-    list_filter = ["status", "trigger", "created_at"]
+    list_filter = ["status", "trigger", "organization", "created_at"]
     search_fields = ["id", "run_agent_id", "primary_agent__name", "error"]
     list_select_related = ["primary_agent"]
 

@@ -16,13 +16,19 @@ class AgentType(models.TextChoices):
 
 class AgentQuerySet(models.QuerySet["Agent"]):
     def for_user(self, user: object) -> AgentQuerySet:
-        return self.filter(owner=user)
+        """What `user` may see: their organization's (accounts.access)."""
+        from accounts.access import access_for
+
+        return self.filter(organization=access_for(user).organization)
 
 
 class Agent(models.Model):
     id = models.CharField(primary_key=True, max_length=64, default=agent_id, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agents"
+    )
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="agents"
     )
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -148,6 +154,9 @@ class Group(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_groups"
     )
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="agent_groups"
+    )
     manager_type = models.CharField(
         max_length=20, choices=ManagerType.choices, default=ManagerType.SLEEPTIME
     )
@@ -203,6 +212,9 @@ class Run(models.Model):
     id = models.CharField(primary_key=True, max_length=64, default=run_id, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs"
+    )
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="runs"
     )
     # The agent that did the work. A plain id, not a foreign key: a run outlives the
     # ephemeral agents that document digests use.

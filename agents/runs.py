@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts.access import organization_of
 from agents import llm, loop, transcript
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Group, Message, Run, RunStatus, RunTrigger
 from config.errors import InvalidRequest, NotFound
@@ -321,7 +322,7 @@ def tick(now: datetime | None = None) -> None:
 
 
 def get_run_for_user(user: Any, run_id: str) -> Run:
-    run = Run.objects.filter(owner=user, pk=run_id).first()
+    run = Run.objects.filter(organization=organization_of(user), pk=run_id).first()
     if run is None:
         raise NotFound(f"Run '{run_id}' not found")
     return run
@@ -340,7 +341,7 @@ def list_runs(
 ) -> QuerySet[Run]:
     from config.pagination import cursor_page
 
-    runs = Run.objects.filter(owner=user)
+    runs = Run.objects.filter(organization=organization_of(user))
     if agent_ids:
         # A primary's id finds the runs that tend its memory, too.
         runs = runs.filter(Q(run_agent_id__in=agent_ids) | Q(primary_agent_id__in=agent_ids))

@@ -21,14 +21,14 @@ class LLMConfigIn(Schema):
     model_endpoint_type: str | None = None
     context_window: int | None = None
     temperature: float | None = None
-    max_tokens: int | None = None
+    max_tokens: int | None = Field(None, ge=1)
     handle: str | None = None
 
 
 class EmbeddingConfigIn(Schema):
     embedding_model: str
     embedding_endpoint_type: str | None = None
-    embedding_chunk_size: int | None = None
+    embedding_chunk_size: int | None = Field(None, ge=1)
     handle: str | None = None
 
 
@@ -54,8 +54,8 @@ class AgentCreateIn(Schema):
     llm_config: LLMConfigIn | None = None
     embedding_config: EmbeddingConfigIn | None = None
     context_window_limit: int | None = None
-    embedding_chunk_size: int | None = None
-    max_tokens: int | None = None
+    embedding_chunk_size: int | None = Field(None, ge=1)
+    max_tokens: int | None = Field(None, ge=1)
     temperature: float | None = None
     timezone: str | None = None
     enable_sleeptime: bool | None = None
@@ -77,8 +77,8 @@ class AgentUpdateIn(Schema):
     embedding: str | None = None
     llm_config: LLMConfigIn | None = None
     context_window_limit: int | None = None
-    embedding_chunk_size: int | None = None
-    max_tokens: int | None = None
+    embedding_chunk_size: int | None = Field(None, ge=1)
+    max_tokens: int | None = Field(None, ge=1)
     temperature: float | None = None
     timezone: str | None = None
     enable_sleeptime: bool | None = None

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts.access import organization_of
 from agents import llm, loop, prompts, sleeptime
 from agents.letta_format import Rendering, render_all
 from agents.models import Agent, AgentType, Insight, Message
@@ -165,6 +166,7 @@ def create_agent(owner: Any, spec: AgentSpec) -> Agent:
     with transaction.atomic():
         agent = Agent.objects.create(
             owner=owner,
+            organization=organization_of(owner),
             name=name,
             description=spec.description or "",
             system=spec.system or prompts.default_system_prompt(spec.agent_type),
@@ -185,6 +187,7 @@ def create_agent(owner: Any, spec: AgentSpec) -> Agent:
         for block_spec in spec.memory_blocks:
             block = memory_services.create_block(
                 owner,
+                organization=agent.organization,
                 label=block_spec.label,
                 value=block_spec.value,
                 limit=block_spec.limit,

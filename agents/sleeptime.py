@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.access import organization_of
 from agents import prompts
 from agents.models import (
     ACTIVE_RUN_STATUSES,
@@ -57,6 +58,7 @@ def create_pair(primary: Agent, *, model: str | None = None) -> Group:
     """
     sleeper = Agent.objects.create(
         owner=primary.owner,
+        organization_id=primary.organization_id,
         name=f"{primary.name}-sleeptime",
         system=prompts.default_system_prompt(AgentType.SLEEPTIME),
         agent_type=AgentType.SLEEPTIME,
@@ -74,6 +76,7 @@ def create_pair(primary: Agent, *, model: str | None = None) -> Group:
         memory_services.attach_block(sleeper, block)
     persona = memory_services.create_block(
         primary.owner,
+        organization=primary.organization,
         label=MEMORY_PERSONA_LABEL,
         value=prompts.MEMORY_PERSONA,
         description="How the memory agent works: its role and any policies it follows.",
@@ -81,6 +84,7 @@ def create_pair(primary: Agent, *, model: str | None = None) -> Group:
     memory_services.attach_block(sleeper, persona)
     group = Group.objects.create(
         owner=primary.owner,
+        organization_id=primary.organization_id,
         manager_type=ManagerType.SLEEPTIME,
         manager_agent=primary,
         sleeptime_agent_frequency=DEFAULT_FREQUENCY,
@@ -146,7 +150,7 @@ def delete_group(group: Group) -> None:
 
 
 def get_group_for_user(user: Any, group_id: str) -> Group:
-    group = Group.objects.filter(owner=user, pk=group_id).first()
+    group = Group.objects.filter(organization=organization_of(user), pk=group_id).first()
     if group is None:
         raise NotFound(f"Group '{group_id}' not found")
     return group
@@ -160,7 +164,7 @@ def list_groups(
     before: str | None = None,
     limit: int = 50,
 ) -> Iterable[Group]:
-    groups = Group.objects.filter(owner=user)
+    groups = Group.objects.filter(organization=organization_of(user))
     if manager_type:
         groups = groups.filter(manager_type=manager_type)
     page = cursor_page(groups, after=after, before=before, limit=limit)
@@ -254,6 +258,7 @@ def request_run(group: Group, sleeper: Agent, trigger: str, **fields: Any) -> Ru
         return queued
     run = Run.objects.create(
         owner=group.owner,
+        organization_id=group.organization_id,
         run_agent_id=sleeper.id,
         primary_agent_id=group.manager_agent_id,
         group=group,

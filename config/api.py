@@ -2,22 +2,48 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django import db
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
+from accounts import ratelimit
+from accounts.access import access_for
 from accounts.services import authenticate_api_key
-from config.errors import DomainError
+from config.errors import DomainError, Forbidden, TooManyRequests
+
+logger = logging.getLogger("reverie.api")
+
+API_KEY_SCOPE = "api-key"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 class ApiKeyAuth(HttpBearer):
+    """The bearer key names the user and the organization the request acts in; a viewer's
+    key may only read; an address that keeps sending wrong keys is refused for a while."""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        ratelimit.check(API_KEY_SCOPE, request)
+        user = super().__call__(request)
+        if user is None:
+            ratelimit.record_failure(API_KEY_SCOPE, request)
+        return user
+
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         user = authenticate_api_key(token)
-        if user is not None:
-            request.user = user  # type: ignore[assignment]
+        if user is None:
+            return None
+        request.user = user  # type: ignore[assignment]
+        access = access_for(user)
+        if request.method not in SAFE_METHODS and not access.can_edit:
+            raise Forbidden(
+                f"This key's role in {access.organization.name} is {access.role}: "
+                "it can read but not change anything."
+            )
         return user
 
 
@@ -44,6 +70,8 @@ def domain_error(request: HttpRequest, error: DomainError) -> HttpResponse:
     # A 502 means the model provider failed. The v1 SDK retries 5xx answers on its own,
     # and a retried turn would add a duplicate user message, so say not to.
     extra = {"x-should-retry": "false"} if error.status >= 500 else {}
+    if isinstance(error, TooManyRequests):
+        extra["Retry-After"] = str(error.retry_after)
     return _detail(request, error.status, error.message, **extra)
 
 
@@ -62,6 +90,26 @@ def http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
     return _detail(request, error.status_code, str(error.message))
 
 
+@api.exception_handler(db.DataError)
+def data_error(request: HttpRequest, error: db.DataError) -> HttpResponse:
+    # A value the schemas let through but Postgres refuses (a NUL character in a text, a
+    # number out of range) is the client's mistake, not the server's.
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else "invalid value"
+    return _detail(request, 400, f"The request holds a value the database cannot store: {reason}")
+
+
+@api.exception_handler(db.OperationalError)
+@api.exception_handler(db.InterfaceError)
+def database_unavailable(request: HttpRequest, error: db.Error) -> HttpResponse:
+    # The database restarted or the network blinked: this request failed, the next one
+    # reconnects. A read is safe to retry; a write may have been partly done, so the
+    # SDKs' automatic retry (which would repeat a turn) is turned off for it.
+    logger.warning("database unavailable during %s %s: %s", request.method, request.path, error)
+    safe = request.method in SAFE_METHODS
+    extra = {"Retry-After": "2"} if safe else {"x-should-retry": "false"}
+    return _detail(request, 503, "The database is unavailable; try again shortly.", **extra)
+
+
 @api.get("/health", auth=None, tags=["health"])
 def health(request: HttpRequest) -> dict[str, str]:
     return {"status": "ok", "version": "1"}
@@ -70,6 +118,7 @@ def health(request: HttpRequest) -> dict[str, str]:
 def _register_routers() -> None:
     from agents.api import groups_router, runs_router, tools_router
     from agents.api import router as agents_router
+    from forgetting.api import router as forgetting_router
     from memory.api import blocks_router
     from sources.api import folders_router, jobs_router, sources_router
 
@@ -81,6 +130,7 @@ def _register_routers() -> None:
     api.add_router("/folders", folders_router)
     api.add_router("/jobs", jobs_router)
     api.add_router("/tools", tools_router)
+    api.add_router("/agents", forgetting_router)
 
 
 _register_routers()

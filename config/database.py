@@ -55,6 +55,12 @@ def database_settings(database_url: str | None, data_dir: Path) -> dict[str, Any
     options = config.setdefault("OPTIONS", {})
     if options.get("host") and not config.get("HOST"):
         config["HOST"] = options.pop("host")
+    # While the server is down or unreachable, a request fails within seconds (a 503, see
+    # config/api.py) rather than hang on the connection attempt. With CONN_MAX_AGE=0 each
+    # request and task connects afresh, and the long-running loops (the worker's clock,
+    # the channel listener) drop a broken connection and connect again: after a restart
+    # of the server, no process needs restarting.
+    options.setdefault("connect_timeout", 10)
     config["ENGINE"] = "django.db.backends.postgresql"
     # One test database per test process, so two test runs on one machine (or one
     # embedded server) never drop each other's database.

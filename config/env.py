@@ -12,6 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -76,6 +77,22 @@ DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 DATABASE_URL = env_optional("DATABASE_URL")
 WORKERS = env_int("Q_WORKERS", 2, minimum=1)
+
+
+def _redis_url() -> str | None:
+    """REDIS_URL, set by a team deployment with several web processes: the channel layer
+    and the cache then live in that Redis, shared by every process (README.md)."""
+    url = env_optional("REDIS_URL")
+    scheme = urlsplit(url).scheme if url else None
+    if url is not None and scheme not in {"redis", "rediss", "unix"}:
+        # The URL itself is not repeated: it may carry a password.
+        raise ImproperlyConfigured(
+            f"REDIS_URL must start with redis://, rediss:// or unix://, not {scheme or 'no scheme'}"
+        )
+    return url
+
+
+REDIS_URL = _redis_url()
 
 
 def secret_key() -> str:
@@ -186,3 +203,16 @@ SLEEPTIME_RETRY_SECONDS = env_int("SLEEPTIME_RETRY_SECONDS", 15, minimum=0)
 MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 50, minimum=1)
 # PDFs with more pages than this are refused (processing ends in an error).
 MAX_PDF_PAGES = env_int("MAX_PDF_PAGES", 2000, minimum=1)
+
+# --- Access ----------------------------------------------------------------------------------
+
+# After this many failed logins or API keys from one address within the window, the
+# address is refused (429) until the window ends.
+AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 10, minimum=1)
+AUTH_FAILURE_WINDOW_SECONDS = env_int("AUTH_FAILURE_WINDOW_SECONDS", 300, minimum=1)
+# Session and CSRF cookies only over HTTPS. On by default unless DEBUG is on or the app
+# serves only this machine (HOST on loopback, as `make run` does): behind a TLS proxy,
+# the proxy must send X-Forwarded-Proto (README.md).
+SECURE_COOKIES = env_bool(
+    "SECURE_COOKIES", not DEBUG and HOST not in {"127.0.0.1", "localhost", "::1"}
+)

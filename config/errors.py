@@ -37,3 +37,19 @@ class UnsupportedMediaType(DomainError):
     """An upload of a kind that cannot be parsed (415)."""
 
     status = 415
+
+
+class Forbidden(DomainError):
+    """Visible, but the caller's role does not allow the change (403)."""
+
+    status = 403
+
+
+class TooManyRequests(DomainError):
+    """Too many failed attempts from one place; try again after `retry_after` seconds (429)."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

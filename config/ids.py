@@ -47,3 +47,7 @@ def source_id() -> str:
 
 def file_id() -> str:
     return new_id("file")
+
+
+def organization_id() -> str:
+    return new_id("org")

@@ -38,7 +38,17 @@ def conninfo() -> str:
         "host": db.get("HOST") or "",
         "port": str(db.get("PORT") or ""),
     }
-    return psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items() if v})
+    return psycopg.conninfo.make_conninfo(
+        **{k: v for k, v in params.items() if v},
+        # The LISTEN connection idles for hours: keepalives find out that a server
+        # which went away without a word (a host rebooted) is gone, rather than wait on a
+        # dead socket for ever. (Unix sockets ignore them.)
+        keepalives=1,
+        keepalives_idle=30,
+        keepalives_interval=10,
+        keepalives_count=3,
+        connect_timeout=10,
+    )
 
 
 def notify_payload(group: str, message: dict[str, Any]) -> str:
@@ -147,21 +157,34 @@ class PostgresChannelLayer(BaseChannelLayer):  # type: ignore[misc]
         await self.listening.wait()
 
     async def _listen(self) -> None:
-        """LISTEN for ever; reconnect after the database went away (a restart)."""
+        """LISTEN for ever; reconnect after the database went away (a restart).
+
+        Messages sent while no connection listens are lost; pages catch up when they
+        reconnect (the consumer sends a snapshot).
+        """
         delay = 0.5
+        lost = False
         while True:
             try:
                 conn = await psycopg.AsyncConnection.connect(conninfo(), autocommit=True)
                 async with conn:
                     await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     self.listening.set()
-                    delay = 0.5
+                    if lost:
+                        logger.warning("channel listener is listening again")
+                    delay, lost = 0.5, False
                     async for notification in conn.notifies():
                         self.deliver(notification.payload)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the database restarted or the network blinked
-                logger.warning("channel listener lost its connection (%s); reconnecting", error)
+                logger.warning(
+                    "channel listener lost its connection (%s); reconnecting in %.1f s",
+                    str(error).strip(),
+                    delay,
+                )
+                lost = True
                 self.listening.set()  # do not block group_add while the database is away
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
+                # Short enough that pages hear again soon after the database is back.
+                delay = min(delay * 2, 5)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from config import env
 from config.database import database_settings
 
@@ -38,6 +40,7 @@ INSTALLED_APPS = [
     "agents",
     "memory",
     "sources",
+    "forgetting",
 ]
 
 MIDDLEWARE = [
@@ -48,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.AccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -63,6 +67,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.middleware.access_context",
             ],
         },
     },
@@ -81,8 +86,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-SESSION_COOKIE_SECURE = not DEBUG and env.env_bool("SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_SECURE = env.SECURE_COOKIES
+CSRF_COOKIE_SECURE = env.SECURE_COOKIES
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+if env.SECURE_COOKIES:
+    # Served over HTTPS: the proxy in front terminates TLS and says so in this header.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 
 # --- Static files --------------------------------------------------------------------------
 
@@ -104,8 +117,39 @@ USE_TZ = True
 # --- Channels (live updates) ---------------------------------------------------------------
 
 # Group messages travel between processes (a worker's edit reaches a browser connected to
-# a web process) through PostgreSQL LISTEN/NOTIFY, so no extra service is needed.
-CHANNEL_LAYERS = {"default": {"BACKEND": "config.pg_channels.PostgresChannelLayer"}}
+# a web process) through PostgreSQL LISTEN/NOTIFY, so no extra service is needed. With
+# REDIS_URL they travel through Redis instead, which suits many processes better: each
+# message goes only to the processes whose sockets joined the group (every process hears
+# every NOTIFY), and no database-wide lock is taken at each notifying commit.
+CHANNEL_LAYERS: dict[str, dict[str, Any]]
+if env.REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # A consumer waits for its next message with a blocking pop of up to 5 s;
+            # redis-py 8 gives up on a read after 5 s by default and the consumer then
+            # crashes (every idle websocket drops every 5 s), so reads get longer here.
+            "CONFIG": {"hosts": [{"address": env.REDIS_URL, "socket_timeout": 15}]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "config.pg_channels.PostgresChannelLayer"}}
+
+# --- Cache ---------------------------------------------------------------------------------
+
+# With REDIS_URL every process shares one cache, so counters kept there (failed logins per
+# address) count across web processes; without it each process keeps its own.
+CACHES: dict[str, dict[str, Any]]
+if env.REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env.REDIS_URL,
+            "KEY_PREFIX": "reverie",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Background jobs (django-q2, broker in the database) -----------------------------------
 
@@ -132,6 +176,8 @@ REVERIE = {
     "SLEEPTIME_RETRY_SECONDS": env.SLEEPTIME_RETRY_SECONDS,
     "MAX_UPLOAD_MB": env.MAX_UPLOAD_MB,
     "MAX_PDF_PAGES": env.MAX_PDF_PAGES,
+    "AUTH_FAILURE_LIMIT": env.AUTH_FAILURE_LIMIT,
+    "AUTH_FAILURE_WINDOW_SECONDS": env.AUTH_FAILURE_WINDOW_SECONDS,
     "PORT": env.PORT,
     "HOST": env.HOST,
 }

@@ -45,7 +45,22 @@ class BlockVersionInline(admin.TabularInline):
 class BlockForm(ModelForm):
     class Meta:
         model = Block
-        fields = ["label", "value", "limit", "description", "read_only", "metadata", "owner"]
+        fields = [
+            "label",
+            "value",
+            "limit",
+            "description",
+            "read_only",
+            "metadata",
+            "owner",
+            "organization",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        organization = self.fields["organization"]
+        organization.required = False
+        organization.help_text = "Empty: the owner's first organization."
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -61,7 +76,7 @@ class BlockForm(ModelForm):
 class BlockAdmin(admin.ModelAdmin):
     form = BlockForm
     list_display = ["label", "id", "owner", "chars", "limit", "read_only", "version", "updated_at"]
-    list_filter = ["read_only", "is_template"]
+    list_filter = ["read_only", "is_template", "organization"]
     search_fields = ["label", "id", "value"]
     inlines = [BlockVersionInline]
 
@@ -76,6 +91,7 @@ class BlockAdmin(admin.ModelAdmin):
         if change:
             fields = {name: form.cleaned_data[name] for name in form.changed_data}
             fields.pop("owner", None)
+            fields.pop("organization", None)  # a block does not move between organizations
             if fields:
                 update_block(obj.pk, actor=actor, **fields)
             return
@@ -89,6 +105,7 @@ class BlockAdmin(admin.ModelAdmin):
             read_only=data["read_only"],
             metadata=data["metadata"],
             actor=actor,
+            organization=data.get("organization"),
         )
         obj.pk = created.pk
         obj.refresh_from_db()

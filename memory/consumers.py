@@ -9,19 +9,42 @@ current state and sends HTML rendered from the same partials the page includes, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
+from accounts.middleware import session_access
 from agents import chat
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Insight, Message, Run, RunStatus
 from memory import events, merge
 from memory.models import Block, BlockVersion
+from memory.services import blocks_fingerprint
 
 # Close codes the page can tell apart from a network failure.
 FORBIDDEN = 4403
+CLOCK_MARGIN = timedelta(seconds=2)
+
+
+@dataclass(frozen=True)
+class PageState:
+    """What the page showed when it was rendered: `?since=<unix time>&blocks=<fingerprint>`."""
+
+    rendered_at: datetime
+    blocks: str
+
+
+def _page_state(query_string: bytes) -> PageState | None:
+    query = parse_qs(query_string.decode("latin-1"))
+    try:
+        moment = datetime.fromtimestamp(float(query["since"][0]), tz=UTC)
+        return PageState(rendered_at=moment, blocks=query["blocks"][0])
+    except (KeyError, IndexError, ValueError, OverflowError, OSError):
+        return None  # an old page, or a hand-made URL: it gets everything
 
 
 def block_lines(block: Block, changed: set[int]) -> list[dict[str, Any]]:
@@ -110,8 +133,10 @@ class AgentConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         # A page that reconnects (laptop asleep, server restarted) may have missed
-        # events: send the current state of everything the socket keeps live.
-        for html in await self._snapshot():
+        # events: send the current state of everything the socket keeps live. A page
+        # rendered a moment ago is current already, and re-rendering its panels would
+        # take the keyboard focus away: it says what it shows, and gets only what changed.
+        for html in await self._snapshot(_page_state(self.scope.get("query_string", b""))):
             await self.send(text_data=html)
 
     async def disconnect(self, code: int) -> None:
@@ -123,17 +148,40 @@ class AgentConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             return None
-        return Agent.objects.filter(owner=user, pk=self.agent_id).first()
+        # The organization picked in the browser's session, as for the page itself.
+        access = session_access(user, self.scope["session"])
+        return Agent.objects.filter(organization=access.organization, pk=self.agent_id).first()
 
     @database_sync_to_async
-    def _snapshot(self) -> list[str]:
+    def _snapshot(self, page: PageState | None) -> list[str]:
         agent = Agent.objects.get(pk=self.agent_id)
-        return [
-            render_memory_blocks(agent),
-            render_sleep_status(agent),
-            render_chat_log(agent),
-            render_settings(agent),
-        ]
+        if page is None:
+            changed = {"blocks", "runs", "chat", "settings"}
+        else:
+            # Minus a margin, for web and worker machines whose clocks differ a little.
+            after = page.rendered_at - CLOCK_MARGIN
+            blocks = Block.objects.filter(agent_links__agent=agent).order_by(
+                "agent_links__position"
+            )
+            messages = Message.objects.filter(agent=agent, created_at__gt=after)
+            runs = Run.objects.filter(primary_agent=agent, updated_at__gt=after)
+            changed = {
+                name
+                for name, differs in (
+                    ("blocks", blocks_fingerprint(list(blocks)) != page.blocks),
+                    ("runs", runs.exists()),
+                    ("chat", messages.exists() or runs.exists()),
+                    ("settings", agent.updated_at > after),
+                )
+                if differs
+            }
+        renderers = (
+            ("blocks", render_memory_blocks),
+            ("runs", render_sleep_status),
+            ("chat", render_chat_log),
+            ("settings", render_settings),
+        )
+        return [render(agent) for name, render in renderers if name in changed]
 
     async def _forward(self, render: Any) -> None:
         agent = await self._agent()

@@ -16,7 +16,10 @@ EMBEDDING_DIM = 1536
 
 class BlockQuerySet(models.QuerySet["Block"]):
     def for_user(self, user: object) -> BlockQuerySet:
-        return self.filter(owner=user)
+        """What `user` may see: their organization's (accounts.access)."""
+        from accounts.access import access_for
+
+        return self.filter(organization=access_for(user).organization)
 
 
 class Block(models.Model):
@@ -25,6 +28,9 @@ class Block(models.Model):
     id = models.CharField(primary_key=True, max_length=64, default=block_id, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocks"
+    )
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="blocks"
     )
     label = models.CharField(max_length=100)
     value = models.TextField(blank=True)

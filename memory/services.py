@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Q, QuerySet
 from pgvector.django import CosineDistance
 
+from accounts.access import organization_of
+from accounts.models import Organization
 from config.errors import InvalidRequest, NotFound
 from config.pagination import cursor_page
 from memory import editing, events, merge
@@ -64,6 +67,13 @@ def get_block_for_user(user: Any, block_id: str) -> Block:
 def agent_blocks(agent: Agent) -> list[Block]:
     """The agent's core-memory blocks in attachment order."""
     return list(Block.objects.filter(agent_links__agent=agent).order_by("agent_links__position"))
+
+
+def blocks_fingerprint(blocks: list[Block]) -> str:
+    """Which blocks, at which versions: equal fingerprints mean a page shows them all as
+    they are (memory/consumers.py skips re-sending them)."""
+    state = ",".join(f"{block.id}:{block.version}" for block in blocks)
+    return hashlib.sha256(state.encode()).hexdigest()[:16]
 
 
 def get_agent_block(agent: Agent, label: str) -> Block:
@@ -137,7 +147,9 @@ def create_block(
     is_template: bool = False,
     template_name: str = "",
     actor: Actor | None = None,
+    organization: Organization | None = None,
 ) -> Block:
+    """A new block in `organization`, by default the one `owner` acts in."""
     if not label or not label.strip():
         raise InvalidRequest("A block needs a label.")
     limit = DEFAULT_BLOCK_LIMIT if limit is None else limit
@@ -148,6 +160,7 @@ def create_block(
     with transaction.atomic():
         block = Block.objects.create(
             owner=owner,
+            organization=organization or organization_of(owner),
             label=label,
             value=value,
             limit=limit,

@@ -40,7 +40,7 @@ class SourceFileAdmin(admin.ModelAdmin):
         "windows_digested",
         "created_at",
     ]
-    list_filter = ["processing_status", "kind"]
+    list_filter = ["processing_status", "kind", "organization"]
     search_fields = ["file_name", "id", "error_message"]
     exclude = ["content"]
     list_select_related = ["source"]

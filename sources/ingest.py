@@ -307,6 +307,7 @@ def _document_agent(primary: Agent, source: Source, block: Block) -> Agent:
     model = (sleeptime.sleeptime_model(group) if group else None) or primary.llm_handle
     worker = Agent.objects.create(
         owner=primary.owner,
+        organization_id=primary.organization_id,
         name=f"{primary.name}-doc-sleeptime",
         system=prompts.DOC_INGEST_SYSTEM_PROMPT,
         agent_type=AgentType.SLEEPTIME,
@@ -326,7 +327,12 @@ def _document_agent(primary: Agent, source: Source, block: Block) -> Agent:
         memory_services.attach_block(
             worker,
             memory_services.create_block(
-                primary.owner, label=label, value=value, read_only=True, limit=max(5000, len(value))
+                primary.owner,
+                organization=primary.organization,
+                label=label,
+                value=value,
+                read_only=True,
+                limit=max(5000, len(value)),
             ),
         )
     memory_services.attach_block(worker, block)
@@ -369,6 +375,7 @@ def _open_run(
     now = timezone.now()
     run = Run.objects.create(
         owner=primary.owner,
+        organization_id=primary.organization_id,
         run_agent_id=worker.id,
         primary_agent=primary,
         group=sleeptime.group_of(primary),

@@ -16,6 +16,9 @@ class Source(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sources"
     )
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="sources"
+    )
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True)
     # How the digest agent should read this source; falls back to the description.
@@ -31,7 +34,9 @@ class Source(models.Model):
         ordering = ["created_at", "id"]
         constraints = [
             # The digest block is labelled with the source's name, so names must differ.
-            models.UniqueConstraint(fields=["owner", "name"], name="source_owner_name"),
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="source_organization_name"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -56,6 +61,9 @@ class SourceFile(models.Model):
     id = models.CharField(primary_key=True, max_length=64, default=file_id, editable=False)
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="files")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="files"
+    )
     file_name = models.CharField(max_length=255)
     original_file_name = models.CharField(max_length=255)
     file_type = models.CharField(max_length=100)

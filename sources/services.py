@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from accounts.access import organization_of
 from agents import sleeptime
 from agents.models import Agent
 from config.errors import InvalidRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
@@ -31,14 +32,14 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9_\-. ]+$")
 
 
 def get_source_for_user(user: Any, source_id: str) -> Source:
-    source = Source.objects.filter(owner=user, pk=source_id).first()
+    source = Source.objects.filter(organization=organization_of(user), pk=source_id).first()
     if source is None:
         raise NotFound(f"Source '{source_id}' not found")
     return source
 
 
 def get_source_by_name(user: Any, name: str) -> Source:
-    source = Source.objects.filter(owner=user, name=name).first()
+    source = Source.objects.filter(organization=organization_of(user), name=name).first()
     if source is None:
         raise NotFound(f"No source named '{name}'")
     return source
@@ -53,7 +54,7 @@ def list_sources(
     limit: int = 50,
     ascending: bool = True,
 ) -> QuerySet[Source]:
-    sources = Source.objects.filter(owner=user)
+    sources = Source.objects.filter(organization=organization_of(user))
     if name:
         sources = sources.filter(name=name)
     return cursor_page(sources, after=after, before=before, limit=limit, ascending=ascending)
@@ -88,6 +89,7 @@ def create_source(
         with transaction.atomic():
             return Source.objects.create(
                 owner=owner,
+                organization=organization_of(owner),
                 name=name,
                 description=description or "",
                 instructions=instructions or "",
@@ -105,7 +107,9 @@ def update_source(source: Source, changes: dict[str, Any]) -> Source:
     with transaction.atomic():
         if "name" in changes and changes["name"] != source.name:
             _check_name(changes["name"])
-            if Source.objects.filter(owner=source.owner, name=changes["name"]).exists():
+            if Source.objects.filter(
+                organization=source.organization_id, name=changes["name"]
+            ).exists():
                 raise InvalidRequest(f"A source named '{changes['name']}' already exists.")
             for block in _digest_blocks(source):
                 memory_services.update_block(
@@ -185,6 +189,7 @@ def digest_block(agent: Agent, source: Source) -> Block:
         return block
     block = memory_services.create_block(
         agent.owner,
+        organization=agent.organization,
         label=source.name,
         description=f"What was learned from the documents of the source '{source.name}'.",
         actor=memory_services.Actor.system(),
@@ -221,7 +226,11 @@ def get_file(source: Source, file_id: str) -> SourceFile:
 
 
 def get_file_for_user(user: Any, file_id: str) -> SourceFile:
-    found = SourceFile.objects.filter(owner=user, pk=file_id).defer("content").first()
+    found = (
+        SourceFile.objects.filter(organization=organization_of(user), pk=file_id)
+        .defer("content")
+        .first()
+    )
     if found is None:
         raise NotFound(f"Job '{file_id}' not found")
     return found
@@ -304,6 +313,7 @@ def upload_file(
         upload = SourceFile.objects.create(
             source=source,
             owner=source.owner,
+            organization_id=source.organization_id,
             file_name=display_name,
             original_file_name=PurePath(file_name or display_name).name,
             file_type=content_type or "application/octet-stream",

@@ -112,7 +112,7 @@ def sources_context(
         agent.sources.order_by("name", "id").prefetch_related(Prefetch("files", queryset=files))
     )
     available = list(
-        Source.objects.filter(owner_id=agent.owner_id)
+        Source.objects.filter(organization_id=agent.organization_id)
         .exclude(pk__in=[source.pk for source in attached])
         .order_by("name", "id")
     )

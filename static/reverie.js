@@ -27,4 +27,34 @@ document.addEventListener("keydown", (event) => {
   box.form.requestSubmit();
 });
 
+// A live update swaps in a fresh copy of what it changed. If that held the keyboard focus
+// (say the Edit button of a block just saved), or was about to get it from htmx's
+// autofocus, the focus moves to the fresh copy, found by id, instead of being lost.
+let autofocusPending = null; // between a swap and the settle step that focuses [autofocus]
+let restoreId = null;
+
+document.addEventListener("htmx:afterSwap", (event) => {
+  const root = event.target.id ? document.getElementById(event.target.id) : null;
+  const wanted = root && (root.matches("[autofocus][id]") ? root : root.querySelector("[autofocus][id]"));
+  autofocusPending = wanted ? wanted.id : null;
+});
+document.addEventListener("htmx:afterSettle", () => {
+  autofocusPending = null;
+});
+document.addEventListener("htmx:oobBeforeSwap", (event) => {
+  const active = document.activeElement;
+  restoreId = null;
+  if (active && active !== document.body && active.id && event.target.contains(active)) {
+    restoreId = active.id;
+  } else if (autofocusPending && event.target.querySelector(`#${CSS.escape(autofocusPending)}`)) {
+    restoreId = autofocusPending;
+  }
+});
+document.addEventListener("htmx:oobAfterSwap", () => {
+  if (!restoreId) return;
+  const again = document.getElementById(restoreId);
+  restoreId = null;
+  if (again) again.focus({ preventScroll: true });
+});
+
 document.addEventListener("DOMContentLoaded", watchChatLog);

@@ -7,6 +7,7 @@ the partial that the page itself includes.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.contrib import messages
@@ -216,7 +217,11 @@ def _detail_context(
 @require_GET
 def agent_detail(request: HttpRequest, agent_id: str) -> HttpResponse:
     agent = _agent_or_404(request, agent_id)
-    return render(request, "agents/detail.html", _detail_context(agent, MessageForm()))
+    context = _detail_context(agent, MessageForm())
+    # The page's state, so its websocket need not send it all again (memory/consumers.py).
+    context["rendered_at"] = time.time()
+    context["blocks_fingerprint"] = memory_services.blocks_fingerprint(context["blocks"])
+    return render(request, "agents/detail.html", context)
 
 
 @login_required

@@ -53,6 +53,7 @@ def stored_file(source: Source, name: str) -> SourceFile:
     return SourceFile.objects.create(
         source=source,
         owner=source.owner,
+        organization_id=source.organization_id,
         file_name=name,
         original_file_name=name,
         file_type="text/plain",

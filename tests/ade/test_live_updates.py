@@ -5,6 +5,7 @@ edit committed anywhere arrives as the block's partial with its changed lines ma
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -28,11 +29,11 @@ def _session_cookie(user: Any) -> bytes:
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
-async def _connect(agent_id: str, cookie: bytes | None) -> WebsocketCommunicator:
+async def _connect(agent_id: str, cookie: bytes | None, query: str = "") -> WebsocketCommunicator:
     headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
     if cookie:
         headers.append((b"cookie", cookie))
-    return WebsocketCommunicator(application, f"/ws/agents/{agent_id}/", headers=headers)
+    return WebsocketCommunicator(application, f"/ws/agents/{agent_id}/{query}", headers=headers)
 
 
 def _closed_thread_connection(func: Any) -> Any:
@@ -180,5 +181,32 @@ async def test_a_reconnecting_page_gets_the_edits_it_missed(setup):
     await communicator.connect()
     snapshot = await communicator.receive_from(timeout=5)
     assert "Name: Grace" in snapshot
+    await communicator.disconnect()
+    await asyncio.sleep(0)
+
+
+async def test_a_freshly_rendered_page_is_sent_only_what_changed_since(setup):
+    """Re-sending what the page already shows would steal the keyboard focus."""
+    owner, _, agent = setup
+    cookie = await sync_to_async(_session_cookie)(owner)
+    blocks = await _closed_thread_connection(memory_services.agent_blocks)(agent)
+    fingerprint = memory_services.blocks_fingerprint(blocks)
+    # Rendered well after the set-up (more than the consumer's margin for clock skew).
+    rendered_at = time.time() + 3
+    current = f"?since={rendered_at:.3f}&blocks={fingerprint}"
+    communicator = await _connect(agent.id, cookie, query=current)
+    assert (await communicator.connect())[0]
+    assert await communicator.receive_nothing(timeout=0.5)
+    await communicator.disconnect()
+
+    await _closed_thread_connection(memory_services.update_block)(
+        blocks[0].id, actor=memory_services.Actor.for_user(owner), value="Name: Grace"
+    )
+    # The page rendered before that edit gets its blocks again, and only them.
+    communicator = await _connect(agent.id, cookie, query=current)
+    await communicator.connect()
+    frame = await communicator.receive_from(timeout=5)
+    assert "Name: Grace" in frame and 'id="memory-blocks"' in frame
+    assert await communicator.receive_nothing(timeout=0.5)
     await communicator.disconnect()
     await asyncio.sleep(0)

@@ -161,6 +161,7 @@ def test_a_document_digests_tool_calls_come_from_the_run_once_its_agent_is_gone(
     primary = make_agent(enable_sleeptime=True)
     run = Run.objects.create(
         owner=user,
+        organization_id=primary.organization_id,
         run_agent_id="agent-deleted",
         primary_agent=primary,
         trigger="digest",

@@ -338,6 +338,7 @@ def _live_setup(django_user_model: Any) -> tuple[Any, Agent, SourceFile, SourceF
         return SourceFile.objects.create(
             source=source,
             owner=owner,
+            organization_id=source.organization_id,
             file_name=name,
             original_file_name=name,
             file_type="text/plain",

@@ -7,7 +7,13 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import close_old_connections, connection, connections
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    connections,
+)
 
 logger = logging.getLogger("reverie.clock")
 
@@ -46,13 +52,25 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         interval = options["clock_interval"]
+        database_down = False
         try:
             while not stopping.is_set() and cluster.sentinel.is_alive():
                 try:
                     runs.tick()
+                except (OperationalError, InterfaceError) as error:
+                    # The database restarted or is unreachable: say so once, drop the
+                    # broken connection, and tick on; the next tick connects anew.
+                    if not database_down:
+                        logger.warning("database unavailable (%s); the clock keeps trying", error)
+                    database_down = True
+                    connection.close()
                 except Exception:
                     logger.exception("clock tick failed; retrying")
                     close_old_connections()
+                else:
+                    if database_down:
+                        logger.warning("database reachable again; the clock carries on")
+                    database_down = False
                 stopping.wait(interval)
         finally:
             connection.close()

@@ -1,0 +1,78 @@
+"""Who may do what: a user acts in one organization at a time, with their role there.
+
+The organization comes from the API key (a key belongs to one) or, in the browser, from
+the organization picked in the session. The request's `Access` is bound to the user
+object (`bind`), so the services, which take a user, find it with `access_for(user)`;
+a user without a bound access (a test, a command) acts in their first organization, and a
+user who belongs to none gets a personal one of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from accounts.models import Membership, Organization, Role
+
+_ATTRIBUTE = "_reverie_access"
+
+
+@dataclass(frozen=True)
+class Access:
+    user: Any
+    organization: Organization
+    role: str
+
+    @property
+    def can_edit(self) -> bool:
+        return self.role in (Role.EDITOR, Role.ADMIN)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+
+def personal_membership(user: Any) -> Membership:
+    """The user's own organization, created on first need, with them as its admin."""
+    with transaction.atomic():
+        organization = Organization.objects.create(name=user.get_username())
+        return Membership.objects.create(user=user, organization=organization, role=Role.ADMIN)
+
+
+def memberships(user: Any) -> list[Membership]:
+    return list(Membership.objects.filter(user=user).select_related("organization"))
+
+
+def membership_in(user: Any, organization_id: str) -> Membership | None:
+    return (
+        Membership.objects.filter(user=user, organization_id=organization_id)
+        .select_related("organization")
+        .first()
+    )
+
+
+def default_membership(user: Any) -> Membership:
+    first = Membership.objects.filter(user=user).select_related("organization").first()
+    return first if first is not None else personal_membership(user)
+
+
+def bind(user: Any, membership: Membership) -> Access:
+    access = Access(user=user, organization=membership.organization, role=membership.role)
+    setattr(user, _ATTRIBUTE, access)
+    return access
+
+
+def access_for(user: Any) -> Access:
+    """The access bound to `user` for this request, else their first organization's."""
+    if isinstance(user, Access):
+        return user
+    bound = getattr(user, _ATTRIBUTE, None)
+    if bound is not None:
+        return bound
+    return bind(user, default_membership(user))
+
+
+def organization_of(user: Any) -> Organization:
+    return access_for(user).organization

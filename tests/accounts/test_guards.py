@@ -1,0 +1,199 @@
+"""Auth failures are rate-limited, cookies are secure outside a local or debug setup, no
+key reaches the logs, the websocket follows the organization, and the command line
+manages keys and members."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from io import StringIO
+from typing import Any
+
+import pytest
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.core.management import call_command
+from django.test import Client
+
+from accounts.models import ApiKey, Membership
+from memory.consumers import FORBIDDEN
+from tests.accounts.conftest import Team, build_team
+from tests.conftest import ROOT
+
+LIMITED = {"AUTH_FAILURE_LIMIT": 3, "AUTH_FAILURE_WINDOW_SECONDS": 60}
+
+
+@pytest.fixture
+def limited(settings: Any) -> None:
+    settings.REVERIE = {**settings.REVERIE, **LIMITED}
+
+
+def test_wrong_passwords_lock_the_address_out_even_for_the_right_one(team, limited):
+    team.editor.user.set_password("the right password")
+    team.editor.user.save()
+    browser = Client()
+    for _ in range(3):
+        response = browser.post("/login/", {"username": "ed", "password": "wrong"})
+        assert (
+            response.status_code == 200 and "enter a correct username" in response.content.decode()
+        )
+    response = browser.post("/login/", {"username": "ed", "password": "the right password"})
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert "Too many failed attempts" in response.content.decode()
+    assert "_auth_user_id" not in browser.session
+    # Another address is not affected.
+    other = Client(REMOTE_ADDR="10.0.0.9")
+    assert (
+        other.post("/login/", {"username": "ed", "password": "the right password"}).status_code
+        == 302
+    )
+
+
+def test_wrong_api_keys_lock_the_address_out(team, limited):
+    for _ in range(3):
+        assert (
+            Client(headers={"Authorization": "Bearer rev-guess"}).get("/v1/agents/").status_code
+            == 401
+        )
+    response = team.editor.api.get("/v1/agents/")
+    assert response.status_code == 429
+    assert "Too many failed attempts" in response.json()["detail"]
+    assert int(response["Retry-After"]) > 0
+
+
+def test_no_key_reaches_the_logs(team, caplog):
+    caplog.set_level(logging.DEBUG)
+    Client(headers={"Authorization": "Bearer rev-not-a-real-key-123"}).get("/v1/agents/")
+    team.editor.api.get("/v1/agents/")
+    text = caplog.text
+    assert "rev-not-a-real-key-123" not in text
+    assert team.editor.key not in text
+    assert team.editor.key[12:] not in text
+
+
+def _settings_in(**environment: str) -> str:
+    code = (
+        "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings');"
+        "django.setup(); from django.conf import settings as s;"
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY)"
+    )
+    env = {**os.environ, **environment}
+    env.pop("SECURE_COOKIES", None) if "SECURE_COOKIES" not in environment else None
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip()
+
+
+def test_cookies_are_secure_when_served_beyond_this_machine_without_debug():
+    assert _settings_in(DEBUG="0", HOST="0.0.0.0") == "True True True"
+    assert _settings_in(DEBUG="1", HOST="0.0.0.0") == "False False True"
+    # `make run` on a laptop serves loopback over plain HTTP.
+    assert _settings_in(DEBUG="0", HOST="127.0.0.1") == "False False True"
+    assert _settings_in(DEBUG="0", HOST="127.0.0.1", SECURE_COOKIES="1") == "True True True"
+
+
+# --- The websocket ---------------------------------------------------------------------------
+
+
+def _closing(func: Any) -> Any:
+    def run(*args: Any) -> Any:
+        from django.db import connection
+
+        try:
+            return func(*args)
+        finally:
+            connection.close()
+
+    return run
+
+
+def _cookie(user: Any) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def _connects(agent_id: str, user: Any) -> tuple[bool, Any]:
+    from asgiref.sync import sync_to_async
+
+    from config.asgi import application
+
+    cookie = await sync_to_async(_closing(_cookie))(user)
+    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost"), (b"cookie", cookie)]
+    communicator = WebsocketCommunicator(application, f"/ws/agents/{agent_id}/", headers=headers)
+    connected, code = await communicator.connect()
+    if connected:
+        await communicator.disconnect()
+    return connected, code
+
+
+def _setup_in_thread(django_user_model: Any) -> tuple[Team, Any]:
+    from django.db import connection
+
+    from tests.factories import make_agent
+
+    try:
+        team = build_team(django_user_model)
+        return team, make_agent(team.editor.user, name="live")
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_agents_socket_admits_its_organization_only(django_user_model):
+    from asgiref.sync import sync_to_async
+
+    team, agent = await sync_to_async(_setup_in_thread)(django_user_model)
+    assert (await _connects(agent.id, team.viewer.user))[0]
+    assert await _connects(agent.id, team.outsider.user) == (False, FORBIDDEN)
+    # The layer's LISTEN connection would otherwise outlive the test database.
+    await get_channel_layer().close()
+
+
+# --- manage.py -------------------------------------------------------------------------------
+
+
+def test_keys_are_created_listed_by_prefix_and_revoked_on_the_command_line(team):
+    out = StringIO()
+    call_command(
+        "apikeys",
+        "create",
+        "ed",
+        "--org",
+        team.organization.id,
+        "--name",
+        "ci",
+        stdout=out,
+        stderr=StringIO(),
+    )
+    raw = out.getvalue().strip().splitlines()[-1]
+    key = ApiKey.objects.get(name="ci")
+    assert raw.startswith(key.prefix) and key.organization == team.organization
+    listing = StringIO()
+    call_command("apikeys", "list", "ed", stdout=listing)
+    assert f"{key.prefix}…" in listing.getvalue() and raw not in listing.getvalue()
+    call_command("apikeys", "revoke", key.prefix, stdout=StringIO())
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    assert Client(headers={"Authorization": f"Bearer {raw}"}).get("/v1/agents/").status_code == 401
+
+
+def test_organizations_are_created_and_joined_on_the_command_line(team):
+    out = StringIO()
+    call_command("organizations", "create", "research", "--admin", "ed", stdout=out)
+    organization_id = out.getvalue().strip()
+    call_command("organizations", "add", "research", "vi", "--role", "viewer", stdout=StringIO())
+    roles = dict(
+        Membership.objects.filter(organization_id=organization_id).values_list(
+            "user__username", "role"
+        )
+    )
+    assert roles == {"ed": "admin", "vi": "viewer"}
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="already a member"):
+        call_command("organizations", "add", organization_id, "vi", stdout=StringIO())
