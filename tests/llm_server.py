@@ -652,6 +652,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     server: _Server
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes; with Nagle's algorithm on, the body waits for
+    # the client's delayed ACK (40 ms on Linux), which a real provider does not add.
+    disable_nagle_algorithm = True
     server_version = "ScriptedLLM/1.0"
     sys_version = ""
 

@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 import openai
+from openai.types.chat import ChatCompletion
 
 from agents.llm.local_embedder import embed_text
 from config import env
@@ -109,7 +110,11 @@ def chat(
     if max_tokens:
         kwargs["max_tokens"] = max_tokens
     try:
-        response = client.chat.completions.create(**kwargs)
+        # The request is already plain JSON. `chat.completions.create` would first walk it
+        # against the SDK's TypedDicts, which cost ~1 ms per message of history and was
+        # most of a turn's time (bench/README.md); the low-level post skips that walk and
+        # keeps the client's retries, timeouts and error types.
+        response = client.post("/chat/completions", body=kwargs, cast_to=ChatCompletion)
     except openai.OpenAIError as error:
         raise LLMError(_describe(error)) from error
     if not response.choices:
