@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import QuerySet
 from django.utils import timezone
+
+logger = logging.getLogger("reverie.heartbeat")
 
 
 class Heartbeat:
@@ -26,7 +29,13 @@ class Heartbeat:
     def _beat(self) -> None:
         try:
             while not self.stopped.wait(self.interval):
-                self.rows.update(heartbeat_at=timezone.now())
+                try:
+                    self.rows.update(heartbeat_at=timezone.now())
+                except DatabaseError as error:
+                    # The database restarted under us: beat again once it is back, or the
+                    # clock would take a job that is still running for a lost one.
+                    logger.warning("heartbeat missed (%s); retrying", error.__class__.__name__)
+                    connection.close()
         finally:
             connection.close()
 
