@@ -15,6 +15,7 @@ import pytest
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.core.management import call_command
+from django.db import connections
 from django.test import Client
 
 from accounts.models import ApiKey, Membership
@@ -150,8 +151,9 @@ async def test_the_agents_socket_admits_its_organization_only(django_user_model)
     team, agent = await sync_to_async(_setup_in_thread)(django_user_model)
     assert (await _connects(agent.id, team.viewer.user))[0]
     assert await _connects(agent.id, team.outsider.user) == (False, FORBIDDEN)
-    # The layer's LISTEN connection would otherwise outlive the test database.
+    # Neither the layer's LISTEN connection nor the consumer's may outlive the test database.
     await get_channel_layer().close()
+    await sync_to_async(connections.close_all)()
 
 
 # --- manage.py -------------------------------------------------------------------------------
