@@ -122,9 +122,9 @@ def chat(
     choice = response.choices[0]
     message = choice.message
     calls = [
-        ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments or "")
+        ToolCall(id=call.id, name=function.name, arguments=function.arguments or "")
         for call in (message.tool_calls or [])
-        if getattr(call, "function", None) is not None
+        if (function := getattr(call, "function", None)) is not None
     ]
     # Reasoning models behind OpenAI-compatible gateways put their thinking here.
     reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)

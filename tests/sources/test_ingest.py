@@ -394,6 +394,28 @@ def test_the_digest_reads_windows_of_passages_at_about_two_model_calls_each(
     assert block.value == "\n".join(f"note {n}" for n in range(1, windows + 1))
 
 
+def test_the_document_agent_is_handed_passages_without_their_embeddings(
+    make_agent, user, llm, monkeypatch
+):
+    agent, source, doc = digest_setup(make_agent, user, monkeypatch, sentences=20)
+    handed = []
+    real_digest = ingest.digest
+
+    def spying_digest(primary, source, passages, spans, **kwargs):
+        handed.append(passages)
+        return real_digest(primary, source, passages, spans, **kwargs)
+
+    monkeypatch.setattr(ingest, "digest", spying_digest)
+
+    assert ingest.process_file(doc.id) == "completed"
+    assert ingest.digest_source(source.id, agent.id, True) == "completed"
+
+    assert len(handed) == 2  # the new file, then the whole source again
+    for passages in handed:
+        assert passages
+        assert all(passage.get_deferred_fields() == {"embedding"} for passage in passages)
+
+
 def test_each_window_says_which_part_it_is_and_how_much_room_the_block_has(
     make_agent, user, llm, monkeypatch
 ):
