@@ -415,6 +415,15 @@ def detach_block(agent: Agent, block_id: str) -> None:
 # --- Archival memory -----------------------------------------------------------------------
 
 
+# Candidates the HNSW scan keeps while it walks the graph (pgvector's default is 40).
+# Short queries against the local embedder's vectors, where common words weigh heavily in
+# every stored passage, need a wider walk: at 100,000 passages recall@10 goes from 0.59
+# at 40 to 0.73 at 100 (0.77 at 150, past a 20 ms p95). From about 200 the planner prices
+# the index above ranking every row and scans the table instead (~500 ms).
+# bench/archival.py measures it.
+ARCHIVAL_EF_SEARCH = 100
+
+
 def _embed(agent: Agent, texts: list[str]) -> list[list[float]]:
     from agents.llm import embed
 
@@ -461,11 +470,19 @@ def search_passages(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> list[Passage]:
-    """Nearest passages to `query` by cosine distance, best first."""
+    """Nearest passages to `query` by cosine distance, best first: approximate (the HNSW
+    index) over a large archival memory, exact when the planner finds the agent's share
+    small enough to rank every row. The results carry no embedding."""
     if not query or not query.strip():
         return []
     (vector,) = _embed(agent, [query])
-    passages = agent_passages(agent)
+    # The same rows as agent_passages(), stated on this table's own columns. That query's
+    # OR across the join to the attachments leaves the planner blind to how many rows
+    # match: for an agent holding 1% of 100,000 passages it walked the HNSW graph through
+    # ~1,150 other rows (70-150 ms, recall 0.57) where ranking its ~1,000 rows exactly
+    # takes a few milliseconds; here it has statistics for each condition (bench/archival.py).
+    source_ids = list(agent.sources.values_list("pk", flat=True))
+    passages = Passage.objects.filter(Q(agent=agent) | Q(source_id__in=source_ids))
     if tags:
         if tag_match_mode == "all":
             passages = passages.filter(tags__contains=sorted(set(tags)))
@@ -478,13 +495,24 @@ def search_passages(
         passages = passages.filter(created_at__gte=start)
     if end is not None:
         passages = passages.filter(created_at__lte=end)
-    ranked = passages.annotate(distance=CosineDistance("embedding", vector)).order_by("distance")
+    ranked = (
+        # Nobody reads a result's 1536 floats, and parsing them cost ~5 ms per search.
+        passages.defer("embedding")
+        .annotate(distance=CosineDistance("embedding", vector))
+        .order_by("distance")
+    )
     with transaction.atomic():
         with connection.cursor() as cursor:
             # With a filter (one agent among many), a plain HNSW scan returns its ef_search
             # nearest rows and then filters them, which can leave fewer than top_k; the
             # iterative scan keeps walking the graph until enough rows pass the filter.
-            cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+            # ef_search: see ARCHIVAL_EF_SEARCH. Both in one round trip, for this
+            # transaction only.
+            cursor.execute(
+                "SELECT set_config('hnsw.iterative_scan', 'strict_order', true),"
+                " set_config('hnsw.ef_search', %s, true)",
+                [str(ARCHIVAL_EF_SEARCH)],
+            )
         return list(ranked[: max(1, min(top_k, 100))])
 
 
