@@ -19,12 +19,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Subquery
 from django.utils import timezone
 
 from agents import llm, prompts
 from agents.models import Agent, Message, Role
 from agents.tools import TOOLS, ToolContext, ToolError, execute
+from config.transactions import commits_without_flush
 from memory import events
 from memory import services as memory_services
 from memory.models import Block
@@ -36,6 +37,11 @@ DEFAULT_MAX_STEPS = 50
 # evicting in large slices keeps summaries (model calls) rare.
 EVICT_SHARE = 0.85
 KEEP_SHARE = 0.5
+
+# What the request and the eviction read of each message of the history, which is loaded
+# afresh at every step: leaving out the rest (timestamps, usage, ids) makes it a third
+# cheaper to load (bench/turn.py).
+HISTORY_FIELDS = ("seq", "role", "content", "reasoning", "tool_calls", "tool_call_id", "turn_id")
 
 # Called with each stored response message as soon as it is written (for streaming).
 Emit = Callable[["Message"], None]
@@ -336,32 +342,38 @@ def run_turn(
             emit(message)
 
     with TurnLock(agent.id):
-        agent.refresh_from_db()
-        for item in inputs:
-            _store(
-                agent,
-                role=item.role,
-                content=item.content,
-                name=item.name,
-                otid=item.otid,
-                sender_id=item.sender_id,
-                turn_id=turn_id,
-                run_id=run_id,
-            )
-        ctx = ToolContext(agent=agent, turn_id=turn_id, run_id=run_id)
-        try:
-            _steps(agent, ctx, turn_id, max_steps, result, publish, max_tool_errors)
-        except llm.LLMError as error:
-            result.stop_reason = "error"
-            result.error = str(error)
-            logger.warning("agent %s: turn failed: %s", agent.id, error)
+        # Each message (and memory edit) commits as soon as it is written, so that pages
+        # open on the agent show it at once, but without waiting for the disk: the
+        # synchronous commit below makes them all durable before the turn answers.
+        with commits_without_flush():
+            agent.refresh_from_db()
+            for item in inputs:
+                _store(
+                    agent,
+                    role=item.role,
+                    content=item.content,
+                    name=item.name,
+                    otid=item.otid,
+                    sender_id=item.sender_id,
+                    turn_id=turn_id,
+                    run_id=run_id,
+                )
+            ctx = ToolContext(agent=agent, turn_id=turn_id, run_id=run_id)
+            try:
+                _steps(agent, ctx, turn_id, max_steps, result, publish, max_tool_errors)
+            except llm.LLMError as error:
+                result.stop_reason = "error"
+                result.error = str(error)
+                logger.warning("agent %s: turn failed: %s", agent.id, error)
         now = timezone.now()
+        # Still under the turn lock, so no later turn has written anything yet and the
+        # agent's last message is this turn's.
+        last_seq = Message.objects.filter(agent=agent).order_by("-seq").values("seq")[:1]
         Agent.objects.filter(pk=agent.pk).update(
             last_stop_reason=result.stop_reason,
             last_run_completion=now,
             last_run_duration_ms=int((clock.monotonic() - started) * 1000),
-            # Still under the turn lock, so no later turn has written anything yet.
-            last_turn_end_seq=Message.objects.filter(agent=agent).aggregate(m=Max("seq"))["m"],
+            last_turn_end_seq=Subquery(last_seq),
             last_turn_at=now,
         )
     return result
@@ -382,7 +394,8 @@ def _steps(
         ctx.seen_versions.clear()
         ctx.seen_versions.update({block.label: block.version for block in blocks})
         system = compile_system(agent, blocks)
-        history = list(Message.objects.filter(agent=agent, in_context=True).order_by("seq"))
+        in_context = Message.objects.filter(agent=agent, in_context=True).order_by("seq")
+        history = list(in_context.only(*HISTORY_FIELDS))
         history = summarize_if_needed(agent, system, history, turn_id)
         request = [{"role": "system", "content": system}]
         summary = summary_message(agent)

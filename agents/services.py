@@ -35,10 +35,12 @@ DEFAULT_BLOCK_DESCRIPTIONS = {
 
 def get_agent_for_user(user: Any, agent_id: str) -> Agent:
     """The agent, or NotFound for both "missing" and "not yours"."""
-    agent = Agent.objects.for_user(user).filter(pk=agent_id).first()
-    if agent is None:
-        raise NotFound(f"Agent '{agent_id}' not found")
-    return agent
+    try:
+        # get(), not first(): every API call on an agent runs this, and first() would
+        # have Django compile an ORDER BY for a primary key lookup.
+        return Agent.objects.for_user(user).get(pk=agent_id)
+    except Agent.DoesNotExist:
+        raise NotFound(f"Agent '{agent_id}' not found") from None
 
 
 def list_agents(
@@ -330,7 +332,8 @@ def send_message(
     except llm.ProviderNotConfigured as error:
         raise InvalidRequest(str(error)) from None
     result = loop.run_turn(agent, inputs, max_steps=max_steps, emit=emit)
-    agent.refresh_from_db(fields=["enable_sleeptime"])
+    # run_turn re-read the agent under its turn lock: sleep-time counts the turn if it
+    # was on when the turn began (switching it off takes effect from the next turn).
     result.run_ids = sleeptime.after_turn(agent, failed=result.stop_reason == "error")
     return result
 

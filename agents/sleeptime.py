@@ -31,6 +31,7 @@ from agents.models import (
 from agents.tools import SLEEPTIME_TOOLS, default_rules
 from config.errors import InvalidRequest, NotFound
 from config.pagination import cursor_page
+from config.transactions import commit_without_flush
 from memory import services as memory_services
 from memory.models import AgentBlock, Block
 
@@ -208,6 +209,11 @@ def after_turn(primary: Agent, *, failed: bool) -> list[str] | None:
     if not primary.enable_sleeptime or failed:
         return None
     with transaction.atomic():
+        # Background bookkeeping on the conversation's path: it does not wait for the
+        # disk (config/transactions.py). A crash of the database server that loses it
+        # loses a trigger at most, and the next run reads what it would have read: a
+        # transcript starts at the last processed message, not at the trigger.
+        commit_without_flush()
         group = Group.objects.select_for_update().filter(manager_agent=primary).first()
         if group is None:
             return None
@@ -235,7 +241,10 @@ def run_now(group: Group) -> list[Run]:
 
 def _start(group: Group, trigger: str) -> list[Run]:
     """A run per sleep-time agent, single-flight. The caller holds the group's row lock."""
-    return [request_run(group, sleeper, trigger) for sleeper in sleeptime_agents(group)]
+    # Only their ids are needed, and with frequency 1 this runs after every turn: the
+    # agents' rows (system prompt, tool lists) are not loaded for nothing.
+    sleepers = group.participants.order_by("created_at", "id").only("id")
+    return [request_run(group, sleeper, trigger) for sleeper in sleepers]
 
 
 def request_run(group: Group, sleeper: Agent, trigger: str, **fields: Any) -> Run:

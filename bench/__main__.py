@@ -16,7 +16,16 @@ import sys
 from bench.common import ROOT, Context, write
 
 # Module names under bench/, in the order they run.
-BENCHMARKS = ["foundation"]
+BENCHMARKS = [
+    "foundation",
+    "transcript",
+    "digestion",
+    "archival",
+    "turn",
+    "isolation",
+    "push",
+    "load",
+]
 
 
 def main(names: list[str]) -> None:

@@ -76,6 +76,8 @@ HOST = env_str("HOST", "127.0.0.1")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 DATABASE_URL = env_optional("DATABASE_URL")
+# Connections a web process keeps in its pool; 0 connects afresh for every request.
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 0, minimum=0)
 WORKERS = env_int("Q_WORKERS", 2, minimum=1)
 
 

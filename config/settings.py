@@ -75,7 +75,7 @@ TEMPLATES = [
 
 # --- Database ------------------------------------------------------------------------------
 
-DATABASES = {"default": database_settings(env.DATABASE_URL, DATA_DIR)}
+DATABASES = {"default": database_settings(env.DATABASE_URL, DATA_DIR, env.DATABASE_POOL_SIZE)}
 
 # --- Auth and sessions ---------------------------------------------------------------------
 

@@ -143,14 +143,17 @@ class AgentConsumer(AsyncWebsocketConsumer):
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
-    @database_sync_to_async
-    def _agent(self) -> Agent | None:
+    def _visible_agent(self) -> Agent | None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             return None
         # The organization picked in the browser's session, as for the page itself.
         access = session_access(user, self.scope["session"])
         return Agent.objects.filter(organization=access.organization, pk=self.agent_id).first()
+
+    @database_sync_to_async
+    def _agent(self) -> Agent | None:
+        return self._visible_agent()
 
     @database_sync_to_async
     def _snapshot(self, page: PageState | None) -> list[str]:
@@ -184,13 +187,19 @@ class AgentConsumer(AsyncWebsocketConsumer):
         return [render(agent) for name, render in renderers if name in changed]
 
     async def _forward(self, render: Any) -> None:
-        agent = await self._agent()
-        if agent is None:  # access was revoked or the agent deleted meanwhile
+        html = await self._render_if_visible(render)
+        if html is None:  # access was revoked or the agent deleted meanwhile
             await self.close(code=FORBIDDEN)
             return
-        html = await database_sync_to_async(render)(agent)
         if html.strip():  # e.g. send_message's own result, which the chat never shows
             await self.send(text_data=html)
+
+    @database_sync_to_async
+    def _render_if_visible(self, render: Any) -> str | None:
+        # One trip to a sync thread (and one database connection) per event: the access
+        # check and the rendering together.
+        agent = self._visible_agent()
+        return None if agent is None else str(render(agent))
 
     # --- Event handlers (the event's `type` with dots as underscores) ----------------------
 

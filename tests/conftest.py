@@ -8,12 +8,7 @@ pgvector, daphne serving the ASGI app, the official Letta SDKs as clients.
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +16,21 @@ from typing import Any
 
 import pytest
 
+# Test modules import ROOT, the clock settings and _free_port from here, as they did
+# before the process helpers moved to tests/live.py.
+from tests.live import (  # noqa: F401
+    ROOT,
+    RUN_STALE_SECONDS,
+    SLEEPTIME_RETRY_SECONDS,
+    WorkerProcess,
+    _database_url,
+    _free_port,
+    start_daphne,
+    stop_process,
+    worker_env,
+)
 from tests.llm_server import ScriptedLLM
 
-ROOT = Path(__file__).resolve().parent.parent
 TEST_MODEL = "openai/gpt-4.1"
 TEST_EMBEDDING = "openai/text-embedding-3-small"
 
@@ -68,25 +75,6 @@ def make_agent(user: Any) -> Any:
 # --- A live server ---------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _database_url(settings_dict: dict[str, Any]) -> str:
-    host = settings_dict.get("HOST") or ""
-    user = settings_dict.get("USER") or ""
-    password = settings_dict.get("PASSWORD") or ""
-    port = settings_dict.get("PORT") or ""
-    name = settings_dict["NAME"]
-    if host.startswith("/"):
-        return f"postgresql://{user}:{password}@/{name}?host={host}" + (
-            f"&port={port}" if port else ""
-        )
-    return f"postgresql://{user}:{password}@{host}:{port or 5432}/{name}"
-
-
 @pytest.fixture(scope="session")
 def live_server_url(
     django_db_setup: Any, django_db_blocker: Any, llm_server: ScriptedLLM, tmp_path_factory: Any
@@ -94,7 +82,6 @@ def live_server_url(
     """Daphne serving the app on the test database, talking to the scripted model."""
     from django.db import connection
 
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("live") / "daphne.log"
     env = {
         **os.environ,
@@ -104,42 +91,9 @@ def live_server_url(
         "LLM_MAX_RETRIES": "1",
     }
     env.pop("LLM_BASE_URL", None)
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "config.asgi:application",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/v1/health/", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"daphne did not start:\n{log_path.read_text()}")
-        time.sleep(0.2)
+    process, url = start_daphne(env, log_path)
     yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_process(process)
 
 
 @pytest.fixture
@@ -192,10 +146,6 @@ def _live_server_test_database(request: pytest.FixtureRequest, django_db_blocker
 
 # --- Background workers (`manage.py worker`) -----------------------------------------------
 
-# Short enough for tests: a lost run is noticed after 3 s, a failed one retried after 1 s.
-RUN_STALE_SECONDS = 3
-SLEEPTIME_RETRY_SECONDS = 1
-
 
 def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.1, what: str = "") -> Any:
     """Poll `predicate` until it returns something truthy, and return that; fail after
@@ -215,110 +165,6 @@ def active_run_ids() -> list[str]:
     from agents.models import ACTIVE_RUN_STATUSES, Run
 
     return list(Run.objects.filter(status__in=ACTIVE_RUN_STATUSES).values_list("pk", flat=True))
-
-
-def worker_env(llm_server: ScriptedLLM) -> dict[str, str]:
-    """The live server's environment plus the clock settings tests need."""
-    from django.db import connection
-
-    settings_dict = connection.settings_dict
-    test_name = (settings_dict.get("TEST") or {}).get("NAME") or f"test_{settings_dict['NAME']}"
-    if settings_dict["NAME"] != test_name:
-        raise RuntimeError(
-            f"refusing to start a worker on database {settings_dict['NAME']!r}: "
-            "it is not the test database"
-        )
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(settings_dict),
-        "OPENAI_BASE_URL": llm_server.base_url,
-        "OPENAI_API_KEY": "sk-test",
-        "LLM_MAX_RETRIES": "1",
-        "RUN_STALE_SECONDS": str(RUN_STALE_SECONDS),
-        "SLEEPTIME_RETRY_SECONDS": str(SLEEPTIME_RETRY_SECONDS),
-        "Q_WORKERS": "2",
-    }
-    env.pop("LLM_BASE_URL", None)
-    return env
-
-
-class WorkerProcess:
-    """`manage.py worker` (django-q2 cluster + clock) in a process group of its own."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.env = env
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> WorkerProcess:
-        if self.alive():
-            return self
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "manage.py", "worker", "--clock-interval", "0.2"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, so it can be killed whole
-            )
-        return self
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def _signal_group(self, signum: int) -> None:
-        if self.process is None:
-            return
-        try:
-            os.killpg(self.process.pid, signum)
-        except ProcessLookupError:
-            pass
-
-    def kill(self) -> None:
-        """SIGKILL the whole tree at once, as an out-of-memory killer or a lost host would."""
-        self._signal_group(signal.SIGKILL)
-        if self.process is not None:
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        """SIGTERM the main process, then SIGKILL whatever is left of the group.
-
-        The SIGTERM goes to the main process only, as docker or Kubernetes send it: the
-        cluster's handler there stops its processes in order. (SIGTERM to every process of
-        the group can leave it hanging; see tests/test_worker.py.)
-        """
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        self._signal_group(signal.SIGKILL)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-
-    def group_size(self) -> int:
-        """How many live processes the worker's process group has."""
-        if self.process is None:
-            return 0
-        count = 0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            # After the command name: state, ppid, pgrp.
-            if int(fields[2]) == self.process.pid and fields[0] != "Z":
-                count += 1
-        return count
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 @pytest.fixture(scope="session")

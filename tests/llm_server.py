@@ -32,6 +32,7 @@ __all__ = [
     "SLEEPER_TOOL",
     "Lane",
     "ScriptedLLM",
+    "Served",
     "ToolCall",
     "hashed_embedding",
     "make_tool_call",
@@ -91,6 +92,17 @@ class _Failure:
 
     status: int
     message: str
+
+
+@dataclass(frozen=True)
+class Served:
+    """One answered chat request: its lane, its body, and how long the server held it
+    (from its headers read to the last byte of the answer written, the lane's delay
+    included). Benchmarks subtract it from a turn to get Reverie's own time."""
+
+    lane: str
+    body: dict[str, Any]
+    seconds: float
 
 
 class _BadRequest(Exception):
@@ -183,6 +195,7 @@ class Lane:
         self.name = name
         self._cond = condition
         self._default = default
+        self._answer: Callable[[dict[str, Any]], str | list[ToolCall]] | None = None
         self._replies: deque[_Reply] = deque()
         self._failures: deque[_Failure] = deque()
         self._delay = 0.0
@@ -237,6 +250,13 @@ class Lane:
         with self._cond:
             self._delay = float(seconds)
 
+    def answer_with(self, answer: Callable[[dict[str, Any]], str | list[ToolCall]] | None) -> None:
+        """Answer the requests no scripted reply or failure is queued for with
+        ``answer(body)``: a text, or the tool calls to make. None (and reset()) restores
+        the lane's default. Called on a server thread, with the server's lock held."""
+        with self._cond:
+            self._answer = answer
+
     def hold(self) -> None:
         """Make requests arriving on this lane block, recorded but unanswered, until release()."""
         with self._cond:
@@ -261,6 +281,7 @@ class Lane:
             self._replies.clear()
             self._failures.clear()
             self._delay = 0.0
+            self._answer = None
             self.requests.clear()
         self.release()
 
@@ -303,6 +324,11 @@ class Lane:
             return self._delay, self._failures.popleft()
         if self._replies:
             return self._delay, self._replies.popleft()
+        if self._answer is not None:
+            answer = self._answer(body)
+            if isinstance(answer, str):
+                return self._delay, _Reply(answer, ())
+            return self._delay, _Reply(None, tuple(answer))
         return self._delay, self._default(body)
 
 
@@ -325,6 +351,7 @@ class ScriptedLLM:
         self._sleeper = Lane("sleeper", self._lock, _sleeper_default_reply)
         self.requests: list[dict[str, Any]] = []
         self.embedding_requests: list[dict[str, Any]] = []
+        self.served: list[Served] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -443,6 +470,7 @@ class ScriptedLLM:
         with self._lock:
             self.requests.clear()
             self.embedding_requests.clear()
+            self.served.clear()
 
     @property
     def last_request(self) -> dict[str, Any]:
@@ -459,12 +487,19 @@ class ScriptedLLM:
 
     # -- request handling (called from server threads) ---------------------
 
+    def _lane_for(self, body: dict[str, Any]) -> Lane:
+        return self._sleeper if _has_tool(body, SLEEPER_TOOL) else self._main
+
     def _next_chat_action(self, body: dict[str, Any]) -> tuple[float, _Reply | _Failure]:
         """Record a chat request, route it to its lane and decide how to answer it."""
-        lane = self._sleeper if _has_tool(body, SLEEPER_TOOL) else self._main
+        lane = self._lane_for(body)
         with self._lock:
             self.requests.append(body)
             return lane._next_action_locked(body)
+
+    def _record_served(self, body: dict[str, Any], seconds: float) -> None:
+        with self._lock:
+            self.served.append(Served(self._lane_for(body).name, body, seconds))
 
     def _main_default_reply(self, body: dict[str, Any]) -> _Reply:
         """Main-lane default; looks ``_default_reply`` up per call so tests can patch it."""
@@ -749,6 +784,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         """Chat completions and embeddings; anything else is 404."""
+        started = time.perf_counter()
         route = self._route()
         if route not in ("/chat/completions", "/embeddings"):
             self._read_body()
@@ -774,6 +810,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_stream(llm._chunks(body, action))
         else:
             self._send_json(200, llm._completion(body, action))
+        llm._record_served(body, time.perf_counter() - started)
 
     def _not_found(self) -> None:
         """404 for unknown routes."""

@@ -110,3 +110,28 @@ def test_a_second_client_waits_for_the_first_turn_and_both_get_their_answer(
     assert second_turn[0] == ("user", "second question"), second_turn
     assert len(first_turn) > 1 and len(second_turn) > 1
     assert all(role != "user" for role, _ in first_turn[1:] + second_turn[1:])
+
+
+def test_turns_of_two_agents_wait_for_the_model_at_once_and_other_requests_go_on(
+    http: httpx.Client, llm: ScriptedLLM
+):
+    # Each request runs its sync code in a thread of its own (agents/api/agents.py,
+    # offload): a turn waiting for the model holds up no other request.
+    agent_ids = []
+    for name in ("left", "right"):
+        created = http.post("/v1/agents/", json={"name": name, "model": TEST_MODEL})
+        assert created.status_code == 200, created.text
+        agent_ids.append(created.json()["id"])
+
+    llm.main.hold()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        turns = [pool.submit(_say, http, agent_id, "hello") for agent_id in agent_ids]
+        llm.main.wait_for_waiting(2, timeout=15)
+        listed = http.get("/v1/agents/", timeout=10)
+        assert not any(turn.done() for turn in turns)
+        llm.main.release()
+        answers = [turn.result(timeout=60) for turn in turns]
+
+    assert listed.status_code == 200, listed.text
+    assert {agent["id"] for agent in listed.json()} >= set(agent_ids)
+    assert [answer.status_code for answer in answers] == [200, 200]

@@ -192,6 +192,9 @@ def stack(llm_server: ScriptedLLM, tmp_path_factory: pytest.TempPathFactory) -> 
             "RUN_STALE_SECONDS": str(RUN_STALE_SECONDS),
             "SLEEPTIME_RETRY_SECONDS": str(SLEEPTIME_RETRY_SECONDS),
             "Q_WORKERS": "2",
+            # As `make run` deploys it: the web process pools its connections (the
+            # worker, which forks, ignores it); pooled ones must survive the restart too.
+            "DATABASE_POOL_SIZE": "10",
         }
         env.pop("LLM_BASE_URL", None)
         env.pop("REDIS_URL", None)  # the channel layer under test is PostgreSQL's LISTEN/NOTIFY

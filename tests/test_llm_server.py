@@ -16,7 +16,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.llm_server import ScriptedLLM, hashed_embedding, make_tool_call
+from tests.llm_server import ScriptedLLM, ToolCall, hashed_embedding, make_tool_call
 
 MODEL = "gpt-test-model"
 SEND_MESSAGE_TOOL: dict[str, Any] = {
@@ -657,6 +657,45 @@ def test_reset_clears_both_lanes(llm: ScriptedLLM, client: OpenAI) -> None:
     assert primary is not None and primary[0].function.name == "send_message"
     assert sleeper is not None and sleeper[0].function.name == "memory_finish_edits"
     assert (llm.waiting, llm.sleeper.waiting) == (0, 0)
+
+
+def test_a_lane_answers_unscripted_requests_with_its_answer_function_until_reset(
+    llm: ScriptedLLM, client: OpenAI
+) -> None:
+    def answer(body: dict[str, Any]) -> list[ToolCall]:
+        text = body["messages"][-1]["content"]
+        return [make_tool_call("memory_insert", {"label": "human", "new_str": text})]
+
+    llm.sleeper.answer_with(answer)
+    llm.sleeper.reply("scripted first")
+
+    assert ask_sleeper(client, "one").choices[0].message.content == "scripted first"
+    [call] = ask_sleeper(client, "two").choices[0].message.tool_calls or []
+    assert call.function.name == "memory_insert"
+    assert json.loads(call.function.arguments) == {"label": "human", "new_str": "two"}
+    llm.main.answer_with(lambda body: "plain words")
+    assert ask_primary(client).choices[0].message.content == "plain words"
+
+    llm.reset()
+
+    [finish] = ask_sleeper(client).choices[0].message.tool_calls or []
+    assert finish.function.name == "memory_finish_edits"
+
+
+def test_served_records_each_answered_chat_request_with_its_lane_and_time(
+    llm: ScriptedLLM, client: OpenAI
+) -> None:
+    llm.sleeper.delay(0.2)
+
+    ask_primary(client, "fast")
+    ask_sleeper(client, "slow")
+
+    primary, sleeper = llm.served
+    assert (primary.lane, primary.body["messages"][0]["content"]) == ("main", "fast")
+    assert (sleeper.lane, sleeper.body["messages"][0]["content"]) == ("sleeper", "slow")
+    assert primary.seconds < 0.2 <= sleeper.seconds
+    llm.reset()
+    assert llm.served == []
 
 
 def test_a_held_sleeper_request_stays_in_flight_until_released(

@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,12 +33,13 @@ from websockets.sync.client import ClientConnection, connect
 from config.checks import IN_MEMORY_LAYER
 from config.pg_channels import NOTIFY_CHANNEL, conninfo
 from memory import events
-from tests.conftest import (
-    ROOT,
-    TEST_EMBEDDING,
-    TEST_MODEL,
+from tests.conftest import TEST_EMBEDDING, TEST_MODEL
+from tests.live import (
     WorkerProcess,
     _free_port,
+    start_daphne,
+    stop_process,
+    wait_for_start,
     worker_env,
 )
 from tests.llm_server import ScriptedLLM
@@ -82,24 +81,6 @@ def test_the_default_and_the_redis_layers_pass_the_check(settings: Any) -> None:
 # --- Processes -------------------------------------------------------------------------------
 
 
-def _wait_for(ready: Callable[[], bool], process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while not ready():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"{process.args[:3]} did not start:\n{log.read_text()}")
-        time.sleep(0.2)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
     """redis-server on a free loopback port, nothing persisted; `make test` installs it."""
     binary = shutil.which("redis-server")
@@ -124,33 +105,7 @@ def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
         except redis.ConnectionError:
             return False
 
-    _wait_for(ready, process, log)
-    return process, url
-
-
-def start_daphne(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A web process serving the app as the live server does (tests/conftest.py)."""
-    port = _free_port()
-    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-    command.append("config.asgi:application")
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            with urllib.request.urlopen(f"{url}/v1/health/", timeout=2) as response:
-                return bool(response.status == 200)
-        except OSError:
-            return False
-
-    _wait_for(ready, process, log)
+    wait_for_start(ready, process, log)
     return process, url
 
 
@@ -207,7 +162,7 @@ def deployment(
         if extra_worker is not None:
             extra_worker.stop()
         for process in reversed(started):
-            _stop(process)
+            stop_process(process)
         worker.start()
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -11,6 +12,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from accounts.services import bootstrap_admin
+from config import env
+
+# Requests (and websocket events) in flight at once, each holding a connection; a turn
+# holds its own while the model thinks.
+WEB_POOL_SIZE = 40
 
 
 class Command(BaseCommand):
@@ -34,9 +40,13 @@ class Command(BaseCommand):
                 f"  API key:  {api_key}\n"
             )
         python = sys.executable
+        # The web process serves from a pool of database connections (config/database.py).
+        pool_size = env.DATABASE_POOL_SIZE or WEB_POOL_SIZE
+        web_env = {**os.environ, "DATABASE_POOL_SIZE": str(pool_size)}
         children = [
             subprocess.Popen(
-                [python, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"]
+                [python, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"],
+                env=web_env,
             ),
             subprocess.Popen([python, "manage.py", "worker"]),
         ]

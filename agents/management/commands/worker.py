@@ -39,6 +39,13 @@ class Command(BaseCommand):
         # The cluster forks its processes now; none of them may inherit an open
         # database connection from this one.
         connections.close_all()
+        # Nor a pool of them (DATABASE_POOL_SIZE, for web processes): psycopg's pool does
+        # not survive a fork, and the cluster forks again whenever it replaces a worker,
+        # so this process tree connects per use whatever the environment says.
+        close_pool = getattr(connection, "close_pool", None)  # PostgreSQL's backend only
+        if close_pool is not None:
+            close_pool()
+        connection.settings_dict["OPTIONS"].pop("pool", None)
         cluster = Cluster()
         cluster.start()
         stopping = threading.Event()
