@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,9 +35,9 @@ from tests.conftest import (
     TEST_EMBEDDING,
     TEST_MODEL,
     WorkerProcess,
-    _free_port,
     wait_until,
 )
+from tests.live import start_daphne, stop_process
 from tests.llm_server import ScriptedLLM
 
 ENDED = ("completed", "failed", "cancelled")
@@ -139,38 +138,6 @@ print(settings.SESSION_COOKIE_NAME + "=" + browser.cookies[settings.SESSION_COOK
 """
 
 
-def _start_daphne(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "config.asgi:application",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/v1/health/", timeout=2):
-                return process, url
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"daphne did not start:\n{log_path.read_text()}") from None
-            time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def stack(llm_server: ScriptedLLM, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # Under the project, not /tmp/pytest-of-root: started by root, Postgres runs as a
@@ -200,7 +167,7 @@ def stack(llm_server: ScriptedLLM, tmp_path_factory: pytest.TempPathFactory) -> 
         env.pop("REDIS_URL", None)  # the channel layer under test is PostgreSQL's LISTEN/NOTIFY
         _manage(env, "migrate", "--no-input", "-v", "0")
         api_key, session_cookie = _manage(env, "shell", "-c", CREDENTIALS).split()[-2:]
-        web, url = _start_daphne(env, logs / "daphne.log")
+        web, url = start_daphne(env, logs / "daphne.log")
         worker = WorkerProcess(env, logs / "worker.log").start()
         yield Stack(
             url, api_key, session_cookie, postgres, worker, [logs / "daphne.log", worker.log_path]
@@ -209,11 +176,7 @@ def stack(llm_server: ScriptedLLM, tmp_path_factory: pytest.TempPathFactory) -> 
         if worker is not None:
             worker.stop()
         if web is not None:
-            web.terminate()
-            try:
-                web.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                web.kill()
+            stop_process(web)
         if postgres is not None:
             postgres.remove()
         shutil.rmtree(directory, ignore_errors=True)

@@ -12,10 +12,6 @@ and the sleep-time runs the requests made are cancelled before it resumes.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,13 +26,12 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
 from tests.conftest import (
-    ROOT,
     TEST_EMBEDDING,
     TEST_MODEL,
     WorkerProcess,
     _database_url,
-    _free_port,
 )
+from tests.live import start_daphne, stop_process
 from tests.llm_server import ScriptedLLM
 
 # Generated requests per operation: the ~80 operations take well under two minutes.
@@ -54,42 +49,11 @@ def _provider_free_environment() -> dict[str, str]:
 
 @contextmanager
 def _daphne(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    port = _free_port()
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "config.asgi:application",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    process, url = start_daphne(env, log_path)
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/v1/health/", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"daphne did not start:\n{log_path.read_text()}") from None
-                time.sleep(0.2)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
 
 
 @pytest.fixture(scope="module")
