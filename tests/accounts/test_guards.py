@@ -21,6 +21,7 @@ from django.test import Client
 from accounts.models import ApiKey, Membership
 from memory.consumers import FORBIDDEN
 from tests.accounts.conftest import Team, build_team
+from tests.ade import closed_thread_connection, session_cookie
 from tests.conftest import ROOT
 
 LIMITED = {"AUTH_FAILURE_LIMIT": 3, "AUTH_FAILURE_WINDOW_SECONDS": 60}
@@ -100,30 +101,11 @@ def test_cookies_are_secure_when_served_beyond_this_machine_without_debug():
 # --- The websocket ---------------------------------------------------------------------------
 
 
-def _closing(func: Any) -> Any:
-    def run(*args: Any) -> Any:
-        from django.db import connection
-
-        try:
-            return func(*args)
-        finally:
-            connection.close()
-
-    return run
-
-
-def _cookie(user: Any) -> bytes:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-
 async def _connects(agent_id: str, user: Any) -> tuple[bool, Any]:
-    from asgiref.sync import sync_to_async
 
     from config.asgi import application
 
-    cookie = await sync_to_async(_closing(_cookie))(user)
+    cookie = await closed_thread_connection(session_cookie)(user)
     headers = [(b"origin", b"http://localhost"), (b"host", b"localhost"), (b"cookie", cookie)]
     communicator = WebsocketCommunicator(application, f"/ws/agents/{agent_id}/", headers=headers)
     connected, code = await communicator.connect()

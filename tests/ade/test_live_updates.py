@@ -11,22 +11,15 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import connection
-from django.test import Client
 
 from agents import runs, services
 from agents.loop import InputMessage
 from config.asgi import application
 from memory import services as memory_services
 from memory.consumers import FORBIDDEN
+from tests.ade import closed_thread_connection, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _session_cookie(user: Any) -> bytes:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
 async def _connect(agent_id: str, cookie: bytes | None, query: str = "") -> WebsocketCommunicator:
@@ -34,16 +27,6 @@ async def _connect(agent_id: str, cookie: bytes | None, query: str = "") -> Webs
     if cookie:
         headers.append((b"cookie", cookie))
     return WebsocketCommunicator(application, f"/ws/agents/{agent_id}/{query}", headers=headers)
-
-
-def _closed_thread_connection(func: Any) -> Any:
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        finally:
-            connection.close()
-
-    return sync_to_async(run)
 
 
 @pytest.fixture
@@ -65,7 +48,7 @@ async def test_a_visitor_without_a_session_is_turned_away(setup):
 
 async def test_another_users_agent_is_turned_away(setup):
     _, stranger, agent = setup
-    cookie = await sync_to_async(_session_cookie)(stranger)
+    cookie = await sync_to_async(session_cookie)(stranger)
     communicator = await _connect(agent.id, cookie)
     connected, code = await communicator.connect()
     assert not connected and code == FORBIDDEN
@@ -74,7 +57,7 @@ async def test_another_users_agent_is_turned_away(setup):
 async def test_the_owner_gets_the_state_then_each_committed_edit_with_its_lines_marked(setup):
     owner, _, agent = setup
     block = await sync_to_async(memory_services.get_agent_block)(agent, "human")
-    cookie = await sync_to_async(_session_cookie)(owner)
+    cookie = await sync_to_async(session_cookie)(owner)
     communicator = await _connect(agent.id, cookie)
     connected, _ = await communicator.connect()
     assert connected
@@ -85,7 +68,7 @@ async def test_the_owner_gets_the_state_then_each_committed_edit_with_its_lines_
     assert 'id="chat-log" hx-swap-oob="innerHTML"' in chat and "No messages yet." in chat
     assert 'id="agent-name"' in settings and 'id="config-facts"' in settings
 
-    await _closed_thread_connection(memory_services.update_block)(
+    await closed_thread_connection(memory_services.update_block)(
         block.id,
         actor=memory_services.Actor.for_user(owner),
         value="Name: Ada\nLikes: <script>alert(1)</script>",
@@ -106,7 +89,7 @@ async def _snapshot(communicator: WebsocketCommunicator) -> list[str]:
 
 
 async def _owner_socket(owner: Any, agent: Any) -> WebsocketCommunicator:
-    cookie = await sync_to_async(_session_cookie)(owner)
+    cookie = await sync_to_async(session_cookie)(owner)
     communicator = await _connect(agent.id, cookie)
     connected, _ = await communicator.connect()
     assert connected
@@ -119,7 +102,7 @@ async def test_a_turn_streams_into_the_chat_as_each_message_is_stored(setup, llm
     communicator = await _owner_socket(owner, agent)
     llm.main.tool_call("archival_memory_search", {"query": "tea"}, content="Let me look.")
     llm.main.tool_call("send_message", {"message": "You like <b>tea</b>."})
-    send = _closed_thread_connection(services.send_message)
+    send = closed_thread_connection(services.send_message)
     await send(agent, [InputMessage(role="user", content="What do I like?")])
 
     frames = [await communicator.receive_from(timeout=5) for _ in range(4)]
@@ -139,7 +122,7 @@ async def test_a_turn_streams_into_the_chat_as_each_message_is_stored(setup, llm
 async def test_a_settings_change_made_elsewhere_updates_the_page(setup):
     owner, _, agent = setup
     communicator = await _owner_socket(owner, agent)
-    await _closed_thread_connection(services.update_agent)(agent, {"name": "renamed"})
+    await closed_thread_connection(services.update_agent)(agent, {"name": "renamed"})
     pushed = await communicator.receive_from(timeout=5)
     assert '<h1 id="agent-name" hx-swap-oob="true">renamed</h1>' in pushed
     assert '<div id="config-facts" hx-swap-oob="true">' in pushed
@@ -150,15 +133,15 @@ async def test_a_finished_sleeptime_run_adds_its_card_to_the_chat(django_user_mo
     from tests.factories import make_agent
 
     owner = await sync_to_async(django_user_model.objects.create_user)("o", password="pw")
-    primary = await _closed_thread_connection(make_agent)(
+    primary = await closed_thread_connection(make_agent)(
         owner, name="chat", blocks={"human": "Name: ?"}, enable_sleeptime=True
     )
-    result = await _closed_thread_connection(services.send_message)(
+    result = await closed_thread_connection(services.send_message)(
         primary, [InputMessage(role="user", content="I am Ada")]
     )
     communicator = await _owner_socket(owner, primary)
     llm.sleeper.tool_call("memory_replace", {"label": "human", "old_str": "?", "new_str": "Ada"})
-    await _closed_thread_connection(runs.execute_run)(result.run_ids[0])
+    await closed_thread_connection(runs.execute_run)(result.run_ids[0])
 
     frames = []
     while not any("chat-run-" in frame for frame in frames):
@@ -173,10 +156,10 @@ async def test_a_finished_sleeptime_run_adds_its_card_to_the_chat(django_user_mo
 async def test_a_reconnecting_page_gets_the_edits_it_missed(setup):
     owner, _, agent = setup
     block = await sync_to_async(memory_services.get_agent_block)(agent, "human")
-    await _closed_thread_connection(memory_services.update_block)(
+    await closed_thread_connection(memory_services.update_block)(
         block.id, actor=memory_services.Actor.for_user(owner), value="Name: Grace"
     )
-    cookie = await sync_to_async(_session_cookie)(owner)
+    cookie = await sync_to_async(session_cookie)(owner)
     communicator = await _connect(agent.id, cookie)
     await communicator.connect()
     snapshot = await communicator.receive_from(timeout=5)
@@ -188,8 +171,8 @@ async def test_a_reconnecting_page_gets_the_edits_it_missed(setup):
 async def test_a_freshly_rendered_page_is_sent_only_what_changed_since(setup):
     """Re-sending what the page already shows would steal the keyboard focus."""
     owner, _, agent = setup
-    cookie = await sync_to_async(_session_cookie)(owner)
-    blocks = await _closed_thread_connection(memory_services.agent_blocks)(agent)
+    cookie = await sync_to_async(session_cookie)(owner)
+    blocks = await closed_thread_connection(memory_services.agent_blocks)(agent)
     fingerprint = memory_services.blocks_fingerprint(blocks)
     # Rendered well after the set-up (more than the consumer's margin for clock skew).
     rendered_at = time.time() + 3
@@ -199,7 +182,7 @@ async def test_a_freshly_rendered_page_is_sent_only_what_changed_since(setup):
     assert await communicator.receive_nothing(timeout=0.5)
     await communicator.disconnect()
 
-    await _closed_thread_connection(memory_services.update_block)(
+    await closed_thread_connection(memory_services.update_block)(
         blocks[0].id, actor=memory_services.Actor.for_user(owner), value="Name: Grace"
     )
     # The page rendered before that edit gets its blocks again, and only them.

@@ -14,7 +14,6 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from django.template.loader import render_to_string
 from django.test import Client
 from django.urls import reverse
@@ -25,7 +24,7 @@ from memory import events
 from sources import ingest, services
 from sources.models import FileStatus, Source, SourceFile
 from sources.views import file_progress, file_row_context
-from tests.ade import HTMX
+from tests.ade import HTMX, closed_thread_connection, session_cookie
 from tests.sources.pdfs import text_pdf
 
 HANDBOOK = (
@@ -308,22 +307,6 @@ def test_the_file_row_renders_its_percentage_and_an_error(db):
 # --- Live progress -------------------------------------------------------------------------
 
 
-def _session_cookie(user: Any) -> bytes:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-
-def _closed_thread_connection(func: Any) -> Any:
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        finally:
-            connection.close()
-
-    return sync_to_async(run)
-
-
 def _live_setup(django_user_model: Any) -> tuple[Any, Agent, SourceFile, SourceFile]:
     from tests.factories import make_agent
 
@@ -352,8 +335,8 @@ def _live_setup(django_user_model: Any) -> tuple[Any, Agent, SourceFile, SourceF
 
 @pytest.mark.django_db(transaction=True)
 async def test_the_page_gets_the_file_row_when_its_progress_changes(django_user_model):
-    owner, agent, mine, other = await _closed_thread_connection(_live_setup)(django_user_model)
-    cookie = await sync_to_async(_session_cookie)(owner)
+    owner, agent, mine, other = await closed_thread_connection(_live_setup)(django_user_model)
+    cookie = await sync_to_async(session_cookie)(owner)
     headers = [(b"origin", b"http://localhost"), (b"host", b"localhost"), (b"cookie", cookie)]
     communicator = WebsocketCommunicator(application, f"/ws/agents/{agent.id}/", headers=headers)
     connected, _ = await communicator.connect()
@@ -361,7 +344,7 @@ async def test_the_page_gets_the_file_row_when_its_progress_changes(django_user_
     while 'id="config-facts"' not in await communicator.receive_from(timeout=5):
         pass  # the snapshot on connect ends with the settings
 
-    await _closed_thread_connection(services.touch)(
+    await closed_thread_connection(services.touch)(
         mine, processing_status=FileStatus.EMBEDDING, total_chunks=4, chunks_embedded=1
     )
     pushed = await communicator.receive_from(timeout=5)
@@ -369,10 +352,10 @@ async def test_the_page_gets_the_file_row_when_its_progress_changes(django_user_
     assert '<progress max="100" value="25"' in pushed and ">embedding</span>" in pushed
 
     # A file whose source is not attached to this agent is not sent, even if asked to.
-    await _closed_thread_connection(events.publish_file_progress)(other.id, [agent.id])
+    await closed_thread_connection(events.publish_file_progress)(other.id, [agent.id])
     assert await communicator.receive_nothing(timeout=0.5)
 
-    await _closed_thread_connection(services.touch)(mine, processing_status=FileStatus.COMPLETED)
+    await closed_thread_connection(services.touch)(mine, processing_status=FileStatus.COMPLETED)
     pushed = await communicator.receive_from(timeout=5)
     assert '<progress max="100" value="100"' in pushed and ">completed</span>" in pushed
     await communicator.disconnect()
