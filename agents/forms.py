@@ -180,18 +180,19 @@ class AgentConfigForm(forms.Form):
 
     @classmethod
     def for_agent(cls, agent: Agent, data: Any = None) -> AgentConfigForm:
-        return cls(
-            data,
-            initial={
-                "name": agent.name,
-                "model": agent.llm_handle,
-                "embedding": agent.embedding_handle,
-                "context_window": agent.context_window,
-                "description": agent.description,
-                "system": agent.system,
-                "tools": list(agent.tools),
-            },
-        )
+        return cls(data, initial={**cls._current(agent), "tools": list(agent.tools)})
+
+    @staticmethod
+    def _current(agent: Agent) -> dict[str, Any]:
+        """The agent's settings that the form edits, keyed as `update_agent` takes them."""
+        return {
+            "name": agent.name,
+            "model": agent.llm_handle,
+            "embedding": agent.embedding_handle,
+            "context_window": agent.context_window,
+            "description": agent.description,
+            "system": agent.system,
+        }
 
     def changes(self, agent: Agent) -> dict[str, Any]:
         """Only the fields that differ from the agent, keyed as `update_agent` takes them."""
@@ -204,14 +205,7 @@ class AgentConfigForm(forms.Form):
             "description": data["description"],
             "system": data["system"],
         }
-        current = {
-            "name": agent.name,
-            "model": agent.llm_handle,
-            "embedding": agent.embedding_handle,
-            "context_window": agent.context_window,
-            "description": agent.description,
-            "system": agent.system,
-        }
+        current = self._current(agent)
         changed = {key: value for key, value in wanted.items() if value != current[key]}
         # Order does not matter to the agent, so a re-ordered list is no change.
         if set(data["tools"]) != set(agent.tools):
