@@ -167,13 +167,13 @@ class AgentConsumer(AsyncWebsocketConsumer):
                 "agent_links__position"
             )
             messages = Message.objects.filter(agent=agent, created_at__gt=after)
-            runs = Run.objects.filter(primary_agent=agent, updated_at__gt=after)
+            runs = Run.objects.filter(primary_agent=agent, updated_at__gt=after).exists()
             changed = {
                 name
                 for name, differs in (
                     ("blocks", blocks_fingerprint(list(blocks)) != page.blocks),
-                    ("runs", runs.exists()),
-                    ("chat", messages.exists() or runs.exists()),
+                    ("runs", runs),
+                    ("chat", runs or messages.exists()),  # a run's card is in the chat
                     ("settings", agent.updated_at > after),
                 )
                 if differs
