@@ -4,11 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SDK0 := .venv-sdk0
 STAMP := $(VENV)/.installed
-CHROMIUM := /usr/bin/chromium
-REDIS_SERVER := /usr/bin/redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck bench setup clean
+.PHONY: run test test-packages lint typecheck bench setup clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -29,19 +27,24 @@ setup: $(STAMP)
 run: setup
 	$(PY) manage.py runstack
 
-# The browser tests drive Debian's Chromium (never a downloaded browser).
-$(CHROMIUM):
-	@command -v apt-get >/dev/null || { echo "Install Chromium at $(CHROMIUM) for the browser tests."; exit 1; }
-	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+# Debian packages the tests use, as program:package. The browser tests drive Debian's
+# Chromium (never a downloaded browser); the scale-out test starts a Redis of its own
+# (tests/test_scale_out.py); the portability tests disassemble the embedded database
+# with binutils and run it on valgrind's CPU, which has no AVX-512
+# (tests/database/test_portability.py). Whatever is missing is installed in one go.
+TEST_PACKAGES := /usr/bin/chromium:chromium /usr/bin/redis-server:redis-server \
+	/usr/bin/objdump:binutils /usr/bin/valgrind:valgrind
 
-# The scale-out test starts a Redis of its own (tests/test_scale_out.py).
-$(REDIS_SERVER):
-	@command -v apt-get >/dev/null || { echo "Install redis-server at $(REDIS_SERVER) for the scale-out test."; exit 1; }
-	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server
+test-packages:
+	@missing=""; for pair in $(TEST_PACKAGES); do \
+		[ -x "$${pair%%:*}" ] || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		command -v apt-get >/dev/null || { echo "Install for the tests:$$missing"; exit 1; }; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
 
-test: $(STAMP) $(SDK0)/.installed $(CHROMIUM) $(REDIS_SERVER)
+test: $(STAMP) $(SDK0)/.installed test-packages
 	$(PY) -m pytest
 
 lint: $(STAMP)

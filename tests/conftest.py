@@ -107,6 +107,25 @@ def api_key(live_server_url: str, django_db_blocker: Any, llm: ScriptedLLM) -> s
     return raw_key
 
 
+# --- The test database ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
+    """pytest-django's test database, after the start-up self-check of its vector support.
+
+    A pgvector that crashes on this CPU stops the run here with the cause, instead of
+    hundreds of tests failing on a database in recovery.
+    """
+    from config.vector_check import VectorSupportError, check_vector_support, database_log
+
+    with django_db_blocker.unblock():
+        try:
+            check_vector_support(server_log=database_log())
+        except VectorSupportError as error:
+            pytest.exit(f"The test database failed its self-check. {error}", returncode=3)
+
+
 # --- The test database, for sessions that only use the live server -------------------------
 
 

@@ -9,10 +9,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import bootstrap_admin
 from config import env
+from config.vector_check import VectorSupportError, check_vector_support, database_log
 
 # Requests (and websocket events) in flight at once, each holding a connection; a turn
 # holds its own while the model thinks.
@@ -29,6 +30,10 @@ class Command(BaseCommand):
         # This process keeps its handle on the embedded database for as long as the
         # children run, so the server never stops between them.
         call_command("migrate", interactive=False, verbosity=0)
+        try:
+            check_vector_support(server_log=database_log())
+        except VectorSupportError as error:
+            raise CommandError(str(error)) from None
         host, port = str(settings.REVERIE["HOST"]), str(settings.REVERIE["PORT"])
         url = f"http://{'localhost' if host in {'127.0.0.1', '0.0.0.0'} else host}:{port}"
         created = bootstrap_admin()

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import (
     InterfaceError,
     OperationalError,
@@ -14,6 +14,8 @@ from django.db import (
     connection,
     connections,
 )
+
+from config.vector_check import VectorSupportError, check_vector_support, database_log
 
 logger = logging.getLogger("reverie.clock")
 
@@ -36,6 +38,10 @@ class Command(BaseCommand):
 
         from agents import runs
 
+        try:
+            check_vector_support(server_log=database_log())
+        except VectorSupportError as error:
+            raise CommandError(str(error)) from None
         # The cluster forks its processes now; none of them may inherit an open
         # database connection from this one.
         connections.close_all()

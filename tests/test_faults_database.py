@@ -1,23 +1,27 @@
-"""Postgres restarted under a running deployment: the processes reconnect on their own.
+"""The database fails under a running deployment: nothing acknowledged is lost, and the
+processes recover on their own.
 
-The shared test database cannot be restarted without disturbing other tests, so this
-module starts a Postgres cluster of its own (the embedded binaries, pgserver), migrates it,
-and runs a daphne and a `manage.py worker` on it. The test stops the server, sees a
-request fail with a clear 503, starts it again, and checks that the API answers, that
-the sleep-time work queued before the restart is done after it, and that the websocket
-channel layer (a LISTEN connection in the web process) delivers events again. Neither
-process is restarted.
+The shared test database cannot be restarted or crashed without disturbing other tests,
+so this module starts a Postgres cluster of its own (tests/postgres.py), migrates it, and
+runs a daphne and a `manage.py worker` on it. The faults are real: the server stopped and
+started again, a turn's own connection terminated while the model thinks, and a database
+process killed with SIGKILL (the server then resets every connection and recovers from
+its log, as after a crash). Each test compares what the client was told with what is
+stored afterwards. Neither the web process nor the worker is restarted.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +31,6 @@ import psycopg
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from config.database import ensure_embedded_database
 from tests.conftest import (
     ROOT,
     RUN_STALE_SECONDS,
@@ -39,59 +42,9 @@ from tests.conftest import (
 )
 from tests.live import start_daphne, stop_process
 from tests.llm_server import ScriptedLLM
+from tests.postgres import DedicatedPostgres
 
 ENDED = ("completed", "failed", "cancelled")
-
-
-class DedicatedPostgres:
-    """A Postgres cluster of the test's own, from the binaries the embedded server uses."""
-
-    def __init__(self, directory: Path) -> None:
-        import pgserver
-
-        self.pgdata = directory / "pgdata"
-        # Not stopped by pgserver when this process exits: stop() below does it, and a
-        # restart makes pgserver's idea of the server's pid stale.
-        self.server = pgserver.get_server(self.pgdata, cleanup_mode=None)
-        info = self.server.get_postmaster_info()
-        self.socket_dir = info.socket_dir
-        self.uri = self.server.get_uri("reverie")
-        ensure_embedded_database(self.uri)
-
-    def _pg_ctl(self, *args: str) -> None:
-        import pgserver
-
-        # As the system user pgserver runs the server as, when the tests run as root.
-        pgserver.pg_ctl(list(args), pgdata=self.pgdata, user=self.server.system_user, timeout=60)
-
-    def stop(self) -> None:
-        # "fast": what a service manager does; every client connection is cut.
-        self._pg_ctl("-w", "-m", "fast", "stop")
-
-    def start(self) -> None:
-        # The options pgserver starts it with: no TCP, the socket in the same directory.
-        self._pg_ctl(
-            "-w",
-            "-o",
-            '-h ""',
-            "-o",
-            f"-k {self.socket_dir}",
-            "-l",
-            str(self.pgdata / "log"),
-            "start",
-        )
-
-    def running(self) -> bool:
-        try:
-            with psycopg.connect(self.uri, connect_timeout=2):
-                return True
-        except psycopg.OperationalError:
-            return False
-
-    def remove(self) -> None:
-        if self.running():
-            self.stop()
-        self.server.cleanup()
 
 
 @dataclass
@@ -149,7 +102,7 @@ def stack(llm_server: ScriptedLLM, tmp_path_factory: pytest.TempPathFactory) -> 
     web: subprocess.Popen[bytes] | None = None
     worker: WorkerProcess | None = None
     try:
-        postgres = DedicatedPostgres(directory)
+        postgres = DedicatedPostgres(directory).initdb().start().create_database()
         env = {
             **os.environ,
             "DATABASE_URL": postgres.uri,
@@ -296,3 +249,173 @@ def test_the_app_reconnects_after_postgres_restarts_under_it(
         if cut_off["status"] == "failed":
             assert "user: I moved to Porto" in queued["transcript"]
         assert stack.worker.alive(), stack.log_text()
+
+
+UNAVAILABLE = {"detail": "The database is unavailable; try again shortly."}
+
+
+def _backends(stack: Stack, where: str = "true") -> list[int]:
+    """Pids of the database processes serving the stack (never this query's own)."""
+    with psycopg.connect(stack.postgres.uri, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend'"
+            f" AND datname = 'reverie' AND pid <> pg_backend_pid() AND ({where})"
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def _new_agent(api: httpx.Client, name: str) -> dict[str, Any]:
+    return dict(
+        _ok(
+            api.post(
+                "/v1/agents/",
+                json={
+                    "name": name,
+                    "model": TEST_MODEL,
+                    "embedding": TEST_EMBEDDING,
+                    "memory_blocks": [{"label": "human", "value": "Name: ?"}],
+                },
+            )
+        )
+    )
+
+
+def test_a_turn_whose_connection_is_terminated_is_told_so_and_stores_no_reply(
+    stack: Stack, api: httpx.Client, llm_server: ScriptedLLM
+):
+    from agents.loop import TurnLock
+
+    llm_server.reset()
+    agent = _new_agent(api, "interrupted")
+    key = TurnLock(agent["id"]).key
+    said = {"messages": [{"role": "user", "content": "Remember the blue door."}]}
+
+    llm_server.hold()
+    with (
+        ThreadPoolExecutor(1) as pool,
+        httpx.Client(base_url=stack.url, headers=api.headers, timeout=60) as other,
+    ):
+        turn = pool.submit(other.post, f"/v1/agents/{agent['id']}/messages", json=said)
+        llm_server.main.wait_for_waiting(1, timeout=15)
+        # The connection the turn holds while the model thinks: it has the turn lock.
+        [pid] = _backends(
+            stack,
+            "pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            f" AND classid = {key >> 32} AND objid = {key & 0xFFFFFFFF})",
+        )
+        with psycopg.connect(stack.postgres.uri, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+        llm_server.release()
+        response = turn.result(timeout=60)
+
+    # Told that it failed, in the API's words, not an HTML page.
+    assert response.status_code == 503, response.text
+    assert response.json() == UNAVAILABLE
+    # Stored: the message as it was written before the fault, and no reply the client
+    # never saw.
+    stored = _ok(api.get(f"/v1/agents/{agent['id']}/messages"))
+    assert [(m["message_type"], m.get("content")) for m in stored] == [
+        ("user_message", "Remember the blue door.")
+    ]
+    # The turn lock went with the connection: the next turn is answered at once.
+    llm_server.reply("The blue door, noted.")
+    again = _ok(
+        api.post(
+            f"/v1/agents/{agent['id']}/messages",
+            json={"messages": [{"role": "user", "content": "Did you get that?"}]},
+        )
+    )
+    assert [
+        m["content"] for m in again["messages"] if m["message_type"] == "assistant_message"
+    ] == ["The blue door, noted."]
+
+
+def test_a_killed_database_process_loses_no_acknowledged_write(
+    stack: Stack, api: httpx.Client, llm_server: ScriptedLLM
+):
+    llm_server.reset()
+    agent = _new_agent(api, "durable")
+    block = _ok(api.get(f"/v1/agents/{agent['id']}/core-memory/blocks/human"))
+    told: list[tuple[str, str, int, Any]] = []  # (kind, value, status, body)
+    stop = threading.Event()
+
+    def write() -> None:
+        with httpx.Client(base_url=stack.url, headers=api.headers, timeout=30) as client:
+            for i in range(2000):
+                if stop.is_set():
+                    return
+                kind = "passage" if i % 2 else "block"
+                if kind == "passage":
+                    value = f"Fact number {i}: the archive keeps it."
+                    path, body = f"/v1/agents/{agent['id']}/archival-memory", {"text": value}
+                    method = "POST"
+                else:
+                    value = f"Name: Ada\nVersion note {i}"
+                    path, body = f"/v1/blocks/{block['id']}", {"value": value}
+                    method = "PATCH"
+                try:
+                    response = client.request(method, path, json=body)
+                except httpx.HTTPError as error:  # no answer at all: recorded as such
+                    told.append((kind, value, 0, repr(error)))
+                    continue
+                try:
+                    answer = response.json()
+                except ValueError:
+                    answer = response.text[:300]
+                told.append((kind, value, response.status_code, answer))
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        wait_until(lambda: len(told) >= 20, timeout=60, what="writes before the fault")
+        # A database process dies as in a crash, the one serving a write at that moment;
+        # PostgreSQL resets every connection and replays its log before it accepts new ones.
+        victims = wait_until(
+            lambda: _backends(
+                stack,
+                "state = 'active' AND (query LIKE 'INSERT INTO \"memory_passage\"%'"
+                " OR query LIKE 'UPDATE \"memory_block\"%')",
+            ),
+            timeout=30,
+            interval=0.005,
+            what="a database process in the middle of a write",
+        )
+        os.kill(victims[0], signal.SIGKILL)
+        at_fault = len(told)
+        # The app recovers by itself: writes are acknowledged again. (Often no request
+        # fails at all: the web process's pool waits for the server to come back.)
+        wait_until(
+            lambda: sum(1 for *_, status, _ in told[at_fault:] if status == 200) >= 10,
+            timeout=60,
+            what="writes to succeed after the fault",
+        )
+    finally:
+        stop.set()
+        writer.join(timeout=60)
+
+    log = stack.postgres.log.read_text(errors="replace")
+    assert f"(PID {victims[0]}) was terminated by signal 9" in log
+    assert "all server processes terminated; reinitializing" in log
+    refused = [(kind, status, body) for kind, _, status, body in told if status != 200]
+    # Every write that did not succeed was told so plainly, in the API's words.
+    assert all(status == 503 and body == UNAVAILABLE for _, status, body in refused), refused
+
+    # Every acknowledged write is stored.
+    passages = {
+        p["text"] for p in _ok(api.get(f"/v1/agents/{agent['id']}/archival-memory?limit=1000"))
+    }
+    history = {v["value"] for v in _ok(api.get(f"/v1/blocks/{block['id']}/history?limit=1000"))}
+    acknowledged = [(kind, value) for kind, value, status, _ in told if status == 200]
+    lost = [
+        (kind, value)
+        for kind, value in acknowledged
+        if value not in (passages if kind == "passage" else history)
+    ]
+    assert lost == [], f"{len(lost)} of {len(acknowledged)} acknowledged writes are gone"
+    # The archival index still answers searches with what was written before the crash.
+    first = next(value for kind, value, status, _ in told if kind == "passage" and status == 200)
+    found = _ok(
+        api.get(f"/v1/agents/{agent['id']}/archival-memory/search", params={"query": first})
+    )
+    assert first in [r["content"] for r in found["results"]]
+    assert stack.worker.alive(), stack.log_text()
