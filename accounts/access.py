@@ -9,6 +9,9 @@ user who belongs to none gets a personal one of their own.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +20,23 @@ from django.db import transaction
 from accounts.models import Membership, Organization, Role
 
 _ATTRIBUTE = "_reverie_access"
+# Set while a request is served (accounts.middleware.RequestScopeMiddleware): then every
+# user a service resolves ids for must carry the request's access.
+_serving_request: ContextVar[bool] = ContextVar("reverie_serving_request", default=False)
+
+
+class UnboundAccess(RuntimeError):
+    """A service asked for the access of a user who is not the request's: a programming
+    error that would have acted in that user's first organization."""
+
+
+@contextmanager
+def serving_request() -> Iterator[None]:
+    token = _serving_request.set(True)
+    try:
+        yield
+    finally:
+        _serving_request.reset(token)
 
 
 @dataclass(frozen=True)
@@ -65,12 +85,23 @@ def bind(user: Any, membership: Membership) -> Access:
 
 
 def access_for(user: Any) -> Access:
-    """The access bound to `user` for this request, else their first organization's."""
+    """The access bound to `user` for this request, else their first organization's.
+
+    While a request is served, an unbound user is refused: it was loaded from a stored
+    object (an agent's owner, say) rather than being the request's own, and falling back
+    to its first organization would resolve ids with somebody else's access.
+    """
     if isinstance(user, Access):
         return user
     bound = getattr(user, _ATTRIBUTE, None)
     if bound is not None:
         return bound
+    if _serving_request.get():
+        raise UnboundAccess(
+            f"Access asked for user {user.pk} inside a request, through a user object that "
+            "is not the request's (loaded from a stored object?). Pass the request's user: "
+            "ids are resolved with the caller's access."
+        )
     return bind(user, default_membership(user))
 
 

@@ -18,6 +18,7 @@ from accounts.access import (
     default_membership,
     membership_in,
     memberships,
+    serving_request,
 )
 
 SESSION_KEY = "reverie_organization"
@@ -36,6 +37,21 @@ def session_access(user: Any, session: Any) -> Access:
     wanted = session.get(SESSION_KEY)
     membership = membership_in(user, wanted) if wanted else None
     return bind(user, membership or default_membership(user))
+
+
+class RequestScopeMiddleware:
+    """Marks the time a request is served, so that a service resolving ids for a user who
+    is not the request's fails loudly instead of using that user's first organization
+    (accounts.access.access_for). Django's admin has rules of its own and is left out."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/admin/"):
+            return self.get_response(request)
+        with serving_request():
+            return self.get_response(request)
 
 
 class AccessMiddleware:

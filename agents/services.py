@@ -231,8 +231,12 @@ _SIMPLE_UPDATES = {
 }
 
 
-def update_agent(agent: Agent, changes: dict[str, Any]) -> Agent:
-    """Apply a partial update; keys with None values are ignored (as in Letta)."""
+def update_agent(agent: Agent, changes: dict[str, Any], *, user: Any) -> Agent:
+    """Apply a partial update; keys with None values are ignored (as in Letta).
+
+    `user` is who asks: block ids are resolved with their access, never the agent
+    owner's (an owner who belongs to several organizations would otherwise lend theirs).
+    """
     changes = {key: value for key, value in changes.items() if value is not None}
     with transaction.atomic():
         agent = Agent.objects.select_for_update().get(pk=agent.pk)
@@ -281,9 +285,7 @@ def update_agent(agent: Agent, changes: dict[str, Any]) -> Agent:
                 model=changes.get("sleeptime_model"),
             )
         if "block_ids" in changes:
-            wanted = [
-                memory_services.get_block_for_user(agent.owner, b) for b in changes["block_ids"]
-            ]
+            wanted = [memory_services.get_block_for_user(user, b) for b in changes["block_ids"]]
             for link in AgentBlock.objects.filter(agent=agent).exclude(block__in=wanted):
                 sleeptime.detach_block(agent, link.block_id)
             for block in wanted:

@@ -9,12 +9,14 @@ from django import db
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer
 
 from accounts import ratelimit
 from accounts.access import access_for
 from accounts.services import authenticate_api_key
 from config.errors import DomainError, Forbidden, TooManyRequests
+from config.text import UnstorableText, lone_surrogate_at
 
 logger = logging.getLogger("reverie.api")
 
@@ -47,6 +49,18 @@ class ApiKeyAuth(HttpBearer):
         return user
 
 
+class JsonParser(Parser):
+    """ninja's JSON parser, refusing text that cannot be stored (config/text.py) before
+    any handler sees it."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        data = super().parse_body(request)
+        where = lone_surrogate_at(data)
+        if where is not None:
+            raise UnstorableText(where)
+        return data
+
+
 api = NinjaAPI(
     title="Reverie API",
     version="1",
@@ -55,6 +69,7 @@ api = NinjaAPI(
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",
+    parser=JsonParser(),
 )
 
 
@@ -87,6 +102,10 @@ def validation_error(request: HttpRequest, error: ValidationError) -> HttpRespon
 
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    # ninja turns every failure of the body parser into "Cannot parse request body";
+    # text that cannot be stored says where it is instead.
+    if isinstance(error.__cause__, UnstorableText):
+        return _detail(request, 400, str(error.__cause__))
     return _detail(request, error.status_code, str(error.message))
 
 

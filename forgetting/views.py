@@ -94,7 +94,7 @@ def forget_tool(request: HttpRequest, agent_id: str) -> HttpResponse:
     tools = [name for name in agent.tools if name != services.FORGET_REQUEST_TOOL]
     if enabled:
         tools.append(services.FORGET_REQUEST_TOOL)
-    agent_services.update_agent(agent, {"tools": tools})
+    agent_services.update_agent(agent, {"tools": tools}, user=request.user)
     state = "can now" if enabled else "can no longer"
     messages.success(request, f"{agent.name} {state} be asked to forget.")
     return redirect("forgetting:page", agent_id=agent.id)

@@ -21,6 +21,8 @@ from typing import Any
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
+from config.text import has_lone_surrogate
+
 KINDS = ("pdf", "text", "markdown", "html", "json", "csv")
 
 _TEXT_EXTENSIONS = frozenset(
@@ -128,6 +130,17 @@ def parse(data: bytes, kind: str, *, max_pages: int = 2000) -> list[Page]:
     out but keep their place in the numbering); every other kind gives a single `Page` whose
     number is None. Raises `ParseError` when no text can be had from the file.
     """
+    pages = _parse(data, kind, max_pages=max_pages)
+    if any(has_lone_surrogate(page.text) for page in pages):
+        # A JSON escape such as \ud800 without its pair: not text that can be stored.
+        raise ParseError(
+            "This file holds text that is not valid Unicode: a lone surrogate (such as the "
+            "JSON escape \\ud800 without its pair). Remove or fix it and upload the file again."
+        )
+    return pages
+
+
+def _parse(data: bytes, kind: str, *, max_pages: int) -> list[Page]:
     if kind == "pdf":
         return _parse_pdf(data, max_pages=max_pages)
     if kind in ("text", "markdown"):

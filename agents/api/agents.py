@@ -179,7 +179,7 @@ def update_agent(request: ApiRequest, agent_id: str, payload: AgentUpdateIn) -> 
     if "context_window_limit" in changes:
         changes["context_window"] = changes.pop("context_window_limit")
     changes.pop("llm_config", None)
-    return fresh_state(services.update_agent(agent, changes))
+    return fresh_state(services.update_agent(agent, changes, user=request.auth))
 
 
 @router.delete("/{agent_id}", response=MessageOut)

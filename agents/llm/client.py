@@ -11,6 +11,7 @@ from openai.types.chat import ChatCompletion
 
 from agents.llm.local_embedder import embed_text
 from config import env
+from config.text import without_lone_surrogates
 
 logger = logging.getLogger("reverie.llm")
 
@@ -121,8 +122,14 @@ def chat(
         raise LLMError("the model provider returned no choices")
     choice = response.choices[0]
     message = choice.message
+    # A reply may spell a lone surrogate ("\ud800" in the provider's JSON), which cannot
+    # be stored; the rest of the reply is kept, with U+FFFD in its place (config/text.py).
     calls = [
-        ToolCall(id=call.id, name=function.name, arguments=function.arguments or "")
+        ToolCall(
+            id=call.id,
+            name=function.name,
+            arguments=without_lone_surrogates(function.arguments or ""),
+        )
         for call in (message.tool_calls or [])
         if (function := getattr(call, "function", None)) is not None
     ]
@@ -130,9 +137,9 @@ def chat(
     reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
     usage = response.usage
     return ChatResult(
-        content=message.content,
+        content=without_lone_surrogates(message.content) if message.content else message.content,
         tool_calls=calls,
-        reasoning=reasoning if isinstance(reasoning, str) else None,
+        reasoning=without_lone_surrogates(reasoning) if isinstance(reasoning, str) else None,
         prompt_tokens=usage.prompt_tokens if usage else 0,
         completion_tokens=usage.completion_tokens if usage else 0,
         finish_reason=choice.finish_reason,
@@ -172,12 +179,25 @@ def embed(handle: str, texts: list[str], dim: int) -> list[list[float]]:
     return vectors
 
 
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return without_lone_surrogates(value)
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    return value
+
+
+def _clean_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {without_lone_surrogates(key): _clean(value) for key, value in pairs}
+
+
 def parse_arguments(raw: str) -> dict[str, Any]:
     """Tool-call arguments as a dict; raises ValueError with a message for the model."""
     if not raw or not raw.strip():
         return {}
     try:
-        parsed = json.loads(raw)
+        # An escaped lone surrogate ("\\ud800") decodes into one; the same as above.
+        parsed = json.loads(raw, object_pairs_hook=_clean_pairs)
     except json.JSONDecodeError as error:
         raise ValueError(f"the arguments are not valid JSON ({error.msg})") from None
     if not isinstance(parsed, dict):

@@ -278,7 +278,7 @@ def agent_config(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         changes = form.changes(agent)
         try:
-            updated = services.update_agent(agent, changes) if changes else agent
+            updated = services.update_agent(agent, changes, user=request.user) if changes else agent
         except InvalidRequest as error:
             form.add_error(None, error.message)
         else:
@@ -307,14 +307,14 @@ def _sleeptime_redirect(agent: Agent) -> HttpResponse:
     return redirect(reverse("agents:detail", args=[agent.id]) + "#sleeptime")
 
 
-def _configure_sleeptime(agent: Agent, data: dict[str, Any]) -> Agent:
+def _configure_sleeptime(agent: Agent, data: dict[str, Any], user: Any) -> Agent:
     """Switch sleep-time and apply its settings, all or nothing."""
     if agent.agent_type == AgentType.SLEEPTIME:
         raise InvalidRequest("A sleep-time agent has no sleep-time agent of its own.")
     # configure() checks before it writes, but switching on for the first time creates the
     # pair before configure() runs; the transaction takes the pair back if it refuses.
     with transaction.atomic():
-        updated = services.update_agent(agent, {"enable_sleeptime": data["enabled"]})
+        updated = services.update_agent(agent, {"enable_sleeptime": data["enabled"]}, user=user)
         group = sleeptime.group_of(updated)
         if group is not None:
             sleeptime.configure(
@@ -333,7 +333,7 @@ def agent_sleeptime(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
     form = SleeptimeForm(request.POST)
     if form.is_valid():
         try:
-            updated = _configure_sleeptime(agent, form.cleaned_data)
+            updated = _configure_sleeptime(agent, form.cleaned_data, request.user)
         except InvalidRequest as error:
             form.add_error(None, error.message)
         else:

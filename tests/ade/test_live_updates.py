@@ -122,7 +122,7 @@ async def test_a_turn_streams_into_the_chat_as_each_message_is_stored(setup, llm
 async def test_a_settings_change_made_elsewhere_updates_the_page(setup):
     owner, _, agent = setup
     communicator = await _owner_socket(owner, agent)
-    await closed_thread_connection(services.update_agent)(agent, {"name": "renamed"})
+    await closed_thread_connection(services.update_agent)(agent, {"name": "renamed"}, user=owner)
     pushed = await communicator.receive_from(timeout=5)
     assert '<h1 id="agent-name" hx-swap-oob="true">renamed</h1>' in pushed
     assert '<div id="config-facts" hx-swap-oob="true">' in pushed

@@ -175,7 +175,7 @@ def test_enabling_sleeptime_later_builds_the_pair_but_keeps_the_primarys_tools(m
     agent = make_agent(name="late")
     assert agent.tools == BASE_TOOLS
 
-    update_agent(agent, {"enable_sleeptime": True})
+    update_agent(agent, {"enable_sleeptime": True}, user=agent.owner)
 
     agent.refresh_from_db()
     assert agent.enable_sleeptime is True
@@ -190,7 +190,9 @@ def test_enabling_sleeptime_later_builds_the_pair_but_keeps_the_primarys_tools(m
 def test_enabling_later_with_a_sleeptime_model_gives_the_sleeper_that_model(make_agent):
     agent = make_agent()
 
-    update_agent(agent, {"enable_sleeptime": True, "sleeptime_model": "openai/gpt-4o-mini"})
+    update_agent(
+        agent, {"enable_sleeptime": True, "sleeptime_model": "openai/gpt-4o-mini"}, user=agent.owner
+    )
 
     _, sleeper = group_and_sleeper(agent)
     assert sleeper.llm_handle == "openai/gpt-4o-mini"
@@ -200,7 +202,7 @@ def test_disabling_sleeptime_pauses_the_pair_without_deleting_it(make_agent, llm
     primary = make_agent(enable_sleeptime=True, sleeptime_agent_frequency=1)
     group, sleeper = group_and_sleeper(primary)
 
-    update_agent(primary, {"enable_sleeptime": False})
+    update_agent(primary, {"enable_sleeptime": False}, user=primary.owner)
 
     primary.refresh_from_db()
     assert primary.enable_sleeptime is False
@@ -220,12 +222,12 @@ def test_enabling_again_reuses_the_pair_and_the_counter_carries_on(make_agent, l
     assert first.run_ids
     assert runs.execute_run(first.run_ids[0]) == "completed"
     assert say(primary).run_ids == []  # counter 1
-    update_agent(primary, {"enable_sleeptime": False})
+    update_agent(primary, {"enable_sleeptime": False}, user=primary.owner)
     assert say(primary).run_ids is None  # paused: not counted
     group.refresh_from_db()
     assert group.turns_counter == 1
 
-    update_agent(primary, {"enable_sleeptime": True})
+    update_agent(primary, {"enable_sleeptime": True}, user=primary.owner)
 
     assert group_and_sleeper(primary) == (group, sleeper)
     assert sleepers_named(primary) == 1
@@ -241,7 +243,9 @@ def test_enabling_again_reuses_the_pair_and_the_counter_carries_on(make_agent, l
 def test_update_agent_changes_the_groups_frequency_and_idle_seconds(make_agent):
     primary = make_agent(enable_sleeptime=True)
 
-    update_agent(primary, {"sleeptime_agent_frequency": 2, "sleeptime_idle_seconds": 45})
+    update_agent(
+        primary, {"sleeptime_agent_frequency": 2, "sleeptime_idle_seconds": 45}, user=primary.owner
+    )
 
     group, _ = group_and_sleeper(primary)
     assert group.sleeptime_agent_frequency == 2
@@ -251,7 +255,9 @@ def test_update_agent_changes_the_groups_frequency_and_idle_seconds(make_agent):
 def test_update_agent_can_set_frequency_and_idle_seconds_to_zero(make_agent):
     primary = make_agent(enable_sleeptime=True)
 
-    update_agent(primary, {"sleeptime_agent_frequency": 0, "sleeptime_idle_seconds": 0})
+    update_agent(
+        primary, {"sleeptime_agent_frequency": 0, "sleeptime_idle_seconds": 0}, user=primary.owner
+    )
 
     group, _ = group_and_sleeper(primary)
     assert group.sleeptime_agent_frequency == 0
@@ -276,7 +282,7 @@ def test_sleeptime_settings_on_an_agent_without_sleeptime_are_refused(make_agent
     value = "openai/gpt-4o-mini" if setting == "sleeptime_model" else 2
 
     with pytest.raises(InvalidRequest, match="enable_sleeptime"):
-        update_agent(agent, {"description": "after", setting: value})
+        update_agent(agent, {"description": "after", setting: value}, user=agent.owner)
 
     agent.refresh_from_db()
     assert agent.description == "before"
@@ -287,7 +293,7 @@ def test_a_negative_frequency_is_refused(make_agent):
     primary = make_agent(enable_sleeptime=True)
 
     with pytest.raises(InvalidRequest):
-        update_agent(primary, {"sleeptime_agent_frequency": -1})
+        update_agent(primary, {"sleeptime_agent_frequency": -1}, user=primary.owner)
 
     group, _ = group_and_sleeper(primary)
     assert group.sleeptime_agent_frequency == 5
@@ -333,10 +339,10 @@ def test_delete_group_removes_the_sleeper_and_switches_the_primary_off(make_agen
 def test_enabling_after_delete_group_builds_a_fresh_pair(make_agent):
     primary = make_agent(name="chat", enable_sleeptime=True)
     old_group, old_sleeper = group_and_sleeper(primary)
-    update_agent(primary, {"sleeptime_agent_frequency": 2})
+    update_agent(primary, {"sleeptime_agent_frequency": 2}, user=primary.owner)
     sleeptime.delete_group(old_group)
 
-    update_agent(primary, {"enable_sleeptime": True})
+    update_agent(primary, {"enable_sleeptime": True}, user=primary.owner)
 
     primary.refresh_from_db()
     assert primary.enable_sleeptime is True

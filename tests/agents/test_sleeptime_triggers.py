@@ -277,7 +277,7 @@ def test_nothing_fires_once_a_run_has_processed_everything(make_agent, llm):
 
 def test_a_paused_group_never_fires_when_idle(make_agent, llm):
     primary = quiet_primary(make_agent)
-    update_agent(primary, {"enable_sleeptime": False})
+    update_agent(primary, {"enable_sleeptime": False}, user=primary.owner)
 
     assert ours(sleeptime.fire_idle(now=after_quiet(primary, 3600)), primary) == []
     assert sleeper_runs(primary) == []

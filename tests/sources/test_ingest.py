@@ -152,6 +152,8 @@ BAD_FILES = [
     ("scan.pdf", blank_pdf(3), "No text could be extracted"),
     ("long.pdf", text_pdf(["One.", "Two.", "Three.", "Four."]), "more than the limit of 3"),
     ("data.json", b'{"vacation": 25,', "not valid JSON"),
+    # An escaped lone surrogate decodes into text that cannot be stored.
+    ("lone.json", b'{"note": "a\\ud800b"}', "lone surrogate"),
     ("empty.md", b"   \n\n  ", "empty"),
 ]
 
