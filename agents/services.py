@@ -19,7 +19,7 @@ from agents import llm, loop, prompts, sleeptime
 from agents.letta_format import Rendering, render_all
 from agents.models import Agent, AgentType, Insight, Message
 from agents.tools import BASE_TOOLS, SLEEPTIME_CHAT_TOOLS, SLEEPTIME_TOOLS, TOOLS, default_rules
-from config.errors import InvalidRequest, NotFound
+from config.errors import InvalidRequest, NotFound, TooLong
 from config.pagination import cursor_page
 from memory import events
 from memory import services as memory_services
@@ -317,6 +317,19 @@ def delete_agent(agent: Agent) -> None:
 # --- Conversation --------------------------------------------------------------------------
 
 
+def check_message_size(inputs: list[loop.InputMessage]) -> None:
+    """Refuse a turn whose input is over MAX_MESSAGE_CHARS, before anything is stored or
+    sent to the model (a stream checks before it starts)."""
+    limit = int(settings.REVERIE["MAX_MESSAGE_CHARS"])
+    size = sum(len(item.content) for item in inputs)
+    if size > limit:
+        raise TooLong(
+            f"The message is {size:,} characters long; the limit is {limit:,} "
+            "(MAX_MESSAGE_CHARS). Upload a long text to a folder attached to the agent, "
+            "or send it in parts."
+        )
+
+
 def send_message(
     agent: Agent,
     inputs: list[loop.InputMessage],
@@ -329,6 +342,7 @@ def send_message(
         raise InvalidRequest("At least one message is needed.")
     if max_steps < 1:
         raise InvalidRequest("max_steps must be at least 1.")
+    check_message_size(inputs)
     try:
         llm.ensure_configured(agent.llm_handle)
     except llm.ProviderNotConfigured as error:

@@ -205,6 +205,9 @@ SLEEPTIME_RETRY_SECONDS = env_int("SLEEPTIME_RETRY_SECONDS", 15, minimum=0)
 MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 50, minimum=1)
 # PDFs with more pages than this are refused (processing ends in an error).
 MAX_PDF_PAGES = env_int("MAX_PDF_PAGES", 2000, minimum=1)
+# A turn's input longer than this many characters is refused with a 413 (about 25,000
+# tokens by default: a long paste fits, a whole book goes to a folder instead).
+MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 100_000, minimum=1)
 
 # --- Access ----------------------------------------------------------------------------------
 

@@ -15,6 +15,13 @@ class InvalidRequest(DomainError):
     """The request cannot be carried out as asked (400)."""
 
 
+class TooLong(InvalidRequest):
+    """A text over a configured size limit (413). An InvalidRequest, so every form that
+    shows those shows this one too."""
+
+    status = 413
+
+
 class NotFound(DomainError):
     """Missing, or not visible to this user (404); both read the same to a caller."""
 

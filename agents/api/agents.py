@@ -432,6 +432,7 @@ def _respond(request: ApiRequest, agent_id: str, payload: LettaRequestIn, stream
     agent = _check_agent(request, agent_id)
     inputs = _inputs(payload)
     if stream:
+        services.check_message_size(inputs)  # a 413 now, not an error inside the stream
         return StreamingHttpResponse(
             _sse(agent, inputs, payload),
             content_type="text/event-stream",
