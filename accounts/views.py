@@ -22,11 +22,12 @@ LOGIN_SCOPE = "login"
 
 
 class LoginView(auth_views.LoginView):
-    """Django's login, refusing an address after too many failures (429)."""
+    """Django's login, refusing a username from an address after too many wrong passwords
+    for it, and an address after too many for any (429; accounts/ratelimit.py)."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
-            ratelimit.check(LOGIN_SCOPE, request)
+            ratelimit.check(LOGIN_SCOPE, request, request.POST.get("username", ""))
         except TooManyRequests as error:
             form = self.get_form()
             form.errors.clear()
@@ -41,7 +42,7 @@ class LoginView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form: Any) -> HttpResponse:
-        ratelimit.record_failure(LOGIN_SCOPE, self.request)
+        ratelimit.record_failure(LOGIN_SCOPE, self.request, self.request.POST.get("username", ""))
         return super().form_invalid(form)
 
 

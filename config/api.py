@@ -26,12 +26,14 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 class ApiKeyAuth(HttpBearer):
     """The bearer key names the user and the organization the request acts in; a viewer's
-    key may only read; an address that keeps sending wrong keys is refused for a while."""
+    key may only read; an address that keeps sending wrong keys gets 429s for a while."""
 
     def __call__(self, request: HttpRequest) -> Any:
-        ratelimit.check(API_KEY_SCOPE, request)
         user = super().__call__(request)
         if user is None:
+            # A valid key is served whatever its address did before (accounts/ratelimit.py);
+            # a wrong one is counted, and over the limit answered with a 429.
+            ratelimit.check(API_KEY_SCOPE, request)
             ratelimit.record_failure(API_KEY_SCOPE, request)
         return user
 

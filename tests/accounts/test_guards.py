@@ -32,9 +32,10 @@ def limited(settings: Any) -> None:
     settings.REVERIE = {**settings.REVERIE, **LIMITED}
 
 
-def test_wrong_passwords_lock_the_address_out_even_for_the_right_one(team, limited):
-    team.editor.user.set_password("the right password")
-    team.editor.user.save()
+def test_wrong_passwords_lock_that_username_out_even_for_the_right_one(team, limited):
+    for member, password in ((team.editor, "the right password"), (team.admin, "ada's own")):
+        member.user.set_password(password)
+        member.user.save()
     browser = Client()
     for _ in range(3):
         response = browser.post("/login/", {"username": "ed", "password": "wrong"})
@@ -46,7 +47,12 @@ def test_wrong_passwords_lock_the_address_out_even_for_the_right_one(team, limit
     assert int(response["Retry-After"]) > 0
     assert "Too many failed attempts" in response.content.decode()
     assert "_auth_user_id" not in browser.session
-    # Another address is not affected.
+    # Somebody else behind the same address (an office's NAT) still logs in.
+    colleague = Client()
+    assert (
+        colleague.post("/login/", {"username": "ada", "password": "ada's own"}).status_code == 302
+    )
+    # And the locked username from another address.
     other = Client(REMOTE_ADDR="10.0.0.9")
     assert (
         other.post("/login/", {"username": "ed", "password": "the right password"}).status_code
@@ -54,16 +60,30 @@ def test_wrong_passwords_lock_the_address_out_even_for_the_right_one(team, limit
     )
 
 
-def test_wrong_api_keys_lock_the_address_out(team, limited):
-    for _ in range(3):
-        assert (
-            Client(headers={"Authorization": "Bearer rev-guess"}).get("/v1/agents/").status_code
-            == 401
-        )
-    response = team.editor.api.get("/v1/agents/")
+def test_an_address_that_tries_one_password_on_many_usernames_is_refused(team, limited):
+    from accounts.ratelimit import SPRAY_FACTOR
+
+    team.admin.user.set_password("ada's own")
+    team.admin.user.save()
+    browser = Client()
+    for number in range(LIMITED["AUTH_FAILURE_LIMIT"] * SPRAY_FACTOR):
+        browser.post("/login/", {"username": f"someone{number}", "password": "Summer2026!"})
+    response = browser.post("/login/", {"username": "ada", "password": "ada's own"})
     assert response.status_code == 429
-    assert "Too many failed attempts" in response.json()["detail"]
-    assert int(response["Retry-After"]) > 0
+
+
+def test_wrong_api_keys_get_429s_but_never_lock_out_a_valid_key(team, limited):
+    guesser = Client(headers={"Authorization": "Bearer rev-guess"})
+    for _ in range(3):
+        assert guesser.get("/v1/agents/").status_code == 401
+    refused = guesser.get("/v1/agents/")
+    assert refused.status_code == 429
+    assert "Too many failed attempts" in refused.json()["detail"]
+    assert int(refused["Retry-After"]) > 0
+    # Valid keys behind the same address are served: another tenant's, and a teammate's.
+    assert team.editor.api.get("/v1/agents/").status_code == 200
+    assert team.outsider.api.get("/v1/agents/").status_code == 200
+    assert guesser.get("/v1/agents/").status_code == 429
 
 
 def test_no_key_reaches_the_logs(team, caplog):
