@@ -320,7 +320,9 @@ def delete_agent(agent: Agent) -> None:
 def check_message_size(inputs: list[loop.InputMessage]) -> None:
     """Refuse a turn whose input is over MAX_MESSAGE_CHARS, before anything is stored or
     sent to the model (a stream checks before it starts)."""
-    limit = int(settings.REVERIE["MAX_MESSAGE_CHARS"])
+    limit = settings.REVERIE["MAX_MESSAGE_CHARS"]
+    if not isinstance(limit, int):
+        raise TypeError(f"REVERIE['MAX_MESSAGE_CHARS'] must be an int, not {limit!r}")
     size = sum(len(item.content) for item in inputs)
     if size > limit:
         raise TooLong(

@@ -75,9 +75,15 @@ api = NinjaAPI(
 )
 
 
-def _detail(request: HttpRequest, status: int, detail: Any, **headers: str) -> HttpResponse:
-    response = api.create_response(request, {"detail": detail}, status=status)
-    for name, value in headers.items():
+def _detail(
+    request: HttpRequest,
+    status: int,
+    detail: Any,
+    body: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
+    response = api.create_response(request, {"detail": detail, **(body or {})}, status=status)
+    for name, value in (headers or {}).items():
         response[name] = value
     return response
 
@@ -89,7 +95,7 @@ def domain_error(request: HttpRequest, error: DomainError) -> HttpResponse:
     extra = {"x-should-retry": "false"} if error.status >= 500 else {}
     if isinstance(error, TooManyRequests):
         extra["Retry-After"] = str(error.retry_after)
-    return _detail(request, error.status, error.message, **extra)
+    return _detail(request, error.status, error.message, error.extra, headers=extra)
 
 
 @api.exception_handler(AuthenticationError)
@@ -128,7 +134,7 @@ def database_unavailable(request: HttpRequest, error: db.Error) -> HttpResponse:
     logger.warning("database unavailable during %s %s: %s", request.method, request.path, error)
     safe = request.method in SAFE_METHODS
     extra = {"Retry-After": "2"} if safe else {"x-should-retry": "false"}
-    return _detail(request, 503, "The database is unavailable; try again shortly.", **extra)
+    return _detail(request, 503, "The database is unavailable; try again shortly.", headers=extra)
 
 
 @api.get("/health", auth=None, tags=["health"])

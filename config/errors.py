@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
     status = 400
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.message = message
+        # More fields for the API's answer, beside `detail`.
+        self.extra = extra
 
 
 class InvalidRequest(DomainError):
     """The request cannot be carried out as asked (400)."""
+
+
+class Conflict(DomainError):
+    """Two writers changed the same thing; the later one is refused (409), and `extra`
+    says what it is now, so the writer can decide."""
+
+    status = 409
 
 
 class TooLong(InvalidRequest):

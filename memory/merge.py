@@ -1,8 +1,9 @@
 """Line diffs and three-way merges of block values. Framework-free.
 
 A block is text edited line by line by people and agents at the same time. Two edits
-made against the same starting value are combined when they touch different lines; when
-they touch the same lines the merge reports a conflict instead of guessing.
+made against the same starting value are combined when they touch different lines, and
+two insertions at the same place are both kept (the one already made first); when they
+change the same lines the merge reports a conflict instead of guessing.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def _conflict(a: _Hunk, b: _Hunk) -> bool:
     if a == b:
         return False
     if a.start == a.end and b.start == b.end:
-        return a.start == b.start  # two different insertions at one place
+        return False  # two insertions at one place: both are kept, one after the other
     if a.start == a.end:
         return b.start < a.start < b.end
     if b.start == b.end:
@@ -67,7 +68,12 @@ def merge3(base: str, ours: str, theirs: str) -> str | None:
         for b in other:
             if _conflict(a, b):
                 return None
-    combined = sorted(set(mine) | set(other), key=lambda h: (h.start, h.end != h.start, h.end))
+    # In base order; at one place insertions before replacements, and of two insertions
+    # `ours` (the change already made) before `theirs`. An identical hunk counts once.
+    order = {hunk: (0, index) for index, hunk in enumerate(mine)}
+    for index, hunk in enumerate(other):
+        order.setdefault(hunk, (1, index))
+    combined = sorted(order, key=lambda h: (h.start, h.end != h.start, h.end, order[h]))
     out: list[str] = []
     position = 0
     for hunk in combined:

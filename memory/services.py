@@ -14,7 +14,7 @@ from pgvector.django import CosineDistance
 
 from accounts.access import organization_of
 from accounts.models import Organization
-from config.errors import InvalidRequest, NotFound
+from config.errors import Conflict, InvalidRequest, NotFound
 from config.pagination import cursor_page
 from memory import editing, events, merge
 from memory.models import (
@@ -186,8 +186,10 @@ def update_block(
     The row is locked for the read-modify-write so that two writers (a person and a
     sleep-time run, say) never overwrite each other's change unseen. A new `value`
     written against an older `base_version` (the editor was open while a run edited the
-    block) is merged line by line with what changed since; where both touched the same
-    lines the writer's text wins, and the other change stays in the history.
+    block) is merged line by line with what changed since (insertions at the same place
+    keep both); where both changed the same lines, Conflict (409) carries the current
+    value and version, and nothing is written. Without `base_version` the value is
+    written as given.
     """
     unknown = set(changes) - set(_UPDATABLE_FIELDS)
     if unknown:
@@ -226,7 +228,17 @@ def _merge_with_base(block: Block, base_version: int, new_value: str) -> str:
     if base is None:
         raise InvalidRequest(f"Block '{block.id}' has no version {base_version}.")
     merged = merge.merge3(base, block.value, new_value)
-    return new_value if merged is None else merged
+    if merged is None:
+        # Never acknowledge a write that silently undoes another acknowledged one.
+        raise Conflict(
+            f"Block '{block.label}' changed since version {base_version} on the same lines "
+            f"as this edit (it is at version {block.version} now). Nothing was saved: merge "
+            "your text with current_value and send it again with base_version "
+            f"{block.version}.",
+            current_value=block.value,
+            current_version=block.version,
+        )
+    return merged
 
 
 def _relabel_links(block: Block, new_label: str) -> None:

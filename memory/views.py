@@ -23,7 +23,7 @@ from django_htmx.middleware import HtmxDetails
 
 from agents import services as agent_services
 from agents.models import Agent
-from config.errors import InvalidRequest, NotFound
+from config.errors import Conflict, InvalidRequest, NotFound
 from memory import merge
 from memory import services as memory_services
 from memory.forms import BlockEditForm, BlockRevertForm
@@ -121,6 +121,7 @@ def block_edit(request: HtmxHttpRequest, block_id: str) -> HttpResponse:
     """
     block = _block_or_404(request, block_id)
     status = 200
+    conflict: dict[str, Any] | None = None
     if request.method == "POST":
         form = BlockEditForm(request.POST, block_id=block.id)
         if form.is_valid():
@@ -136,6 +137,22 @@ def block_edit(request: HtmxHttpRequest, block_id: str) -> HttpResponse:
                     )
             except NotFound:
                 raise Http404("Block not found") from None
+            except Conflict as error:
+                # Somebody changed the same lines meanwhile. The person's text stays in the
+                # editor, theirs is shown beside it, and the form now starts from the
+                # current version: saving again is a decision made knowing both.
+                conflict = {"value": error.extra["current_value"]}
+                block.refresh_from_db()
+                data = request.POST.copy()
+                data["base_version"] = str(error.extra["current_version"])
+                form = BlockEditForm(data, block_id=block.id)
+                form.is_valid()
+                form.add_error(
+                    None,
+                    "This block changed on the same lines while you were editing it; nothing "
+                    "was saved. Its text now is shown below. Edit yours to keep what you both "
+                    "need, then save again.",
+                )
             except InvalidRequest as error:
                 form.add_error(None, error.message)
             else:
@@ -167,6 +184,7 @@ def block_edit(request: HtmxHttpRequest, block_id: str) -> HttpResponse:
         # Inside a page's {% block %} tags, `block` names the template block itself.
         "memory_block": block,
         "form": form,
+        "conflict": conflict,
         "cancel_url": next_url or _history_url(block),
     }
     if _wants_partial(request):

@@ -110,13 +110,18 @@ def api_key(live_server_url: str, django_db_blocker: Any, llm: ScriptedLLM) -> s
 # --- The test database ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
-    """pytest-django's test database, after the start-up self-check of its vector support.
+def _on_test_database() -> bool:
+    from django.db import connection
 
-    A pgvector that crashes on this CPU stops the run here with the cause, instead of
-    hundreds of tests failing on a database in recovery.
-    """
+    settings_dict = connection.settings_dict
+    test_name = (settings_dict.get("TEST") or {}).get("NAME") or f"test_{settings_dict['NAME']}"
+    return bool(settings_dict["NAME"] == test_name)
+
+
+def _self_check(django_db_blocker: Any) -> None:
+    """The start-up self-check of the test database's vector support: a pgvector that
+    crashes on this CPU stops the run here with the cause, instead of hundreds of tests
+    failing on a database in recovery."""
     from config.vector_check import VectorSupportError, check_vector_support, database_log
 
     with django_db_blocker.unblock():
@@ -124,6 +129,15 @@ def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
             check_vector_support(server_log=database_log())
         except VectorSupportError as error:
             pytest.exit(f"The test database failed its self-check. {error}", returncode=3)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
+    """pytest-django's test database, after the self-check. pytest-django sets one up only
+    when a collected test asks for the database; otherwise `_live_server_test_database`
+    does, and checks it."""
+    if _on_test_database():
+        _self_check(django_db_blocker)
 
 
 # --- The test database, for sessions that only use the live server -------------------------
@@ -144,17 +158,14 @@ def _live_server_test_database(request: pytest.FixtureRequest, django_db_blocker
         yield
         return
     request.getfixturevalue("django_db_setup")
-    from django.db import connection
-
-    settings_dict = connection.settings_dict
-    test_name = (settings_dict.get("TEST") or {}).get("NAME") or f"test_{settings_dict['NAME']}"
-    if settings_dict["NAME"] == test_name:
+    if _on_test_database():
         yield  # pytest-django made it
         return
     from django.test.utils import setup_databases, teardown_databases
 
     with django_db_blocker.unblock():
         config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    _self_check(django_db_blocker)
     yield
     with django_db_blocker.unblock():
         try:

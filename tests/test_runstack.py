@@ -162,3 +162,130 @@ def test_first_start_prints_credentials_serves_and_stops_on_ctrl_c(
     second.wait(timeout=30)
     assert "is serving on" in printed
     assert "password:" not in printed
+
+
+def test_a_killed_worker_is_started_again_while_the_web_answers_and_leaves_nothing_behind(
+    data_dir: Path, llm_server: ScriptedLLM
+):
+    import threading
+
+    import psutil
+
+    llm_server.reset()
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATA_DIR": str(data_dir),
+        "PORT": str(port),
+        "OPENAI_BASE_URL": llm_server.base_url,
+        "OPENAI_API_KEY": "sk-test",
+    }
+    for name in ("DATABASE_URL", "LLM_BASE_URL", "REDIS_URL"):
+        env.pop(name, None)
+    process, text = _start(env)
+    base = f"http://127.0.0.1:{port}"
+    api_key = re.search(r"API key:\s+(\S+)", text)
+    assert api_key, text
+    stack = psutil.Process(process.pid)
+    # The rest of what the stack prints, read as it comes.
+    printed: list[str] = []
+    reader = threading.Thread(
+        target=lambda: printed.extend(iter(process.stdout.readline, "")),  # type: ignore[union-attr]
+        daemon=True,
+    )
+    reader.start()
+
+    def worker() -> psutil.Process | None:
+        for child in stack.children():
+            if "worker" in " ".join(child.cmdline()):
+                return child
+        return None
+
+    def cluster_of(process: psutil.Process) -> list[psutil.Process]:
+        # The command, then django-q2's sentinel, and its workers, monitor and pusher.
+        return process.children(recursive=True)
+
+    def gone(processes: list[psutil.Process]) -> bool:
+        return all(not p.is_running() or p.status() == psutil.STATUS_ZOMBIE for p in processes)
+
+    def wait_for(predicate: Any, what: str, timeout: float = 60) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}:\n{text}{''.join(printed)}")
+
+    health: list[int | str] = []
+    polling = threading.Event()
+
+    def poll_health() -> None:
+        while not polling.is_set():
+            try:
+                health.append(_get(f"{base}/v1/health/")[0])
+            except OSError as error:
+                health.append(repr(error))
+            time.sleep(0.05)
+
+    try:
+
+        def healthy() -> bool:
+            try:
+                return _get(f"{base}/v1/health/")[0] == 200
+            except OSError:
+                return False
+
+        wait_for(healthy, "the web process")
+        first = wait_for(worker, "the worker")
+        old_cluster = wait_for(lambda: len(c := cluster_of(first)) >= 3 and c, "its cluster")
+        poller = threading.Thread(target=poll_health, daemon=True)
+        poller.start()
+
+        first.kill()  # SIGKILL: no chance to stop its cluster
+
+        # Its job processes die with it instead of running on without a clock.
+        wait_for(lambda: gone(old_cluster), "the killed worker's job processes to end", 15)
+        second = wait_for(lambda: (w := worker()) and w.pid != first.pid and w, "a new worker")
+        wait_for(lambda: len(cluster_of(second)) >= 3, "the new worker's cluster")
+        polling.set()
+        poller.join(timeout=5)
+        assert health and set(health) == {200}, health
+        assert any("The worker process" in line and "SIGKILL" in line for line in printed), printed
+
+        # The new worker does the work: a sleep-time run completes.
+        agent = _send(
+            f"{base}/v1/agents",
+            api_key.group(1),
+            {
+                "name": "after",
+                "model": "openai/gpt-4.1",
+                "memory_blocks": [{"label": "human", "value": ""}],
+                "enable_sleeptime": True,
+            },
+        )
+        reply = _send(
+            f"{base}/v1/agents/{agent['id']}/messages",
+            api_key.group(1),
+            {"messages": [{"role": "user", "content": "hello"}]},
+        )
+        (run_id,) = reply["usage"]["run_ids"]
+        wait_for(
+            lambda: (
+                json.loads(_get(f"{base}/v1/runs/{run_id}", api_key.group(1))[1])["status"]
+                == "completed"
+            ),
+            "the sleep-time run",
+        )
+        everything = stack.children(recursive=True)
+    finally:
+        polling.set()
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    # Ctrl-C leaves no process behind.
+    assert process.returncode == 0
+    wait_for(lambda: gone(everything), "every process of the stack to end", 20)

@@ -257,3 +257,28 @@ def test_a_worker_stops_when_sigterm_reaches_its_whole_process_group(start_worke
             f"attempt {attempt}: `manage.py worker` was still running 5 s after SIGTERM "
             "reached its process group"
         )
+
+
+def test_a_killed_workers_job_processes_end_with_it(start_worker: Any):
+    """SIGKILL (the OOM killer, `kill -9`) gives `manage.py worker` no chance to stop its
+    cluster; its processes must not be adopted by init and go on taking jobs with no clock."""
+    import psutil
+
+    extra = start_worker()
+    wait_until(lambda: extra.group_size() >= 6, timeout=15, what="the cluster to start")
+    cluster = psutil.Process(extra.process.pid).children(recursive=True)
+    assert len(cluster) >= 5
+
+    os.kill(extra.process.pid, signal.SIGKILL)  # the main process only, not its group
+
+    def ended(process: psutil.Process) -> bool:
+        try:
+            return process.status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    wait_until(
+        lambda: all(ended(process) for process in cluster),
+        timeout=10,
+        what="the killed worker's cluster to end",
+    )

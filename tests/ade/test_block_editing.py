@@ -227,6 +227,42 @@ def test_an_edit_from_an_older_version_keeps_an_agents_edit_on_other_lines(
     ]
 
 
+def test_an_edit_of_the_same_lines_made_meanwhile_is_shown_and_nothing_is_lost(
+    signed_in, make_agent
+):
+    agent = make_agent(blocks={"human": "Name: Ada"})
+    block = _block(agent)
+    opened = block.version
+    memory_services.edit_block_as_agent(
+        agent,
+        "human",
+        lambda value: value.replace("Ada", "Ada Lovelace"),
+        Actor.for_agent(agent.id, run_id="run-1"),
+    )
+
+    response = _post(signed_in, block, value="Name: Grace", base_version=opened, extra=HTMX)
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "changed on the same lines while you were editing it; nothing was saved" in body
+    assert '<pre class="block-value">Name: Ada Lovelace</pre>' in body  # theirs, shown
+    assert "Name: Grace</textarea>" in body  # the person's text, kept in the editor
+    block.refresh_from_db()
+    assert block.value == "Name: Ada Lovelace"
+    # The form now starts from the current version: saving again is the person's decision.
+    assert f'name="base_version" value="{block.version}"' in body
+    again = _post(
+        signed_in,
+        block,
+        value="Name: Grace (was Ada Lovelace)",
+        base_version=block.version,
+        extra=HTMX,
+    )
+    assert again.status_code == 200
+    block.refresh_from_db()
+    assert block.value == "Name: Grace (was Ada Lovelace)"
+
+
 def test_a_field_left_alone_does_not_undo_a_change_made_meanwhile(signed_in, make_agent):
     agent = make_agent(blocks={"human": "Name: Ada"})
     block = _block(agent)

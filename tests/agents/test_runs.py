@@ -18,7 +18,7 @@ from agents import loop, runs, sleeptime, tools
 from agents.loop import InputMessage
 from agents.models import Agent, Group, Insight, Message, Run
 from agents.services import delete_agent, dismiss_insight, list_insights, send_message
-from config.errors import InvalidRequest, NotFound
+from config.errors import Conflict, InvalidRequest, NotFound
 from memory import services as memory_services
 from memory.models import BlockVersion
 from memory.services import Actor
@@ -630,7 +630,7 @@ def test_a_person_saving_over_an_older_version_keeps_the_runs_edit_on_other_line
     assert value(primary) == "Name: Ada\nLikes: chess\nCity: ?"
 
 
-def test_a_person_saving_the_same_line_over_an_older_version_wins_and_history_keeps_the_run(
+def test_a_person_saving_the_same_line_over_an_older_version_is_refused_and_the_run_stays(
     make_agent, llm, user
 ):
     primary, _, _ = pair(make_agent)
@@ -640,15 +640,20 @@ def test_a_person_saving_the_same_line_over_an_older_version_wins_and_history_ke
     replace_name(llm, "Ada")
     runs.execute_run(run.id)
 
-    memory_services.update_block(
-        block.id,
-        actor=Actor.for_user(user),
-        base_version=opened,
-        value="Name: Grace\nLikes: ?\nCity: ?",
-    )
+    with pytest.raises(Conflict) as refused:
+        memory_services.update_block(
+            block.id,
+            actor=Actor.for_user(user),
+            base_version=opened,
+            value="Name: Grace\nLikes: ?\nCity: ?",
+        )
 
-    assert value(primary) == "Name: Grace\nLikes: ?\nCity: ?"
-    assert "Name: Ada\nLikes: ?\nCity: ?" in [version.value for version in versions(primary)]
+    assert refused.value.status == 409
+    assert refused.value.extra == {
+        "current_value": "Name: Ada\nLikes: ?\nCity: ?",
+        "current_version": opened + 1,
+    }
+    assert value(primary) == "Name: Ada\nLikes: ?\nCity: ?"
 
 
 def stale_context(sleeper: Agent, seen: int) -> tools.ToolContext:

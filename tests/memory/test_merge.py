@@ -85,15 +85,24 @@ def test_a_deleted_line_conflicts_with_an_edit_of_that_line():
     assert merge3(BASE, ours, theirs) is None
 
 
-def test_two_different_insertions_at_one_place_conflict():
+def test_two_different_insertions_at_one_place_keep_both_ours_first():
     ours = "Name: Ada\nPet: cat\nLikes: tea\nCity: London"
     theirs = "Name: Ada\nJob: mathematician\nLikes: tea\nCity: London"
 
-    assert merge3(BASE, ours, theirs) is None
+    assert merge3(BASE, ours, theirs) == (
+        "Name: Ada\nPet: cat\nJob: mathematician\nLikes: tea\nCity: London"
+    )
 
 
-def test_two_different_appends_conflict():
-    assert merge3(BASE, BASE + "\nPet: cat", BASE + "\nPet: dog") is None
+def test_two_different_appends_keep_both():
+    assert merge3(BASE, BASE + "\nPet: cat", BASE + "\nPet: dog") == BASE + "\nPet: cat\nPet: dog"
+
+
+def test_an_insertion_beside_a_replaced_line_keeps_both():
+    ours = "Name: Ada\nLikes: tea\nPet: cat\nCity: London"
+    theirs = "Name: Ada\nLikes: tea\nCity: Paris"
+
+    assert merge3(BASE, ours, theirs) == "Name: Ada\nLikes: tea\nPet: cat\nCity: Paris"
 
 
 # --- Trivial cases ------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import bootstrap_admin
 from config import env
+from config.processes import ends_with_this_process, remember_this_process
 from config.vector_check import VectorSupportError, check_vector_support, database_log
 
 # Requests (and websocket events) in flight at once, each holding a connection; a turn
@@ -23,7 +25,7 @@ WEB_POOL_SIZE = 40
 class Command(BaseCommand):
     help = (
         "Migrate, then run one daphne web process and one worker (django-q2 and the "
-        "sleep-time clock) until Ctrl-C."
+        "sleep-time clock) until Ctrl-C, starting either again if it dies."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -47,14 +49,16 @@ class Command(BaseCommand):
         python = sys.executable
         # The web process serves from a pool of database connections (config/database.py).
         pool_size = env.DATABASE_POOL_SIZE or WEB_POOL_SIZE
-        web_env = {**os.environ, "DATABASE_POOL_SIZE": str(pool_size)}
         children = [
-            subprocess.Popen(
+            Supervised(
+                "web",
                 [python, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"],
-                env=web_env,
+                {**os.environ, "DATABASE_POOL_SIZE": str(pool_size)},
             ),
-            subprocess.Popen([python, "manage.py", "worker"]),
+            Supervised("worker", [python, "manage.py", "worker"], dict(os.environ)),
         ]
+        for child in children:
+            child.start()
         self.stdout.write(f"Reverie is serving on {url} (API at {url}/v1/, Ctrl-C stops).")
         stopping = False
 
@@ -65,23 +69,96 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         try:
-            while not stopping and all(child.poll() is None for child in children):
+            while not stopping:
+                for child in children:
+                    child.keep_running(self.stderr)
                 time.sleep(0.2)
         finally:
             for child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + 15
-            for child in children:
-                try:
-                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    child.kill()
-        failed = [
-            " ".join(map(str, child.args))  # type: ignore[arg-type]
-            for child in children
-            if child.returncode not in (0, -15, None)
-        ]
-        if failed and not stopping:
-            self.stderr.write(f"A process exited unexpectedly: {failed}")
-            raise SystemExit(1)
+                child.stop()
+
+
+# A child that dies is started again after these waits (then the last, again and again),
+# so a crash loop does not spin; one that ran STEADY_SECONDS starts from the first again.
+RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+STEADY_SECONDS = 60.0
+
+
+@dataclass
+class Supervised:
+    """A child process of the stack, started again whenever it dies.
+
+    Each runs in a process group of its own, so that what it leaves behind when it dies
+    (a worker's job processes) can be ended with it, and so that Ctrl-C in the terminal
+    reaches only this process, which stops the children in order. Should this process be
+    killed outright, each child is sent SIGTERM (config/processes.py).
+    """
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    crashes: int = 0
+    restart_at: float | None = None
+
+    def start(self) -> None:
+        remember_this_process()
+        self.process = subprocess.Popen(
+            self.argv, env=self.env, start_new_session=True, preexec_fn=ends_with_this_process
+        )
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    def keep_running(self, log: Any) -> None:
+        if self.process is None:
+            return
+        if self.restart_at is not None:
+            if time.monotonic() >= self.restart_at:
+                self.start()
+                log.write(f"Restarted the {self.name} process (pid {self.process.pid}).")
+            return
+        code = self.process.poll()
+        if code is None:
+            return
+        self._end_group()
+        if time.monotonic() - self.started_at >= STEADY_SECONDS:
+            self.crashes = 0
+        delay = RESTART_DELAYS[min(self.crashes, len(RESTART_DELAYS) - 1)]
+        self.crashes += 1
+        self.restart_at = time.monotonic() + delay
+        log.write(
+            f"The {self.name} process (pid {self.process.pid}) exited with "
+            f"{_describe(code)}; starting it again in {delay:g} s."
+        )
+
+    def stop(self) -> None:
+        """SIGTERM, up to 15 s to finish, then SIGKILL for whatever is left of the group."""
+        process = self.process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
+        self._end_group()
+        process.wait()
+
+    def _end_group(self) -> None:
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass  # nothing left
+
+
+def _describe(code: int) -> str:
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"

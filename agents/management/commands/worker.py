@@ -15,6 +15,7 @@ from django.db import (
     connections,
 )
 
+from config.processes import forks_die_with_their_parent
 from config.vector_check import VectorSupportError, check_vector_support, database_log
 
 logger = logging.getLogger("reverie.clock")
@@ -52,6 +53,8 @@ class Command(BaseCommand):
         if close_pool is not None:
             close_pool()
         connection.settings_dict["OPTIONS"].pop("pool", None)
+        # Should this process be killed outright, the cluster must not live on without it.
+        forks_die_with_their_parent()
         cluster = Cluster()
         cluster.start()
         stopping = threading.Event()
