@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.access import organization_of
 from agents import llm, loop, transcript
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Group, Message, Run, RunStatus, RunTrigger
-from config.errors import InvalidRequest, NotFound
+from config.errors import Conflict, NotFound
 from config.heartbeat import Heartbeat
 from memory import events
 from memory import services as memory_services
@@ -378,7 +378,7 @@ def revert_run(run: Run, actor: memory_services.Actor, *, mark: bool = True) -> 
     were changed again since is reported as a conflict and left alone.
     """
     if run.status in ACTIVE_RUN_STATUSES and mark:
-        raise InvalidRequest("The run is still in progress; wait for it to end, then revert it.")
+        raise Conflict("The run is still in progress; wait for it to end, then revert it.")
     report: RevertReport = {"run_id": run.id, "reverted": [], "unchanged": [], "conflicts": []}
     tag = f"run:{run.id}#"
     # Each undo is tagged with the edit it took back, so an edit is undone at most once:

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from django.db.models import Prefetch, QuerySet
 from ninja import Field, Schema
+from pydantic.json_schema import JsonDict
 
 from agents.models import Agent, Group, Insight, Run
 from agents.tools import TOOLS
@@ -17,7 +18,7 @@ from sources.schemas import source_out
 
 
 class LLMConfigIn(Schema):
-    model: str
+    model: str = Field(json_schema_extra={"minLength": 1, "pattern": r"\S"})
     model_endpoint_type: str | None = None
     context_window: int | None = None
     temperature: float | None = None
@@ -37,20 +38,45 @@ class ToolRuleIn(Schema):
     type: str
 
 
+def _known_tools(schema: dict[str, Any]) -> None:
+    """The tool names an agent may be given, read when the schema is built (feature apps
+    add theirs when they start)."""
+    from agents.tools import TOOLS
+
+    for branch in [schema, *schema.get("anyOf", [])]:
+        if branch.get("type") == "array":
+            branch["items"] = {"type": "string", "enum": sorted(TOOLS)}
+
+
+# What the services enforce, said in the schema too (config/openapi.py documents the rest).
+NAME: JsonDict = {"pattern": r"^[A-Za-z0-9 _.-]+$"}
+HANDLE: JsonDict = {"pattern": r"^[^/]+/.+$", "description": "provider/model, e.g. openai/gpt-4.1"}
+
+
 class AgentCreateIn(Schema):
-    name: str | None = None
+    # A model is needed, named by `model` or by `llm_config`.
+    model_config = {
+        "json_schema_extra": {
+            "anyOf": [
+                {"required": ["model"], "properties": {"model": {"type": "string"}}},
+                {"required": ["llm_config"], "properties": {"llm_config": {"type": "object"}}},
+            ]
+        }
+    }
+
+    name: str | None = Field(None, json_schema_extra=NAME)
     description: str | None = None
     system: str | None = None
     agent_type: str = "memgpt_v2_agent"
     memory_blocks: list[BlockIn] = []
     block_ids: list[str] = []
-    tools: list[str] = []
+    tools: list[str] = Field([], json_schema_extra=_known_tools)
     include_base_tools: bool = True
     tool_rules: list[ToolRuleIn] | None = None
     tags: list[str] = []
     metadata: dict[str, Any] | None = None
-    model: str | None = None
-    embedding: str | None = None
+    model: str | None = Field(None, json_schema_extra=HANDLE)
+    embedding: str | None = Field(None, json_schema_extra=HANDLE)
     llm_config: LLMConfigIn | None = None
     embedding_config: EmbeddingConfigIn | None = None
     context_window_limit: int | None = None
@@ -59,22 +85,22 @@ class AgentCreateIn(Schema):
     temperature: float | None = None
     timezone: str | None = None
     enable_sleeptime: bool | None = None
-    sleeptime_model: str | None = None
+    sleeptime_model: str | None = Field(None, json_schema_extra=HANDLE)
     sleeptime_agent_frequency: int | None = Field(None, ge=0)
     sleeptime_idle_seconds: int | None = Field(None, ge=0)
 
 
 class AgentUpdateIn(Schema):
-    name: str | None = None
+    name: str | None = Field(None, json_schema_extra=NAME)
     description: str | None = None
     system: str | None = None
-    tools: list[str] | None = None
+    tools: list[str] | None = Field(None, json_schema_extra=_known_tools)
     tool_rules: list[ToolRuleIn] | None = None
     block_ids: list[str] | None = None
     tags: list[str] | None = None
     metadata: dict[str, Any] | None = None
-    model: str | None = None
-    embedding: str | None = None
+    model: str | None = Field(None, json_schema_extra=HANDLE)
+    embedding: str | None = Field(None, json_schema_extra=HANDLE)
     llm_config: LLMConfigIn | None = None
     context_window_limit: int | None = None
     embedding_chunk_size: int | None = Field(None, ge=1)
@@ -82,7 +108,7 @@ class AgentUpdateIn(Schema):
     temperature: float | None = None
     timezone: str | None = None
     enable_sleeptime: bool | None = None
-    sleeptime_model: str | None = None
+    sleeptime_model: str | None = Field(None, json_schema_extra=HANDLE)
     sleeptime_agent_frequency: int | None = Field(None, ge=0)
     sleeptime_idle_seconds: int | None = Field(None, ge=0)
 
@@ -308,17 +334,24 @@ def fresh_state(agent: Agent) -> dict[str, Any]:
     return agent_state(with_relations(Agent.objects.filter(pk=agent.pk)).get())
 
 
+def _only_null(schema: dict[str, Any]) -> None:
+    schema.pop("anyOf", None)
+    schema["type"] = "null"
+
+
 class GroupUpdateIn(Schema):
     class ManagerConfig(Schema):
         manager_type: str = "sleeptime"
         manager_agent_id: str | None = None
         sleeptime_agent_frequency: int | None = Field(None, ge=0)
         sleeptime_idle_seconds: int | None = Field(None, ge=0)
-        sleeptime_model: str | None = None
+        sleeptime_model: str | None = Field(None, json_schema_extra=HANDLE)
 
     description: str | None = None
     manager_config: ManagerConfig | None = None
-    agent_ids: list[str] | None = None
+    # A sleep-time group's agents follow its primary: the field is for Letta's other
+    # group kinds, which Reverie does not have, and only null is accepted.
+    agent_ids: list[str] | None = Field(None, json_schema_extra=_only_null)
 
 
 # --- Runs ----------------------------------------------------------------------------------

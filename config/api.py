@@ -16,6 +16,7 @@ from accounts import ratelimit
 from accounts.access import access_for
 from accounts.services import authenticate_api_key
 from config.errors import DomainError, Forbidden, TooManyRequests
+from config.openapi import document_errors
 from config.text import UnstorableText, lone_surrogate_at
 
 logger = logging.getLogger("reverie.api")
@@ -63,7 +64,14 @@ class JsonParser(Parser):
         return data
 
 
-api = NinjaAPI(
+class ReverieApi(NinjaAPI):
+    """The NinjaAPI whose schema documents every answer, errors too (config/openapi.py)."""
+
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        return document_errors(super().get_openapi_schema(**kwargs))
+
+
+api = ReverieApi(
     title="Reverie API",
     version="1",
     description="Letta-compatible REST API for agents with shared memory and sleep-time agents.",

@@ -19,9 +19,10 @@ class InvalidRequest(DomainError):
     """The request cannot be carried out as asked (400)."""
 
 
-class Conflict(DomainError):
-    """Two writers changed the same thing; the later one is refused (409), and `extra`
-    says what it is now, so the writer can decide."""
+class Conflict(InvalidRequest):
+    """In conflict with the current state (409): two writers changed the same lines (and
+    `extra` says what it is now, so the writer can decide), a run still in progress, a name
+    already taken. An InvalidRequest, so every form that shows those shows this too."""
 
     status = 409
 

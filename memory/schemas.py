@@ -4,14 +4,21 @@ from datetime import datetime
 from typing import Any
 
 from ninja import Field, Schema
+from pydantic.json_schema import JsonDict
 
 from memory.models import Block, BlockVersion, Passage
 
+# A label has something besides spaces, and only storable text (config/openapi.py).
+LABEL: JsonDict = {
+    "minLength": 1,
+    "pattern": r"^[^\u0000\ud800-\udfff]*[^\s\u0000\ud800-\udfff][^\u0000\ud800-\udfff]*$",
+}
+
 
 class BlockIn(Schema):
-    label: str
+    label: str = Field(json_schema_extra=LABEL)
     value: str = ""
-    limit: int | None = None
+    limit: int | None = Field(None, json_schema_extra={"minimum": 1})
     description: str | None = None
     read_only: bool = False
     metadata: dict[str, Any] | None = None
@@ -21,16 +28,17 @@ class BlockIn(Schema):
 
 
 class BlockUpdateIn(Schema):
-    label: str | None = None
+    label: str | None = Field(None, json_schema_extra=LABEL)
     value: str | None = None
-    limit: int | None = None
+    limit: int | None = Field(None, json_schema_extra={"minimum": 1})
     description: str | None = None
     read_only: bool | None = None
     metadata: dict[str, Any] | None = None
     is_template: bool | None = None
     template_name: str | None = None
     # Reverie: the block version the new value was written against. When the block has
-    # moved on since, the change is merged with what happened meanwhile (no 409s).
+    # moved on since, the change is merged with what happened meanwhile on other lines; a
+    # change of the same lines is a 409 with the current value and version.
     base_version: int | None = None
 
     def changes(self) -> dict[str, Any]:

@@ -4,24 +4,32 @@ from datetime import datetime
 from typing import Any
 
 from ninja import Field, Schema
+from pydantic.json_schema import JsonDict
 
 from memory.models import EMBEDDING_DIM
 from sources.models import FileStatus, Source, SourceFile
 
+# What create_source enforces (it also labels the digest's memory block).
+NAME: JsonDict = {"pattern": r"^[A-Za-z0-9_\-. ]+$"}
+
 
 class SourceIn(Schema):
-    name: str
+    name: str = Field(json_schema_extra=NAME)
     description: str | None = None
     instructions: str | None = None
     metadata: dict[str, Any] | None = None
-    embedding: str | None = None
+    embedding: str | None = Field(
+        None, json_schema_extra={"pattern": r"^[^/]+/.+$", "description": "provider/model"}
+    )
     embedding_chunk_size: int | None = Field(None, ge=50, le=2000)
 
     class EmbeddingConfig(Schema):
         embedding_model: str | None = None
         embedding_endpoint_type: str | None = None
         handle: str | None = None
-        embedding_chunk_size: int | None = None
+        embedding_chunk_size: int | None = Field(
+            None, json_schema_extra={"minimum": 50, "maximum": 2000}
+        )
 
     embedding_config: EmbeddingConfig | None = None
 
@@ -39,7 +47,7 @@ class SourceIn(Schema):
 
 
 class SourceUpdateIn(Schema):
-    name: str | None = None
+    name: str | None = Field(None, json_schema_extra=NAME)
     description: str | None = None
     instructions: str | None = None
     metadata: dict[str, Any] | None = None

@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.access import organization_of
 from agents import sleeptime
 from agents.models import Agent
-from config.errors import InvalidRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
+from config.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from config.pagination import cursor_page
 from memory import events
 from memory import services as memory_services
@@ -98,7 +98,7 @@ def create_source(
                 metadata=metadata or {},
             )
     except IntegrityError:
-        raise InvalidRequest(f"A source named '{name}' already exists.") from None
+        raise Conflict(f"A source named '{name}' already exists.") from None
 
 
 def update_source(source: Source, changes: dict[str, Any]) -> Source:
@@ -110,7 +110,7 @@ def update_source(source: Source, changes: dict[str, Any]) -> Source:
             if Source.objects.filter(
                 organization=source.organization_id, name=changes["name"]
             ).exists():
-                raise InvalidRequest(f"A source named '{changes['name']}' already exists.")
+                raise Conflict(f"A source named '{changes['name']}' already exists.")
             for block in _digest_blocks(source):
                 memory_services.update_block(
                     block.id, actor=memory_services.Actor.system(), label=changes["name"]

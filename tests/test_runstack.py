@@ -197,8 +197,11 @@ def test_a_killed_worker_is_started_again_while_the_web_answers_and_leaves_nothi
 
     def worker() -> psutil.Process | None:
         for child in stack.children():
-            if "worker" in " ".join(child.cmdline()):
-                return child
+            try:
+                if child.status() != psutil.STATUS_ZOMBIE and "worker" in " ".join(child.cmdline()):
+                    return child
+            except psutil.Error:  # ended meanwhile, or not yet reaped
+                continue
         return None
 
     def cluster_of(process: psutil.Process) -> list[psutil.Process]:

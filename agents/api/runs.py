@@ -27,7 +27,7 @@ def list_runs(
     request: ApiRequest,
     agent_id: str | None = None,
     agent_ids: list[str] = Query(None),
-    statuses: list[str] = Query(None),
+    statuses: list[Literal["created", "running", "completed", "failed", "cancelled"]] = Query(None),
     active: bool = False,
     after: str | None = None,
     before: str | None = None,
@@ -39,7 +39,7 @@ def list_runs(
     page = runs.list_runs(
         request.auth,
         agent_ids=wanted or None,
-        statuses=statuses,
+        statuses=list(statuses) if statuses else None,
         active=active,
         after=after,
         before=before,

@@ -57,7 +57,7 @@ def test_sources_and_groups_are_per_organization(team):
     # Names are unique within an organization only.
     assert post(team.outsider.api, "/v1/sources/", {"name": "handbook"}).status_code == 200
     taken = post(team.admin.api, "/v1/sources/", {"name": "handbook"})
-    assert taken.status_code == 400
+    assert taken.status_code == 409
     assert "already exists" in taken.json()["detail"]
     made = post(team.editor.api, "/v1/agents/", {**AGENT, "enable_sleeptime": True}).json()
     group_id = made["multi_agent_group"]["id"]

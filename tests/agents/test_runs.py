@@ -18,7 +18,7 @@ from agents import loop, runs, sleeptime, tools
 from agents.loop import InputMessage
 from agents.models import Agent, Group, Insight, Message, Run
 from agents.services import delete_agent, dismiss_insight, list_insights, send_message
-from config.errors import Conflict, InvalidRequest, NotFound
+from config.errors import Conflict, NotFound
 from memory import services as memory_services
 from memory.models import BlockVersion
 from memory.services import Actor
@@ -597,12 +597,12 @@ def test_reverting_an_active_run_is_refused(make_agent, llm, user):
     primary, _, _ = pair(make_agent)
     run = started_run(primary, "I am Ada")
 
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(Conflict):
         runs.revert_run(run, Actor.for_user(user))
 
     Run.objects.filter(pk=run.id).update(status="running")
     run.refresh_from_db()
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(Conflict):
         runs.revert_run(run, Actor.for_user(user))
 
 

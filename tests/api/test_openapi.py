@@ -1,0 +1,91 @@
+"""/v1/openapi.json says what the server does: every error an operation may answer, and
+the constraints the services enforce. (The schemathesis run of test_schemathesis.py checks
+the server against it.)"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.test import Client
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    response = Client(HTTP_HOST="localhost").get("/v1/openapi.json")
+    assert response.status_code == 200
+    return dict(response.json())
+
+
+def _operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, operation)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+    ]
+
+
+def test_every_operation_documents_the_errors_it_may_answer(schema):
+    missing = {}
+    for method, path, operation in _operations(schema):
+        documented = set(operation["responses"])
+        expected = set()
+        if operation.get("security"):
+            expected |= {"401", "429", "503"}
+            if method != "get":
+                expected.add("403")
+        if operation.get("parameters") or "requestBody" in operation:
+            expected |= {"400", "404", "422"}
+        if expected - documented:
+            missing[f"{method.upper()} {path}"] = sorted(expected - documented)
+        for status, response in operation["responses"].items():
+            if status.startswith(("4", "5")):
+                ref = response["content"]["application/json"]["schema"]["$ref"]
+                assert ref == "#/components/schemas/Error", (method, path, status)
+    assert missing == {}
+    assert schema["paths"]["/v1/health"]["get"]["responses"].keys() == {"200"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "statuses"),
+    [
+        ("patch", "/v1/blocks/{block_id}", {"409"}),
+        ("patch", "/v1/agents/{agent_id}/core-memory/blocks/{block_label}", {"409"}),
+        ("post", "/v1/runs/{run_id}/revert", {"409"}),
+        ("post", "/v1/folders", {"409"}),
+        ("post", "/v1/agents/{agent_id}/messages", {"413", "502"}),
+        ("post", "/v1/agents/{agent_id}/messages/stream", {"413", "502"}),
+        ("post", "/v1/folders/{source_id}/upload", {"413", "415"}),
+    ],
+)
+def test_answers_only_some_operations_give_are_documented_on_them(schema, method, path, statuses):
+    assert statuses <= set(schema["paths"][path][method]["responses"])
+
+
+def test_an_upload_says_which_media_types_it_reads(schema):
+    form = schema["paths"]["/v1/sources/{source_id}/upload"]["post"]["requestBody"]["content"]
+    types = form["multipart/form-data"]["encoding"]["file"]["contentType"]
+    assert {"application/pdf", "text/plain", "text/markdown", "application/json"} <= {
+        kind.strip() for kind in types.split(",")
+    }
+
+
+def test_the_constraints_the_services_enforce_are_in_the_schema(schema):
+    components = schema["components"]["schemas"]
+    create = components["AgentCreateIn"]
+    assert [branch["required"] for branch in create["anyOf"]] == [["model"], ["llm_config"]]
+    assert create["properties"]["name"]["pattern"] == "^[A-Za-z0-9 _.-]+$"
+    assert "archival_memory_search" in create["properties"]["tools"]["items"]["enum"]
+    label = components["BlockIn"]["properties"]["label"]
+    assert label["minLength"] == 1 and not re.fullmatch(label["pattern"], "   ")
+    assert components["GroupUpdateIn"]["properties"]["agent_ids"]["type"] == "null"
+    # Text PostgreSQL cannot store (NUL) or that is not Unicode (a lone surrogate).
+    value = components["BlockIn"]["properties"]["value"]["pattern"]
+    assert re.fullmatch(value, "Name: Ada") and not re.fullmatch(value, "a\x00b")
+    assert not re.fullmatch(value, "a\ud800b")
+    runs = {p["name"]: p for p in schema["paths"]["/v1/runs"]["get"]["parameters"]}
+    assert "failed" in runs["statuses"]["schema"]["items"]["enum"]
+    search = schema["paths"]["/v1/agents/{agent_id}/archival-memory/search"]["get"]
+    start = next(p for p in search["parameters"] if p["name"] == "start_datetime")
+    assert start["schema"]["anyOf"][0]["format"] == "date-time"
