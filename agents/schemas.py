@@ -10,6 +10,7 @@ from pydantic.json_schema import JsonDict
 
 from agents.models import Agent, Group, Insight, Run
 from agents.tools import TOOLS
+from config.schemas import In
 from memory.models import EMBEDDING_DIM, AgentBlock
 from memory.schemas import BlockIn, BlockOut, block_out
 from sources.schemas import source_out
@@ -17,23 +18,29 @@ from sources.schemas import source_out
 # --- In ------------------------------------------------------------------------------------
 
 
-class LLMConfigIn(Schema):
+# What the services enforce, said in the schema too (config/openapi.py documents the rest).
+NAME: JsonDict = {"pattern": r"^[A-Za-z0-9 _.-]+$"}
+CONTEXT_WINDOW: JsonDict = {"minimum": 1000, "maximum": 2**31 - 1}
+HANDLE: JsonDict = {"pattern": r"^[^/]+/.+$", "description": "provider/model, e.g. openai/gpt-4.1"}
+
+
+class LLMConfigIn(In):
     model: str = Field(json_schema_extra={"minLength": 1, "pattern": r"\S"})
     model_endpoint_type: str | None = None
-    context_window: int | None = None
+    context_window: int | None = Field(None, json_schema_extra=CONTEXT_WINDOW)
     temperature: float | None = None
     max_tokens: int | None = Field(None, ge=1)
-    handle: str | None = None
+    handle: str | None = Field(None, json_schema_extra=HANDLE)
 
 
-class EmbeddingConfigIn(Schema):
+class EmbeddingConfigIn(In):
     embedding_model: str
     embedding_endpoint_type: str | None = None
     embedding_chunk_size: int | None = Field(None, ge=1)
-    handle: str | None = None
+    handle: str | None = Field(None, json_schema_extra=HANDLE)
 
 
-class ToolRuleIn(Schema):
+class ToolRuleIn(In):
     tool_name: str
     type: str
 
@@ -48,12 +55,7 @@ def _known_tools(schema: dict[str, Any]) -> None:
             branch["items"] = {"type": "string", "enum": sorted(TOOLS)}
 
 
-# What the services enforce, said in the schema too (config/openapi.py documents the rest).
-NAME: JsonDict = {"pattern": r"^[A-Za-z0-9 _.-]+$"}
-HANDLE: JsonDict = {"pattern": r"^[^/]+/.+$", "description": "provider/model, e.g. openai/gpt-4.1"}
-
-
-class AgentCreateIn(Schema):
+class AgentCreateIn(In):
     # A model is needed, named by `model` or by `llm_config`.
     model_config = {
         "json_schema_extra": {
@@ -79,7 +81,7 @@ class AgentCreateIn(Schema):
     embedding: str | None = Field(None, json_schema_extra=HANDLE)
     llm_config: LLMConfigIn | None = None
     embedding_config: EmbeddingConfigIn | None = None
-    context_window_limit: int | None = None
+    context_window_limit: int | None = Field(None, json_schema_extra=CONTEXT_WINDOW)
     embedding_chunk_size: int | None = Field(None, ge=1)
     max_tokens: int | None = Field(None, ge=1)
     temperature: float | None = None
@@ -90,7 +92,7 @@ class AgentCreateIn(Schema):
     sleeptime_idle_seconds: int | None = Field(None, ge=0)
 
 
-class AgentUpdateIn(Schema):
+class AgentUpdateIn(In):
     name: str | None = Field(None, json_schema_extra=NAME)
     description: str | None = None
     system: str | None = None
@@ -102,7 +104,7 @@ class AgentUpdateIn(Schema):
     model: str | None = Field(None, json_schema_extra=HANDLE)
     embedding: str | None = Field(None, json_schema_extra=HANDLE)
     llm_config: LLMConfigIn | None = None
-    context_window_limit: int | None = None
+    context_window_limit: int | None = Field(None, json_schema_extra=CONTEXT_WINDOW)
     embedding_chunk_size: int | None = Field(None, ge=1)
     max_tokens: int | None = Field(None, ge=1)
     temperature: float | None = None
@@ -113,12 +115,12 @@ class AgentUpdateIn(Schema):
     sleeptime_idle_seconds: int | None = Field(None, ge=0)
 
 
-class TextPart(Schema):
+class TextPart(In):
     type: Literal["text"] = "text"
     text: str
 
 
-class MessageCreateIn(Schema):
+class MessageCreateIn(In):
     role: Literal["user", "system", "assistant"] = "user"
     content: str | list[TextPart]
     name: str | None = None
@@ -131,7 +133,7 @@ class MessageCreateIn(Schema):
         return "\n".join(part.text for part in self.content)
 
 
-class LettaRequestIn(Schema):
+class LettaRequestIn(In):
     messages: list[MessageCreateIn] = Field(..., min_length=1)
     max_steps: int = Field(50, ge=1, le=500)
     use_assistant_message: bool = True
@@ -339,8 +341,8 @@ def _only_null(schema: dict[str, Any]) -> None:
     schema["type"] = "null"
 
 
-class GroupUpdateIn(Schema):
-    class ManagerConfig(Schema):
+class GroupUpdateIn(In):
+    class ManagerConfig(In):
         manager_type: str = "sleeptime"
         manager_agent_id: str | None = None
         sleeptime_agent_frequency: int | None = Field(None, ge=0)

@@ -17,7 +17,7 @@ from accounts.access import access_for
 from accounts.services import authenticate_api_key
 from config.errors import DomainError, Forbidden, TooManyRequests
 from config.openapi import document_errors
-from config.text import UnstorableText, lone_surrogate_at
+from config.text import UnstorableText, unstorable_at
 
 logger = logging.getLogger("reverie.api")
 
@@ -58,9 +58,9 @@ class JsonParser(Parser):
 
     def parse_body(self, request: HttpRequest) -> Any:
         data = super().parse_body(request)
-        where = lone_surrogate_at(data)
-        if where is not None:
-            raise UnstorableText(where)
+        found = unstorable_at(data)
+        if found is not None:
+            raise UnstorableText(*found)
         return data
 
 

@@ -111,13 +111,15 @@ _FORMATS = {"start_datetime": "date-time", "end_datetime": "date-time"}
 
 # PostgreSQL stores no NUL character, and a lone surrogate is not Unicode (config/text.py):
 # requests holding either are refused, so the schema says so of every string.
-STORABLE = "^[^\\u0000\\ud800-\\udfff]*$"
+STORABLE = "^[^\\x00\\ud800-\\udfff]*$"
 
 
 def _storable_strings(node: Any) -> None:
     if isinstance(node, dict):
         if node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(node):
             node["pattern"] = STORABLE
+        if node.get("type") == "object":
+            node.setdefault("propertyNames", {"pattern": STORABLE})
         for value in node.values():
             _storable_strings(value)
     elif isinstance(node, list):

@@ -5,11 +5,12 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
+from config.schemas import In
 from forgetting.models import ForgetJob, Tombstone
 from forgetting.services import ForgetSpec
 
 
-class ForgetIn(Schema):
+class ForgetIn(In):
     kind: Literal["messages", "passages", "file", "block_text", "matter"] = Field(
         description=(
             "messages: delete messages (all, message_ids, a range, or those containing text); "

@@ -6,6 +6,7 @@ from typing import Any
 from ninja import Field, Schema
 from pydantic.json_schema import JsonDict
 
+from config.schemas import In
 from memory.models import Block, BlockVersion, Passage
 
 # A label has something besides spaces, and only storable text (config/openapi.py).
@@ -15,10 +16,10 @@ LABEL: JsonDict = {
 }
 
 
-class BlockIn(Schema):
+class BlockIn(In):
     label: str = Field(json_schema_extra=LABEL)
     value: str = ""
-    limit: int | None = Field(None, json_schema_extra={"minimum": 1})
+    limit: int | None = Field(None, json_schema_extra={"minimum": 1, "maximum": 2**31 - 1})
     description: str | None = None
     read_only: bool = False
     metadata: dict[str, Any] | None = None
@@ -27,10 +28,10 @@ class BlockIn(Schema):
     template_name: str | None = None
 
 
-class BlockUpdateIn(Schema):
+class BlockUpdateIn(In):
     label: str | None = Field(None, json_schema_extra=LABEL)
     value: str | None = None
-    limit: int | None = Field(None, json_schema_extra={"minimum": 1})
+    limit: int | None = Field(None, json_schema_extra={"minimum": 1, "maximum": 2**31 - 1})
     description: str | None = None
     read_only: bool | None = None
     metadata: dict[str, Any] | None = None
@@ -79,8 +80,8 @@ def block_out(block: Block) -> dict[str, Any]:
     }
 
 
-class PassageIn(Schema):
-    text: str
+class PassageIn(In):
+    text: str = Field(json_schema_extra=LABEL)
     tags: list[str] | None = None
     created_at: datetime | None = None
 
@@ -165,5 +166,5 @@ def version_out(version: BlockVersion, diff: str) -> dict[str, Any]:
     }
 
 
-class BlockRevertIn(Schema):
+class BlockRevertIn(In):
     version: int

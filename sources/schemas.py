@@ -6,6 +6,7 @@ from typing import Any
 from ninja import Field, Schema
 from pydantic.json_schema import JsonDict
 
+from config.schemas import In
 from memory.models import EMBEDDING_DIM
 from sources.models import FileStatus, Source, SourceFile
 
@@ -13,7 +14,7 @@ from sources.models import FileStatus, Source, SourceFile
 NAME: JsonDict = {"pattern": r"^[A-Za-z0-9_\-. ]+$"}
 
 
-class SourceIn(Schema):
+class SourceIn(In):
     name: str = Field(json_schema_extra=NAME)
     description: str | None = None
     instructions: str | None = None
@@ -23,7 +24,7 @@ class SourceIn(Schema):
     )
     embedding_chunk_size: int | None = Field(None, ge=50, le=2000)
 
-    class EmbeddingConfig(Schema):
+    class EmbeddingConfig(In):
         embedding_model: str | None = None
         embedding_endpoint_type: str | None = None
         handle: str | None = None
@@ -46,7 +47,7 @@ class SourceIn(Schema):
         return None
 
 
-class SourceUpdateIn(Schema):
+class SourceUpdateIn(In):
     name: str | None = Field(None, json_schema_extra=NAME)
     description: str | None = None
     instructions: str | None = None

@@ -171,3 +171,22 @@ def test_deleting_a_block_detaches_it_from_its_agents(api, make_agent):
     assert api.delete(f"/v1/blocks/{human['id']}").status_code == 200
     labels = [b["label"] for b in api.get(f"/v1/agents/{agent.id}/core-memory/blocks").json()]
     assert labels == ["persona"]
+
+
+def test_a_string_where_an_object_belongs_is_a_422_not_an_empty_object(api, make_agent):
+    # django-ninja's Schema reads attributes off anything; bodies take JSON objects only.
+    agent = make_agent(enable_sleeptime=True)
+    group = agent.managed_group
+
+    regroup = api.patch(
+        f"/v1/groups/{group.id}",
+        data=json.dumps({"manager_config": "x", "description": "changed"}),
+        content_type="application/json",
+    )
+    create = post(api, "/v1/agents/", {"name": "a", "llm_config": "openai/gpt-4.1"})
+
+    assert regroup.status_code == 422, regroup.content
+    assert "must be a JSON object" in json.dumps(regroup.json()["detail"])
+    assert create.status_code == 422, create.content
+    group.refresh_from_db()
+    assert group.description != "changed"

@@ -80,10 +80,25 @@ def test_a_lone_surrogate_is_a_400_naming_the_field_and_nothing_is_stored(
     assert response.status_code == 400, response.content
     assert response["Content-Type"].startswith("application/json")
     detail = response.json()["detail"]
-    assert detail.startswith(f"{field} holds a lone surrogate"), detail
+    assert detail == (
+        f"{field} holds a lone surrogate (such as \\ud800 without its pair), which is not "
+        "valid Unicode text; nothing was stored."
+    ), detail
     assert _stored() == before
     assert {b.pk: b.value for b in Block.objects.all()} == values
     assert Agent.objects.get(pk=agent.pk).description == agent.description
+
+
+def test_a_nul_character_anywhere_in_a_body_is_a_400_naming_the_field(api, make_agent):
+    agent = make_agent()
+
+    response = _send(api, "patch", f"/v1/agents/{agent.id}", {"metadata": {"note": "a\x00b"}})
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == (
+        "metadata.note holds a NUL character (\\u0000), which PostgreSQL cannot store; "
+        "nothing was stored."
+    )
 
 
 @pytest.mark.django_db(transaction=True)
