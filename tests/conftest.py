@@ -62,6 +62,17 @@ def user(db: Any) -> Any:
 
 
 @pytest.fixture
+def api(user: Any) -> Any:
+    """A Django test client that sends an API key of `user` (the API without a server)."""
+    from django.test import Client
+
+    from accounts.services import create_api_key
+
+    _, key = create_api_key(user)
+    return Client(headers={"Authorization": f"Bearer {key}"})
+
+
+@pytest.fixture
 def make_agent(user: Any) -> Any:
     from tests.factories import make_agent
 

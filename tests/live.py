@@ -71,6 +71,20 @@ def worker_env(llm_server: ScriptedLLM) -> dict[str, str]:
     return env
 
 
+def manage(
+    env: dict[str, str], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`manage.py <args>` in a process of its own with `env`, its output captured."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def wait_for_start(ready: Callable[[], bool], process: subprocess.Popen[bytes], log: Path) -> None:
     """Poll `ready` until it holds; kill the process and raise with its log if it exits
     or a minute passes first."""

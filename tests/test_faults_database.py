@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -40,7 +39,7 @@ from tests.conftest import (
     WorkerProcess,
     wait_until,
 )
-from tests.live import start_daphne, stop_process
+from tests.live import manage, start_daphne, stop_process
 from tests.llm_server import ScriptedLLM
 from tests.postgres import DedicatedPostgres
 
@@ -65,14 +64,7 @@ class Stack:
 
 
 def _manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = manage(env, *args)
     assert result.returncode == 0, f"manage.py {args[0]} failed:\n{result.stdout}{result.stderr}"
     return result.stdout
 

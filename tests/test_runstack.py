@@ -75,10 +75,9 @@ def _send(url: str, key: str, body: dict[str, object], method: str = "POST") -> 
         return dict(json.loads(response.read().decode()))
 
 
-def test_first_start_prints_credentials_serves_and_stops_on_ctrl_c(
-    data_dir: Path, llm_server: ScriptedLLM
-):
-    llm_server.reset()
+def _stack_env(data_dir: Path, llm_server: ScriptedLLM) -> tuple[dict[str, str], int]:
+    """`make run`'s environment on a DATA_DIR of its own (the embedded database), a free
+    port and the scripted model; and that port."""
     port = _free_port()
     env = {
         **os.environ,
@@ -87,8 +86,16 @@ def test_first_start_prints_credentials_serves_and_stops_on_ctrl_c(
         "OPENAI_BASE_URL": llm_server.base_url,
         "OPENAI_API_KEY": "sk-test",
     }
-    env.pop("DATABASE_URL", None)
-    env.pop("LLM_BASE_URL", None)
+    for name in ("DATABASE_URL", "LLM_BASE_URL", "REDIS_URL"):
+        env.pop(name, None)
+    return env, port
+
+
+def test_first_start_prints_credentials_serves_and_stops_on_ctrl_c(
+    data_dir: Path, llm_server: ScriptedLLM
+):
+    llm_server.reset()
+    env, port = _stack_env(data_dir, llm_server)
     process, text = _start(env)
     try:
         assert "username: admin" in text, text
@@ -172,16 +179,7 @@ def test_a_killed_worker_is_started_again_while_the_web_answers_and_leaves_nothi
     import psutil
 
     llm_server.reset()
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATA_DIR": str(data_dir),
-        "PORT": str(port),
-        "OPENAI_BASE_URL": llm_server.base_url,
-        "OPENAI_API_KEY": "sk-test",
-    }
-    for name in ("DATABASE_URL", "LLM_BASE_URL", "REDIS_URL"):
-        env.pop(name, None)
+    env, port = _stack_env(data_dir, llm_server)
     process, text = _start(env)
     base = f"http://127.0.0.1:{port}"
     api_key = re.search(r"API key:\s+(\S+)", text)

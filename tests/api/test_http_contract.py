@@ -8,17 +8,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from accounts.services import create_api_key
-
 # Turns and embeddings run on worker threads with their own database connections, so a
 # test that reaches them must commit its data for them to see it.
 committed = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def api(user: Any) -> Client:
-    _, key = create_api_key(user)
-    return Client(headers={"Authorization": f"Bearer {key}"})
 
 
 def post(client: Client, path: str, body: Any) -> Any:

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from accounts.services import create_api_key
 from agents.models import Message
 
 LIMIT = 1_000
@@ -19,12 +18,6 @@ LIMIT = 1_000
 @pytest.fixture
 def limited(settings: Any) -> None:
     settings.REVERIE = {**settings.REVERIE, "MAX_MESSAGE_CHARS": LIMIT}
-
-
-@pytest.fixture
-def api(user: Any) -> Client:
-    _, key = create_api_key(user)
-    return Client(headers={"Authorization": f"Bearer {key}"})
 
 
 def _say(api: Client, path: str, *texts: str) -> Any:

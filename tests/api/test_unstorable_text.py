@@ -9,18 +9,11 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from accounts.services import create_api_key
 from agents.models import Agent, Message
 from memory.models import Block, Passage
 from sources.models import Source
 
 LONE = "a\ud800b"
-
-
-@pytest.fixture
-def api(user: Any) -> Client:
-    _, key = create_api_key(user)
-    return Client(headers={"Authorization": f"Bearer {key}"})
 
 
 def _send(client: Client, method: str, path: str, body: Any) -> Any:

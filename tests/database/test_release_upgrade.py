@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import psutil
 
 from config.database import embedded_bin_dir
-from tests.live import ROOT
+from tests.live import manage
 from tests.postgres import DedicatedPostgres, copy_installation, scratch_directory
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -90,14 +89,7 @@ def _manage(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATA_DIR": str(data_dir)}
     for name in ("DATABASE_URL", "REDIS_URL", "DATABASE_POOL_SIZE"):
         env.pop(name, None)
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = manage(env, *args)
     assert result.returncode == 0, f"manage.py {args[0]}:\n{result.stdout}{result.stderr}"
     return result
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from config.vector_check import check_vector_support
-from tests.live import ROOT
+from tests.live import manage
 from tests.postgres import DedicatedPostgres, copy_installation, scratch_directory
 
 UD2 = b"\x0f\x0b"
@@ -57,14 +56,7 @@ def _manage(
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url}
     env.pop("REDIS_URL", None)
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return manage(env, *args, timeout=timeout)
 
 
 CHECK_WITH_LOG = """

@@ -8,18 +8,11 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from accounts.services import create_api_key
 from agents.models import Message
 from forgetting import tasks
 from forgetting.models import ForgetJob, Tombstone
 from tests.factories import make_agent as build_agent
 from tests.forgetting.support import contents, passage, say
-
-
-@pytest.fixture
-def api(user: Any) -> Client:
-    _, key = create_api_key(user)
-    return Client(headers={"Authorization": f"Bearer {key}"})
 
 
 def forget(client: Client, agent_id: str, body: dict[str, Any]) -> Any:

@@ -7,18 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from django.test import Client
 
-from accounts.services import create_api_key
 from memory import services as memory_services
 from memory.services import Actor
-
-
-@pytest.fixture
-def api(user: Any) -> Client:
-    _, key = create_api_key(user)
-    return Client(headers={"Authorization": f"Bearer {key}"})
 
 
 def _patch(api: Client, block_id: str, body: dict[str, Any]) -> Any:
