@@ -6,11 +6,11 @@ from typing import Any, Literal
 
 from django.db.models import Prefetch, QuerySet
 from ninja import Field, Schema
-from pydantic.json_schema import JsonDict
+from pydantic.json_schema import JsonDict, JsonValue
 
-from agents.models import Agent, Group, Insight, Run
+from agents.models import Agent, AgentType, Group, Insight, Run
 from agents.tools import TOOLS
-from config.schemas import In
+from config.schemas import HANDLE_PATTERN, INT32, NOT_BLANK, In
 from memory.models import EMBEDDING_DIM, AgentBlock
 from memory.schemas import BlockIn, BlockOut, block_out
 from sources.schemas import source_out
@@ -20,23 +20,23 @@ from sources.schemas import source_out
 
 # What the services enforce, said in the schema too (config/openapi.py documents the rest).
 NAME: JsonDict = {"pattern": r"^[A-Za-z0-9 _.-]+$"}
-CONTEXT_WINDOW: JsonDict = {"minimum": 1000, "maximum": 2**31 - 1}
-HANDLE: JsonDict = {"pattern": r"^[^/]+/.+$", "description": "provider/model, e.g. openai/gpt-4.1"}
+CONTEXT_WINDOW: JsonDict = {"minimum": 1000, "maximum": INT32}
+HANDLE: JsonDict = {"pattern": HANDLE_PATTERN, "description": "provider/model, e.g. openai/gpt-4.1"}
 
 
 class LLMConfigIn(In):
-    model: str = Field(json_schema_extra={"minLength": 1, "pattern": r"\S"})
+    model: str = Field(json_schema_extra={"minLength": 1, "pattern": NOT_BLANK})
     model_endpoint_type: str | None = None
     context_window: int | None = Field(None, json_schema_extra=CONTEXT_WINDOW)
     temperature: float | None = None
-    max_tokens: int | None = Field(None, ge=1)
+    max_tokens: int | None = Field(None, ge=1, le=INT32)
     handle: str | None = Field(None, json_schema_extra=HANDLE)
 
 
 class EmbeddingConfigIn(In):
     embedding_model: str
     embedding_endpoint_type: str | None = None
-    embedding_chunk_size: int | None = Field(None, ge=1)
+    embedding_chunk_size: int | None = Field(None, ge=1, le=INT32)
     handle: str | None = Field(None, json_schema_extra=HANDLE)
 
 
@@ -69,7 +69,9 @@ class AgentCreateIn(In):
     name: str | None = Field(None, json_schema_extra=NAME)
     description: str | None = None
     system: str | None = None
-    agent_type: str = "memgpt_v2_agent"
+    agent_type: str = Field(
+        "memgpt_v2_agent", json_schema_extra={"enum": list[JsonValue](AgentType.values)}
+    )
     memory_blocks: list[BlockIn] = []
     block_ids: list[str] = []
     tools: list[str] = Field([], json_schema_extra=_known_tools)
@@ -82,14 +84,14 @@ class AgentCreateIn(In):
     llm_config: LLMConfigIn | None = None
     embedding_config: EmbeddingConfigIn | None = None
     context_window_limit: int | None = Field(None, json_schema_extra=CONTEXT_WINDOW)
-    embedding_chunk_size: int | None = Field(None, ge=1)
-    max_tokens: int | None = Field(None, ge=1)
+    embedding_chunk_size: int | None = Field(None, ge=1, le=INT32)
+    max_tokens: int | None = Field(None, ge=1, le=INT32)
     temperature: float | None = None
     timezone: str | None = None
     enable_sleeptime: bool | None = None
     sleeptime_model: str | None = Field(None, json_schema_extra=HANDLE)
-    sleeptime_agent_frequency: int | None = Field(None, ge=0)
-    sleeptime_idle_seconds: int | None = Field(None, ge=0)
+    sleeptime_agent_frequency: int | None = Field(None, ge=0, le=INT32)
+    sleeptime_idle_seconds: int | None = Field(None, ge=0, le=INT32)
 
 
 class AgentUpdateIn(In):
@@ -105,14 +107,14 @@ class AgentUpdateIn(In):
     embedding: str | None = Field(None, json_schema_extra=HANDLE)
     llm_config: LLMConfigIn | None = None
     context_window_limit: int | None = Field(None, json_schema_extra=CONTEXT_WINDOW)
-    embedding_chunk_size: int | None = Field(None, ge=1)
-    max_tokens: int | None = Field(None, ge=1)
+    embedding_chunk_size: int | None = Field(None, ge=1, le=INT32)
+    max_tokens: int | None = Field(None, ge=1, le=INT32)
     temperature: float | None = None
     timezone: str | None = None
     enable_sleeptime: bool | None = None
     sleeptime_model: str | None = Field(None, json_schema_extra=HANDLE)
-    sleeptime_agent_frequency: int | None = Field(None, ge=0)
-    sleeptime_idle_seconds: int | None = Field(None, ge=0)
+    sleeptime_agent_frequency: int | None = Field(None, ge=0, le=INT32)
+    sleeptime_idle_seconds: int | None = Field(None, ge=0, le=INT32)
 
 
 class TextPart(In):
@@ -343,10 +345,12 @@ def _only_null(schema: dict[str, Any]) -> None:
 
 class GroupUpdateIn(In):
     class ManagerConfig(In):
-        manager_type: str = "sleeptime"
+        # Reverie's groups are sleep-time groups; another kind is refused with a 400
+        # that says so (agents/api/groups.py).
+        manager_type: str = Field("sleeptime", json_schema_extra={"enum": ["sleeptime"]})
         manager_agent_id: str | None = None
-        sleeptime_agent_frequency: int | None = Field(None, ge=0)
-        sleeptime_idle_seconds: int | None = Field(None, ge=0)
+        sleeptime_agent_frequency: int | None = Field(None, ge=0, le=INT32)
+        sleeptime_idle_seconds: int | None = Field(None, ge=0, le=INT32)
         sleeptime_model: str | None = Field(None, json_schema_extra=HANDLE)
 
     description: str | None = None

@@ -14,7 +14,10 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from config.daphne import leave_request_bodies_to_django  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
+
+leave_request_bodies_to_django()
 
 application = ProtocolTypeRouter(
     {

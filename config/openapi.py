@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from config.schemas import STORABLE_CHAR
+
 ERROR_SCHEMA = "Error"
 
 _REASONS = {
@@ -22,7 +24,7 @@ _REASONS = {
     "404": "Not found, or not visible to this key's organization.",
     "409": "In conflict with the current state: a block changed meanwhile on the same lines "
     "(`current_value` and `current_version` say what it is now), a run still in progress, "
-    "a name already taken.",
+    "a name or block label already taken, a file already uploaded or still being processed.",
     "413": "Over a size limit (MAX_MESSAGE_CHARS, MAX_UPLOAD_MB).",
     "415": "A file of a kind that cannot be read.",
     "422": "The parameters or the body do not match this schema; `detail` lists where.",
@@ -44,15 +46,24 @@ _SPECIFIC: dict[tuple[str, str], tuple[str, ...]] = {
     ("post", "/v1/agents/{agent_id}/messages/stream"): ("413", "502"),
     ("post", "/v1/agents/{agent_id}/archival-memory"): ("502",),
     ("get", "/v1/agents/{agent_id}/archival-memory/search"): ("502",),
-    ("post", "/v1/sources/{source_id}/upload"): ("413", "415"),
-    ("post", "/v1/folders/{source_id}/upload"): ("413", "415"),
+    ("post", "/v1/agents/{agent_id}/forget"): ("409",),
+    # A block whose label the agent already has.
+    ("post", "/v1/agents"): ("409",),
+    ("patch", "/v1/agents/{agent_id}"): ("409",),
+    ("patch", "/v1/agents/{agent_id}/core-memory/blocks/attach/{block_id}"): ("409",),
+    ("patch", "/v1/agents/{agent_id}/sources/attach/{source_id}"): ("409",),
+    ("patch", "/v1/agents/{agent_id}/folders/attach/{source_id}"): ("409",),
+    # A file already there (duplicate_handling=error).
+    ("post", "/v1/sources/{source_id}/upload"): ("409", "413", "415"),
+    ("post", "/v1/folders/{source_id}/upload"): ("409", "413", "415"),
 }
 
 _WRITES = {"post", "put", "patch", "delete"}
 
 
 def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
-    """Add the error answers to every operation of `schema` (in place) and return it."""
+    """Add the error answers and the constraints the server enforces to every operation of
+    `schema` (in place) and return it."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components[ERROR_SCHEMA] = {
         "title": ERROR_SCHEMA,
@@ -60,38 +71,53 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
         "properties": {"detail": {"title": "Detail"}},
         "required": ["detail"],
     }
+    for component in components.values():
+        _storable(component)
+    components[JSON_VALUE] = _json_value()
+    info = schema.setdefault("info", {})
+    info["description"] = info.get("description", "") + _TEXT_RULE
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
-            statuses = _statuses(method, path, operation)
-            responses = operation.setdefault("responses", {})
-            for status in sorted(statuses):
-                if status in responses or int(status) in responses:
-                    continue  # the operation documents it itself
-                responses[status] = {
-                    "description": _REASONS[status],
-                    "content": {
-                        "application/json": {
-                            "schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}
-                        }
-                    },
-                }
-    for component in components.values():
-        _storable_strings(component)
-    for path, operations in schema.get("paths", {}).items():
-        if path.endswith("/upload"):
-            for operation in operations.values():
-                form = operation["requestBody"]["content"]["multipart/form-data"]
-                form["encoding"] = {"file": {"contentType": ", ".join(UPLOAD_TYPES)}}
-    for operations in schema.get("paths", {}).values():
-        for operation in operations.values():
-            for parameter in operation.get("parameters") or []:
-                parameter_schema = parameter.get("schema") or {}
-                if parameter["name"] in _FORMATS:
-                    for branch in [parameter_schema, *parameter_schema.get("anyOf", [])]:
-                        if branch.get("type") == "string":
-                            branch["format"] = _FORMATS[parameter["name"]]
-                _storable_strings(parameter_schema)
+            _document_responses(method, path, operation)
+            _document_parameters(operation)
+            body = operation.get("requestBody", {}).get("content", {})
+            if "application/json" in body:
+                _storable(body["application/json"].get("schema"))
+            if "multipart/form-data" in body:
+                _document_upload(body["multipart/form-data"], components)
     return schema
+
+
+def _document_responses(method: str, path: str, operation: dict[str, Any]) -> None:
+    responses = operation.setdefault("responses", {})
+    for status in sorted(_statuses(method, path, operation)):
+        if status in responses or int(status) in responses:
+            continue  # the operation documents it itself
+        responses[status] = {
+            "description": _REASONS[status],
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}}
+            },
+        }
+
+
+def _document_parameters(operation: dict[str, Any]) -> None:
+    for parameter in operation.get("parameters") or []:
+        parameter_schema = parameter.get("schema") or {}
+        if parameter["name"] in _FORMATS:
+            for branch in [parameter_schema, *parameter_schema.get("anyOf", [])]:
+                if branch.get("type") == "string":
+                    branch["format"] = _FORMATS[parameter["name"]]
+        _storable(parameter_schema)
+
+
+def _document_upload(form: dict[str, Any], components: dict[str, Any]) -> None:
+    form["encoding"] = {"file": {"contentType": ", ".join(UPLOAD_TYPES)}}
+    fields = form["schema"]
+    if "$ref" in fields:
+        fields = components[fields["$ref"].rsplit("/", 1)[-1]]
+    # An empty file is refused (sources/services.py, upload_file).
+    fields["properties"]["file"]["minLength"] = 1
 
 
 # The media types an upload may have (sources/parsing.py reads these kinds; a file named
@@ -109,22 +135,64 @@ UPLOAD_TYPES = (
 _FORMATS = {"start_datetime": "date-time", "end_datetime": "date-time"}
 
 
-# PostgreSQL stores no NUL character, and a lone surrogate is not Unicode (config/text.py):
-# requests holding either are refused, so the schema says so of every string.
-STORABLE = "^[^\\x00\\ud800-\\udfff]*$"
+# PostgreSQL stores no NUL character (config/text.py): requests holding one are refused, so
+# the schema says so of every string, property name and free-form JSON value. Lone
+# surrogates are refused too; the API's description says so, as no pattern can: in
+# JavaScript's dialect `[^\ud800-\udfff]` refuses every emoji (two UTF-16 code units).
+STORABLE = f"^{STORABLE_CHAR}*$"
+JSON_VALUE = "StorableJson"
+_JSON_REF = {"$ref": f"#/components/schemas/{JSON_VALUE}"}
+_TEXT_RULE = (
+    " Text is Unicode: no string (value or property name) may hold a NUL character or a "
+    "lone surrogate (such as the JSON escape \\ud800 without its pair); such requests "
+    "are refused with a 400 that names the field."
+)
 
 
-def _storable_strings(node: Any) -> None:
-    if isinstance(node, dict):
-        if node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(node):
-            node["pattern"] = STORABLE
-        if node.get("type") == "object":
-            node.setdefault("propertyNames", {"pattern": STORABLE})
-        for value in node.values():
-            _storable_strings(value)
-    elif isinstance(node, list):
-        for item in node:
-            _storable_strings(item)
+def _json_value() -> dict[str, Any]:
+    """Any JSON value whose strings (and property names) are storable."""
+    return {
+        "title": JSON_VALUE,
+        "anyOf": [
+            {"type": "null"},
+            {"type": "boolean"},
+            {"type": "number"},
+            {"type": "string", "pattern": STORABLE},
+            {"type": "array", "items": dict(_JSON_REF)},
+            {
+                "type": "object",
+                "propertyNames": {"pattern": STORABLE},
+                "additionalProperties": dict(_JSON_REF),
+            },
+        ],
+    }
+
+
+_SHAPED = {"type", "anyOf", "oneOf", "allOf", "$ref", "enum", "const", "not", "properties"}
+
+
+def _storable(node: Any) -> None:
+    """Constrain the strings of schema `node` (in place) to storable text."""
+    if not isinstance(node, dict):
+        return
+    if not _SHAPED & set(node):  # any JSON value
+        node.update(_JSON_REF)
+        return
+    if node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(node):
+        node["pattern"] = STORABLE
+    if node.get("type") == "object" or "properties" in node:
+        node.setdefault("propertyNames", {"pattern": STORABLE})
+        if node.get("additionalProperties", True) is True:
+            node["additionalProperties"] = dict(_JSON_REF)
+        for value in node.get("properties", {}).values():
+            _storable(value)
+        _storable(node["additionalProperties"])
+    if node.get("type") == "array":
+        node.setdefault("items", {})
+        _storable(node["items"])
+    for combinator in ("anyOf", "oneOf", "allOf"):
+        for branch in node.get(combinator, []):
+            _storable(branch)
 
 
 def _statuses(method: str, path: str, operation: dict[str, Any]) -> set[str]:

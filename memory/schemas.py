@@ -6,20 +6,20 @@ from typing import Any
 from ninja import Field, Schema
 from pydantic.json_schema import JsonDict
 
-from config.schemas import In
+from config.schemas import INT32, NOT_BLANK, In, Moment
 from memory.models import Block, BlockVersion, Passage
 
-# A label has something besides spaces, and only storable text (config/openapi.py).
+# A label has something besides spaces (config/schemas.py).
 LABEL: JsonDict = {
     "minLength": 1,
-    "pattern": r"^[^\u0000\ud800-\udfff]*[^\s\u0000\ud800-\udfff][^\u0000\ud800-\udfff]*$",
+    "pattern": NOT_BLANK,
 }
 
 
 class BlockIn(In):
     label: str = Field(json_schema_extra=LABEL)
     value: str = ""
-    limit: int | None = Field(None, json_schema_extra={"minimum": 1, "maximum": 2**31 - 1})
+    limit: int | None = Field(None, ge=1, le=INT32)
     description: str | None = None
     read_only: bool = False
     metadata: dict[str, Any] | None = None
@@ -31,7 +31,7 @@ class BlockIn(In):
 class BlockUpdateIn(In):
     label: str | None = Field(None, json_schema_extra=LABEL)
     value: str | None = None
-    limit: int | None = Field(None, json_schema_extra={"minimum": 1, "maximum": 2**31 - 1})
+    limit: int | None = Field(None, ge=1, le=INT32)
     description: str | None = None
     read_only: bool | None = None
     metadata: dict[str, Any] | None = None
@@ -40,7 +40,7 @@ class BlockUpdateIn(In):
     # Reverie: the block version the new value was written against. When the block has
     # moved on since, the change is merged with what happened meanwhile on other lines; a
     # change of the same lines is a 409 with the current value and version.
-    base_version: int | None = None
+    base_version: int | None = Field(None, ge=1, le=INT32)
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True, exclude_none=True, exclude={"base_version"})
@@ -83,7 +83,7 @@ def block_out(block: Block) -> dict[str, Any]:
 class PassageIn(In):
     text: str = Field(json_schema_extra=LABEL)
     tags: list[str] | None = None
-    created_at: datetime | None = None
+    created_at: Moment | None = None
 
 
 class PassageOut(Schema):

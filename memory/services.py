@@ -226,7 +226,15 @@ def update_block(
 def _merge_with_base(block: Block, base_version: int, new_value: str) -> str:
     base = block.versions.filter(number=base_version).values_list("value", flat=True).first()
     if base is None:
-        raise InvalidRequest(f"Block '{block.id}' has no version {base_version}.")
+        # Not a version this block has (or had: forgetting may collapse history). Nothing
+        # to merge against, so the writer gets what the block is now, as for a conflict.
+        raise Conflict(
+            f"Block '{block.label}' has no version {base_version} (it is at version "
+            f"{block.version} now). Nothing was saved: merge your text with current_value "
+            f"and send it again with base_version {block.version}.",
+            current_value=block.value,
+            current_version=block.version,
+        )
     merged = merge.merge3(base, block.value, new_value)
     if merged is None:
         # Never acknowledge a write that silently undoes another acknowledged one.
@@ -251,7 +259,7 @@ def _relabel_links(block: Block, new_label: str) -> None:
         .first()
     )
     if clash:
-        raise InvalidRequest(
+        raise Conflict(
             f"Agent '{clash}' already has a block labelled '{new_label}'; "
             "an agent cannot hold two blocks with one label."
         )
@@ -399,7 +407,7 @@ def attach_block(agent: Agent, block: Block) -> None:
     if AgentBlock.objects.filter(agent=agent, block=block).exists():
         return
     if AgentBlock.objects.filter(agent=agent, label=block.label).exists():
-        raise InvalidRequest(
+        raise Conflict(
             f"Agent '{agent.id}' already has a block labelled '{block.label}'; "
             "detach it first or relabel one of them."
         )
@@ -412,7 +420,7 @@ def attach_block(agent: Agent, block: Block) -> None:
             events.publish_blocks_changed(agent.id)
     except IntegrityError:
         # A concurrent attach of the same label won the race; same answer as the check above.
-        raise InvalidRequest(
+        raise Conflict(
             f"Agent '{agent.id}' already has a block labelled '{block.label}'."
         ) from None
 

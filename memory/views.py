@@ -138,21 +138,26 @@ def block_edit(request: HtmxHttpRequest, block_id: str) -> HttpResponse:
             except NotFound:
                 raise Http404("Block not found") from None
             except Conflict as error:
-                # Somebody changed the same lines meanwhile. The person's text stays in the
-                # editor, theirs is shown beside it, and the form now starts from the
-                # current version: saving again is a decision made knowing both.
-                conflict = {"value": error.extra["current_value"]}
-                block.refresh_from_db()
-                data = request.POST.copy()
-                data["base_version"] = str(error.extra["current_version"])
-                form = BlockEditForm(data, block_id=block.id)
-                form.is_valid()
-                form.add_error(
-                    None,
-                    "This block changed on the same lines while you were editing it; nothing "
-                    "was saved. Its text now is shown below. Edit yours to keep what you both "
-                    "need, then save again.",
-                )
+                if "current_value" in error.extra:
+                    # Somebody changed the same lines meanwhile (or the version the form
+                    # was opened at is gone from history). The person's text stays in the
+                    # editor, the current one is shown beside it, and the form now starts
+                    # from the current version: saving again is a decision made knowing
+                    # both.
+                    conflict = {"value": error.extra["current_value"]}
+                    block.refresh_from_db()
+                    data = request.POST.copy()
+                    data["base_version"] = str(error.extra["current_version"])
+                    form = BlockEditForm(data, block_id=block.id)
+                    form.is_valid()
+                    form.add_error(
+                        None,
+                        "This block changed while you were editing it, in a way your edit "
+                        "cannot be merged with; nothing was saved. Its text now is shown "
+                        "below. Edit yours to keep what you both need, then save again.",
+                    )
+                else:  # a label already taken, say
+                    form.add_error(None, error.message)
             except InvalidRequest as error:
                 form.add_error(None, error.message)
             else:

@@ -6,7 +6,7 @@ from typing import Any
 from ninja import Field, Schema
 from pydantic.json_schema import JsonDict
 
-from config.schemas import In
+from config.schemas import HANDLE_PATTERN, In
 from memory.models import EMBEDDING_DIM
 from sources.models import FileStatus, Source, SourceFile
 
@@ -20,7 +20,7 @@ class SourceIn(In):
     instructions: str | None = None
     metadata: dict[str, Any] | None = None
     embedding: str | None = Field(
-        None, json_schema_extra={"pattern": r"^[^/]+/.+$", "description": "provider/model"}
+        None, json_schema_extra={"pattern": HANDLE_PATTERN, "description": "provider/model"}
     )
     embedding_chunk_size: int | None = Field(None, ge=50, le=2000)
 

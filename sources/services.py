@@ -292,7 +292,7 @@ def upload_file(
         if duplicate is not None:
             what = "the same content" if same_content else "the same name"
             if duplicate_handling == "error":
-                raise InvalidRequest(
+                raise Conflict(
                     f"Source '{source.name}' already has a file with {what} "
                     f"('{duplicate.file_name}', {duplicate.id})."
                 )

@@ -39,6 +39,7 @@ from config.errors import InvalidRequest, NotFound, Unavailable
 from config.ids import new_id
 from config.pagination import cursor_page
 from config.requests import ApiRequest
+from config.schemas import in_utc
 from memory import services as memory_services
 from memory.schemas import (
     BlockOut,
@@ -275,9 +276,7 @@ def _parse_when(value: str | None, name: str) -> datetime | None:
         if day is None:
             raise InvalidRequest(f"{name} must be an ISO date or datetime, got {value!r}.")
         moment = datetime.combine(day, datetime.min.time())
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.get_default_timezone())
-    return moment
+    return in_utc(moment)
 
 
 @router.get("/{agent_id}/archival-memory/search", response=SearchOut)

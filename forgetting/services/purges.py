@@ -10,7 +10,7 @@ from django.db.models import Q
 
 from agents import loop
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Message, Run, RunTrigger
-from config.errors import InvalidRequest, NotFound
+from config.errors import Conflict, InvalidRequest, NotFound
 from forgetting.models import Kind, Tombstone
 from forgetting.redaction import MARKER, Redactor, strings_in
 from forgetting.services.records import (
@@ -150,13 +150,13 @@ def purge_file(agent: Agent, file_id: str, *, who: str) -> Tombstone:
     if upload is None:
         raise NotFound(f"File '{file_id}' not found in the sources attached to '{agent.id}'")
     if upload.processing_status in (FileStatus.PENDING, *IN_PROGRESS):
-        raise InvalidRequest(
+        raise Conflict(
             f"File '{file_id}' is still being processed; forget it once processing ends."
         )
     source = upload.source
     digests = Run.objects.filter(trigger=RunTrigger.DIGEST, metadata__source_id=source.id)
     if digests.filter(status__in=ACTIVE_RUN_STATUSES).exists():
-        raise InvalidRequest(
+        raise Conflict(
             f"A digest of source '{source.id}' is in progress; forget the file once it ends."
         )
     counts: Counter[str] = Counter()

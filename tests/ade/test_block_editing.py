@@ -244,7 +244,7 @@ def test_an_edit_of_the_same_lines_made_meanwhile_is_shown_and_nothing_is_lost(
 
     body = response.content.decode()
     assert response.status_code == 200
-    assert "changed on the same lines while you were editing it; nothing was saved" in body
+    assert "cannot be merged with; nothing was saved" in body
     assert '<pre class="block-value">Name: Ada Lovelace</pre>' in body  # theirs, shown
     assert "Name: Grace</textarea>" in body  # the person's text, kept in the editor
     block.refresh_from_db()
@@ -282,12 +282,14 @@ def test_saving_an_untouched_form_records_no_version(signed_in, make_agent):
     assert block.versions.count() == 1
 
 
-def test_an_unknown_base_version_is_refused_in_place(signed_in, make_agent):
+def test_an_unknown_base_version_shows_the_current_text_to_merge_with(signed_in, make_agent):
     agent = make_agent(blocks={"human": "Name: Ada"})
     block = _block(agent)
     response = _post(signed_in, block, value="Name: Grace", base_version=99, extra=HTMX)
     assert response.status_code == 200
-    assert "has no version 99" in response.content.decode()
+    body = response.content.decode()
+    assert "cannot be merged with; nothing was saved" in body
+    assert "Name: Grace" in body and "Name: Ada" in body
     block.refresh_from_db()
     assert block.value == "Name: Ada"
 

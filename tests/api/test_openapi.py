@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import jsonschema_rs
 import pytest
 from django.test import Client
 
@@ -24,6 +25,34 @@ def _operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]
         for path, operations in schema["paths"].items()
         for method, operation in operations.items()
     ]
+
+
+def _validator(schema: dict[str, Any], component: str) -> Any:
+    """A validator of the request bodies of `component`, refs resolved in `schema`."""
+    root = {"$ref": f"#/components/schemas/{component}", "components": schema["components"]}
+    return jsonschema_rs.validator_for(root)
+
+
+@pytest.mark.parametrize(
+    ("body", "valid"),
+    [
+        ({"kind": "messages", "all": True}, True),
+        ({"kind": "messages", "text": "Porto"}, True),
+        ({"kind": "messages", "message_ids": ["message-1"]}, True),
+        ({"kind": "messages", "start_date": "2026-01-01T00:00:00Z"}, True),
+        ({"kind": "messages", "all": True, "text": "Porto"}, False),
+        ({"kind": "messages", "text": " a "}, False),
+        ({"kind": "messages"}, False),
+        ({"kind": "passages", "passage_ids": ["passage-1"], "message_ids": []}, True),
+        ({"kind": "passages", "passage_ids": ["passage-1"], "text": "Porto"}, False),
+        ({"kind": "file", "file_id": "file-1"}, True),
+        ({"kind": "file", "text": "Porto"}, False),
+        ({"kind": "matter", "text": "Porto", "all": False}, True),
+        ({"kind": "block_text", "text": "Porto", "all": True}, False),
+    ],
+)
+def test_the_schema_says_which_fields_each_kind_of_forgetting_takes(schema, body, valid):
+    assert _validator(schema, "ForgetIn").is_valid(body) is valid
 
 
 def test_every_operation_documents_the_errors_it_may_answer(schema):
@@ -80,10 +109,15 @@ def test_the_constraints_the_services_enforce_are_in_the_schema(schema):
     label = components["BlockIn"]["properties"]["label"]
     assert label["minLength"] == 1 and not re.fullmatch(label["pattern"], "   ")
     assert components["GroupUpdateIn"]["properties"]["agent_ids"]["type"] == "null"
-    # Text PostgreSQL cannot store (NUL) or that is not Unicode (a lone surrogate).
+    # Text PostgreSQL cannot store (NUL), anywhere: values, keys, free-form JSON.
     value = components["BlockIn"]["properties"]["value"]["pattern"]
-    assert re.fullmatch(value, "Name: Ada") and not re.fullmatch(value, "a\x00b")
-    assert not re.fullmatch(value, "a\ud800b")
+    assert re.fullmatch(value, "Name: Ada \U0001f600") and not re.fullmatch(value, "a\x00b")
+    block = _validator(schema, "BlockIn")
+    assert block.is_valid({"label": "human", "metadata": {"tags": [{"a": "b"}]}})
+    assert not block.is_valid({"label": "human", "metadata": {"tags": [{"a": "\x00"}]}})
+    assert not block.is_valid({"label": "human", "metadata": {"\x00": 1}})
+    # Lone surrogates, which no pattern can say in both regex dialects, in the description.
+    assert "lone surrogate" in schema["info"]["description"]
     runs = {p["name"]: p for p in schema["paths"]["/v1/runs"]["get"]["parameters"]}
     assert "failed" in runs["statuses"]["schema"]["items"]["enum"]
     search = schema["paths"]["/v1/agents/{agent_id}/archival-memory/search"]["get"]

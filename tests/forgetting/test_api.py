@@ -101,6 +101,15 @@ def stranger_agent(db: Any) -> Any:
         ({"kind": "matter", "text": "ab"}, 400, "at least 3 characters"),
         ({"kind": "matter", "text": "abc", "file_id": "file-x"}, 400, "file_id cannot be used"),
         ({"kind": "file"}, 400, "file_id"),
+        (
+            {
+                "kind": "messages",
+                "start_date": "2026-02-01T00:00:00Z",
+                "end_date": "2026-01-01T00:00:00Z",
+            },
+            400,
+            "start_date is after end_date",
+        ),
         ({"kind": "file", "file_id": "file-nope"}, 404, "not found"),
         ({"kind": "messages", "message_ids": ["message-nope"]}, 404, "not found"),
         ({"kind": "everything", "text": "abc"}, 422, "kind"),

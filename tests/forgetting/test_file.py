@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agents.models import Run
-from config.errors import InvalidRequest, NotFound
+from config.errors import Conflict, NotFound
 from forgetting.redaction import MARKER
 from forgetting.services import purge_file
 from memory.models import Passage
@@ -76,7 +76,7 @@ def test_a_file_still_being_processed_is_refused_and_kept(make_agent, user, llm)
         source, file_name="vault.txt", content_type="text/plain", data=SECRET.encode()
     )
 
-    with pytest.raises(InvalidRequest, match="still being processed"):
+    with pytest.raises(Conflict, match="still being processed"):
         purge_file(agent, upload.id, who="7")
 
     assert SourceFile.objects.filter(pk=upload.pk).exists()
