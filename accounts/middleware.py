@@ -1,7 +1,7 @@
 """The browser's side of access: each request acts in the organization picked in the
 session (by default the user's first), and a viewer's request that would change
 something is refused before it reaches a view. The API does the same from its key
-(config/api.py); the websocket from the session (memory/consumers.py)."""
+(config/api.py); the websocket from the session (config/consumers.py)."""
 
 from __future__ import annotations
 

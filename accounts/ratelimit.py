@@ -37,9 +37,9 @@ def client_address(request: HttpRequest) -> str:
 
 
 def _setting(name: str) -> int:
-    value = settings.REVERIE[name]
+    value = getattr(settings, name)
     if not isinstance(value, int):
-        raise TypeError(f"REVERIE[{name!r}] must be an int, not {value!r}")
+        raise TypeError(f"{name} must be an int, not {value!r}")
     return value
 
 

@@ -9,4 +9,3 @@ class AgentsConfig(AppConfig):
 
     def ready(self) -> None:
         from agents import checks  # noqa: F401  (registers system checks)
-        from config import checks as config_checks  # noqa: F401  (config is not an app)

@@ -174,7 +174,8 @@ class AgentConfigForm(forms.Form):
     tools = forms.MultipleChoiceField(
         required=False,
         # A name outside TOOLS is refused here already, as "not one of the available choices".
-        choices=[(name, name) for name in TOOLS],
+        # Read when a form is made: feature apps add their tools when they start.
+        choices=lambda: [(name, name) for name in TOOLS],
         widget=forms.CheckboxSelectMultiple,
     )
 

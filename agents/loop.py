@@ -22,7 +22,8 @@ from django.db import connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
-from agents import llm, prompts
+import llm
+from agents import prompts
 from agents.models import Agent, Message, Role
 from agents.tools import TOOLS, ToolContext, ToolError, execute
 from config.transactions import commits_without_flush

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from accounts.access import access_for
 from config.ids import agent_id, group_id, insight_id, message_id, run_id
 
 
@@ -17,8 +18,6 @@ class AgentType(models.TextChoices):
 class AgentQuerySet(models.QuerySet["Agent"]):
     def for_user(self, user: object) -> AgentQuerySet:
         """What `user` may see: their organization's (accounts.access)."""
-        from accounts.access import access_for
-
         return self.filter(organization=access_for(user).organization)
 
 

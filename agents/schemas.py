@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -13,7 +13,7 @@ from agents.tools import TOOLS
 from config.schemas import HANDLE_PATTERN, INT32, NOT_BLANK, In
 from memory.models import EMBEDDING_DIM, AgentBlock
 from memory.schemas import BlockIn, BlockOut, block_out
-from sources.schemas import source_out
+from memory.services import version_diff
 
 # --- In ------------------------------------------------------------------------------------
 
@@ -48,8 +48,6 @@ class ToolRuleIn(In):
 def _known_tools(schema: dict[str, Any]) -> None:
     """The tool names an agent may be given, read when the schema is built (feature apps
     add theirs when they start)."""
-    from agents.tools import TOOLS
-
     for branch in [schema, *schema.get("anyOf", [])]:
         if branch.get("type") == "array":
             branch["items"] = {"type": "string", "enum": sorted(TOOLS)}
@@ -291,6 +289,20 @@ def _managed_group(agent: Agent) -> dict[str, Any] | None:
     return group_out(group)
 
 
+# Parts of an agent's state that apps above this one hold, by key: the sources app adds
+# "sources" when it starts (sources/apps.py), as feature apps add their tools.
+STATE_PARTS: dict[str, Callable[[Agent], Any]] = {}
+
+
+def register_state_part(key: str, part: Callable[[Agent], Any]) -> None:
+    STATE_PARTS[key] = part
+
+
+def _part(key: str, agent: Agent, missing: Any) -> Any:
+    part = STATE_PARTS.get(key)
+    return part(agent) if part is not None else missing
+
+
 def agent_state(agent: Agent) -> dict[str, Any]:
     blocks = [block_out(link.block) for link in agent.block_links.all()]
     group = _managed_group(agent)
@@ -309,7 +321,7 @@ def agent_state(agent: Agent) -> dict[str, Any]:
         "blocks": blocks,
         "tools": [tool_out(name) for name in agent.tools if name in TOOLS],
         "tool_rules": agent.tool_rules,
-        "sources": [source_out(source) for source in agent.sources.all()],
+        "sources": _part("sources", agent, []),
         "tags": agent.tags,
         "metadata": agent.metadata,
         "timezone": agent.timezone,
@@ -398,8 +410,6 @@ def run_out(
     versions: list[Any] | None = None,
     messages: list[Any] | None = None,
 ) -> dict[str, Any]:
-    from memory.services import version_diff
-
     out: dict[str, Any] = {
         "id": run.id,
         "agent_id": run.run_agent_id,

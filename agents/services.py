@@ -14,10 +14,11 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+import llm
 from accounts.access import organization_of
-from agents import llm, loop, prompts, sleeptime
+from agents import loop, prompts, sleeptime
 from agents.letta_format import Rendering, render_all
-from agents.models import Agent, AgentType, Insight, Message
+from agents.models import Agent, AgentType, Group, Insight, Message
 from agents.tools import BASE_TOOLS, SLEEPTIME_CHAT_TOOLS, SLEEPTIME_TOOLS, TOOLS, default_rules
 from config.errors import InvalidRequest, NotFound, TooLong
 from config.pagination import cursor_page
@@ -214,7 +215,7 @@ def create_agent(owner: Any, spec: AgentSpec) -> Agent:
 
 def default_embedding_handle() -> str:
 
-    return str(settings.REVERIE["DEFAULT_EMBEDDING"])
+    return str(settings.DEFAULT_EMBEDDING)
 
 
 _SIMPLE_UPDATES = {
@@ -295,6 +296,21 @@ def update_agent(agent: Agent, changes: dict[str, Any], *, user: Any) -> Agent:
     return agent
 
 
+def delete_group(group: Group) -> None:
+    """Delete the group and its sleep-time agents; the primary's blocks stay.
+
+    Unlike Letta (which left the primary flagged and its sleep-time agents orphaned),
+    the primary is switched off so that enabling sleep-time again builds a fresh pair.
+    """
+    with transaction.atomic():
+        primary = group.manager_agent
+        participants = sleeptime.sleeptime_agents(group)
+        group.delete()
+        for sleeper in participants:
+            delete_agent(sleeper)
+        Agent.objects.filter(pk=primary.pk).update(enable_sleeptime=False)
+
+
 def delete_agent(agent: Agent) -> None:
     """Delete the agent and its history, and a primary's group and sleep-time agents.
     Blocks shared with other agents survive; blocks that belonged to it (and its
@@ -320,9 +336,7 @@ def delete_agent(agent: Agent) -> None:
 def check_message_size(inputs: list[loop.InputMessage]) -> None:
     """Refuse a turn whose input is over MAX_MESSAGE_CHARS, before anything is stored or
     sent to the model (a stream checks before it starts)."""
-    limit = settings.REVERIE["MAX_MESSAGE_CHARS"]
-    if not isinstance(limit, int):
-        raise TypeError(f"REVERIE['MAX_MESSAGE_CHARS'] must be an int, not {limit!r}")
+    limit = settings.MAX_MESSAGE_CHARS
     size = sum(len(item.content) for item in inputs)
     if size > limit:
         raise TooLong(

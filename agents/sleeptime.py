@@ -17,17 +17,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.access import organization_of
-from agents import prompts
-from agents.models import (
-    ACTIVE_RUN_STATUSES,
-    Agent,
-    AgentType,
-    Group,
-    ManagerType,
-    Run,
-    RunStatus,
-    RunTrigger,
-)
+from agents import prompts, runs
+from agents.models import Agent, AgentType, Group, ManagerType, Run, RunTrigger
 from agents.tools import SLEEPTIME_TOOLS, default_rules
 from config.errors import InvalidRequest, NotFound
 from config.pagination import cursor_page
@@ -133,23 +124,6 @@ def sleeptime_model(group: Group) -> str | None:
     return first.first()
 
 
-def delete_group(group: Group) -> None:
-    """Delete the group and its sleep-time agents; the primary's blocks stay.
-
-    Unlike Letta (which left the primary flagged and its sleep-time agents orphaned),
-    the primary is switched off so that enabling sleep-time again builds a fresh pair.
-    """
-    from agents.services import delete_agent
-
-    with transaction.atomic():
-        primary = group.manager_agent
-        participants = sleeptime_agents(group)
-        group.delete()
-        for sleeper in participants:
-            delete_agent(sleeper)
-        Agent.objects.filter(pk=primary.pk).update(enable_sleeptime=False)
-
-
 def get_group_for_user(user: Any, group_id: str) -> Group:
     group = Group.objects.filter(organization=organization_of(user), pk=group_id).first()
     if group is None:
@@ -244,40 +218,7 @@ def _start(group: Group, trigger: str) -> list[Run]:
     # Only their ids are needed, and with frequency 1 this runs after every turn: the
     # agents' rows (system prompt, tool lists) are not loaded for nothing.
     sleepers = group.participants.order_by("created_at", "id").only("id")
-    return [request_run(group, sleeper, trigger) for sleeper in sleepers]
-
-
-def request_run(group: Group, sleeper: Agent, trigger: str, **fields: Any) -> Run:
-    """Queue a run of `sleeper`, or join the one already queued.
-
-    At most one run per sleep-time agent waits and one works. A trigger that arrives
-    while a run works queues a follow-up that starts when it ends (so the follow-up
-    reads what arrived meanwhile); further triggers join that follow-up. Nothing is
-    dropped and nothing runs twice in parallel.
-    """
-    from agents import runs
-
-    active = list(
-        Run.objects.filter(run_agent_id=sleeper.id, status__in=ACTIVE_RUN_STATUSES).order_by(
-            "created_at"
-        )
-    )
-    queued = next((run for run in active if run.status == RunStatus.CREATED), None)
-    if queued is not None:
-        return queued
-    run = Run.objects.create(
-        owner=group.owner,
-        organization_id=group.organization_id,
-        run_agent_id=sleeper.id,
-        primary_agent_id=group.manager_agent_id,
-        group=group,
-        trigger=trigger,
-        metadata={"run_type": "sleeptime_agent_send_message_async", "agent_id": sleeper.id},
-        **fields,
-    )
-    if not any(r.status == RunStatus.RUNNING for r in active) and run.not_before is None:
-        runs.enqueue(run)
-    return run
+    return [runs.request_run(group, sleeper, trigger) for sleeper in sleepers]
 
 
 def fire_idle(now: datetime | None = None) -> list[Run]:

@@ -1,5 +1,7 @@
 """The built-in tools an agent can call, their JSON schemas and their executors.
 
+Feature apps add theirs with `register` (forgetting/tools.py); this table imports none.
+
 A tool returns a string for the model. A tool that cannot do what was asked raises
 ToolError (or memory.editing.EditRefused); the model then sees the reason as a failed
 tool result and nothing has changed.
@@ -12,18 +14,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from agents.models import Agent, Insight, Message
 from config.errors import InvalidRequest
 from memory import editing, events
 from memory import services as memory_services
-
-if TYPE_CHECKING:
-    from agents.models import Agent
 
 
 class ToolError(Exception):
@@ -69,7 +69,7 @@ class Tool:
         }
 
 
-def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+def object_schema(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": required}
 
 
@@ -121,8 +121,6 @@ def conversation_search(
     start_date: str | None = None,
     end_date: str | None = None,
 ) -> str:
-    from agents.models import Message
-
     allowed = {"user", "assistant"}
     wanted = set(roles or allowed)
     if not wanted <= allowed | {"tool"}:
@@ -265,39 +263,10 @@ def memory_finish_edits(ctx: ToolContext) -> str:
     return "None"
 
 
-def memory_forget(ctx: ToolContext, label: str, old_str: str, new_str: str = "") -> str:
-    from forgetting.services import forget_in_block
-
-    block = forget_in_block(ctx.agent, label, old_str, new_str, actor=ctx.actor, run_id=ctx.run_id)
-    ctx.seen_versions[label] = block.version
-    return (
-        f"The text was removed from the block `{label}` and from every earlier version of "
-        "it. Continue with the next passage about the matter, or call memory_finish_edits."
-    )
-
-
-def forget(ctx: ToolContext, matter: str) -> str:
-    from forgetting.services import request_forget
-
-    try:
-        job = request_forget(ctx.agent, matter, who=f"agent:{ctx.agent.id}")
-    except InvalidRequest as error:
-        raise ToolError(error.message) from None
-    # The reply must not echo the matter: this very turn is purged once it ends.
-    return (
-        f"Forgetting was queued as job {job.id}. When this turn ends, every message, "
-        "archival memory and memory-block text that mentions it is deleted, and the "
-        "memory agent (if any) rewrites the blocks without it. Tell the user it is being "
-        "forgotten without repeating what it is."
-    )
-
-
 SEVERITIES = ("info", "warning", "critical")
 
 
 def surface_insight(ctx: ToolContext, title: str, body: str, severity: str = "info") -> str:
-    from agents.models import Insight
-
     if severity not in SEVERITIES:
         raise ToolError(f"severity must be one of {', '.join(SEVERITIES)}.")
     if not str(title).strip() or not str(body).strip():
@@ -322,7 +291,7 @@ TOOLS: dict[str, Tool] = {
         Tool(
             "send_message",
             "Send a message to the user. This ends your turn.",
-            _object(
+            object_schema(
                 {"message": {"type": "string", "description": "The message text."}}, ["message"]
             ),
             send_message,
@@ -331,7 +300,7 @@ TOOLS: dict[str, Tool] = {
         Tool(
             "conversation_search",
             "Search earlier messages of this conversation (not the current turn).",
-            _object(
+            object_schema(
                 {
                     "query": {"type": "string", "description": "Text to look for."},
                     "roles": {
@@ -353,7 +322,7 @@ TOOLS: dict[str, Tool] = {
         Tool(
             "archival_memory_insert",
             "Store a fact or note in long-term archival memory, to find later by search.",
-            _object(
+            object_schema(
                 {
                     "content": {"type": "string", "description": "What to remember."},
                     "tags": {"type": "array", "items": _STR, "description": "Optional tags."},
@@ -365,7 +334,7 @@ TOOLS: dict[str, Tool] = {
         Tool(
             "archival_memory_search",
             "Search archival memory by meaning; returns the closest stored passages.",
-            _object(
+            object_schema(
                 {
                     "query": {"type": "string", "description": "What to look for."},
                     "tags": {"type": "array", "items": _STR, "description": "Filter by tags."},
@@ -381,13 +350,13 @@ TOOLS: dict[str, Tool] = {
         Tool(
             "core_memory_append",
             "Append text to a core memory block, on a new line.",
-            _object({"label": _LABEL, "content": _STR}, ["label", "content"]),
+            object_schema({"label": _LABEL, "content": _STR}, ["label", "content"]),
             core_memory_append,
         ),
         Tool(
             "core_memory_replace",
             "Replace every occurrence of old_content in a core memory block with new_content.",
-            _object(
+            object_schema(
                 {"label": _LABEL, "old_content": _STR, "new_content": _STR},
                 ["label", "old_content", "new_content"],
             ),
@@ -397,7 +366,7 @@ TOOLS: dict[str, Tool] = {
             "memory_replace",
             "Replace one exact, unique occurrence of old_str in a memory block with new_str. "
             "Do not include line numbers.",
-            _object(
+            object_schema(
                 {"label": _LABEL, "old_str": _STR, "new_str": _STR},
                 ["label", "old_str", "new_str"],
             ),
@@ -408,7 +377,7 @@ TOOLS: dict[str, Tool] = {
             "memory_insert",
             "Insert text into a memory block after line insert_line (0: at the top, "
             "-1: at the end). Do not include line numbers.",
-            _object(
+            object_schema(
                 {"label": _LABEL, "new_str": _STR, "insert_line": {"type": "integer"}},
                 ["label", "new_str"],
             ),
@@ -418,51 +387,23 @@ TOOLS: dict[str, Tool] = {
         Tool(
             "memory_rethink",
             "Rewrite a whole memory block with new_memory, to reorganise or condense it.",
-            _object({"label": _LABEL, "new_memory": _STR}, ["label", "new_memory"]),
+            object_schema({"label": _LABEL, "new_memory": _STR}, ["label", "new_memory"]),
             memory_rethink,
             tool_type="letta_sleeptime_core",
         ),
         Tool(
             "memory_finish_edits",
             "Call when you have finished editing memory. This ends your run.",
-            _object({}, []),
+            object_schema({}, []),
             memory_finish_edits,
             terminal=True,
             tool_type="letta_sleeptime_core",
         ),
         Tool(
-            "memory_forget",
-            "Only when asked to forget a matter: remove old_str (verbatim, every occurrence) "
-            "from a memory block and from the block's whole history, so it cannot be "
-            "restored. new_str, if given, takes its place in the current value.",
-            _object(
-                {
-                    "label": _LABEL,
-                    "old_str": {"type": "string", "description": "The exact text to forget."},
-                    "new_str": {
-                        "type": "string",
-                        "description": "Optional text that keeps unrelated facts.",
-                    },
-                },
-                ["label", "old_str"],
-            ),
-            memory_forget,
-            tool_type="letta_sleeptime_core",
-        ),
-        Tool(
-            "forget",
-            "Forget a matter for good when the user asks you to (a project, a person, a "
-            "secret): every message, archival memory and memory text that mentions it is "
-            "deleted after this turn. Give its shortest distinctive name, e.g. 'Project "
-            "Zephyr', not a sentence.",
-            _object({"matter": {"type": "string", "description": "What to forget."}}, ["matter"]),
-            forget,
-        ),
-        Tool(
             "surface_insight",
             "Tell the user about something important you noticed that they did not ask "
             "about: a pattern, a risk, a contradiction. Use sparingly.",
-            _object(
+            object_schema(
                 {
                     "title": {"type": "string", "description": "One line."},
                     "body": {"type": "string", "description": "The insight and why it matters."},
@@ -490,9 +431,16 @@ SLEEPTIME_TOOLS = [
     "memory_rethink",
     "memory_finish_edits",
     "surface_insight",
-    "memory_forget",
 ]
 SLEEPTIME_CHAT_TOOLS = ["send_message", "conversation_search", "archival_memory_search"]
+
+
+def register(tool: Tool, *, sleeptime: bool = False) -> None:
+    """Add a feature app's tool to the table (from its AppConfig.ready(), as forgetting
+    does); with `sleeptime`, new sleep-time agents get it too."""
+    TOOLS[tool.name] = tool
+    if sleeptime and tool.name not in SLEEPTIME_TOOLS:
+        SLEEPTIME_TOOLS.append(tool.name)
 
 
 def default_rules(tool_names: list[str]) -> list[dict[str, str]]:

@@ -22,6 +22,8 @@ urlpatterns = [
         views.insight_dismiss,
         name="insight_dismiss",
     ),
+    path("agents/<str:agent_id>/archival/", views.archival, name="archival"),
+    path("agents/<str:agent_id>/context/", views.context_window, name="context"),
     path("runs/<str:run_id>/", views.run_detail, name="run"),
     path("runs/<str:run_id>/revert/", views.run_revert, name="run_revert"),
 ]

@@ -179,7 +179,7 @@ class Embedder:
 
     def _word(self, word: str) -> list[tuple[int, float]]:
         # The product's hashing of one feature; private, but the point is to use exactly it.
-        from agents.llm.local_embedder import _bucket
+        from llm.local_embedder import _bucket
 
         index, sign = _bucket("w:" + word, self.dim)
         features = [(index, sign)]
@@ -210,7 +210,7 @@ class Embedder:
         return struct.pack(">HH", self.dim, 0) + values.tobytes()
 
     def check(self, samples: list[list[str]]) -> None:
-        from agents.llm.local_embedder import embed_text
+        from llm.local_embedder import embed_text
 
         for words in samples:
             expected = embed_text(as_text(words), self.dim)
@@ -393,7 +393,7 @@ class Exact:
         from django.db import connection, transaction
         from pgvector.django import CosineDistance
 
-        from agents.llm import embed
+        from llm import embed
         from memory.models import EMBEDDING_DIM
         from memory.services import agent_passages
 
@@ -443,7 +443,7 @@ def explain(log: list[tuple[str, Any]]) -> list[str]:
 def search(agent: Any, queries: list[str]) -> dict[str, Any]:
     """The product's search on each query after a warm-up: its time, the time of the
     embedding of the query (measured apart, on the same text) and of its SQL."""
-    from agents.llm import embed
+    from llm import embed
     from memory.models import EMBEDDING_DIM
     from memory.services import search_passages
 

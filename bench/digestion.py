@@ -25,9 +25,9 @@ from unittest import mock
 
 from django.contrib.auth import get_user_model
 
-from agents import llm
-from agents.llm import local_embedder
+import llm
 from bench.common import Context
+from llm import local_embedder
 from memory.models import Passage
 from sources import chunking, ingest, parsing, services
 from sources.models import FileStatus, SourceFile

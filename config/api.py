@@ -15,9 +15,14 @@ from ninja.security import HttpBearer
 from accounts import ratelimit
 from accounts.access import access_for
 from accounts.services import authenticate_api_key
+from agents.api import block_agents_router, groups_router, runs_router, tools_router
+from agents.api import router as agents_router
 from config.errors import DomainError, Forbidden, TooManyRequests
 from config.openapi import document_errors
 from config.text import UnstorableText, unstorable_at
+from forgetting.api import router as forgetting_router
+from memory.api import blocks_router
+from sources.api import agent_sources_router, folders_router, jobs_router, sources_router
 
 logger = logging.getLogger("reverie.api")
 
@@ -150,22 +155,14 @@ def health(request: HttpRequest) -> dict[str, str]:
     return {"status": "ok", "version": "1"}
 
 
-def _register_routers() -> None:
-    from agents.api import groups_router, runs_router, tools_router
-    from agents.api import router as agents_router
-    from forgetting.api import router as forgetting_router
-    from memory.api import blocks_router
-    from sources.api import folders_router, jobs_router, sources_router
-
-    api.add_router("/agents", agents_router)
-    api.add_router("/blocks", blocks_router)
-    api.add_router("/groups", groups_router)
-    api.add_router("/runs", runs_router)
-    api.add_router("/sources", sources_router)
-    api.add_router("/folders", folders_router)
-    api.add_router("/jobs", jobs_router)
-    api.add_router("/tools", tools_router)
-    api.add_router("/agents", forgetting_router)
-
-
-_register_routers()
+api.add_router("/agents", agents_router)
+api.add_router("/blocks", blocks_router)
+api.add_router("/blocks", block_agents_router)
+api.add_router("/groups", groups_router)
+api.add_router("/runs", runs_router)
+api.add_router("/sources", sources_router)
+api.add_router("/folders", folders_router)
+api.add_router("/jobs", jobs_router)
+api.add_router("/tools", tools_router)
+api.add_router("/agents", forgetting_router)
+api.add_router("/agents", agent_sources_router)

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.urls import path
 
-from memory.consumers import AgentConsumer
+from config.consumers import AgentConsumer
 
 websocket_urlpatterns: list[Any] = [
     path("ws/agents/<str:agent_id>/", AgentConsumer.as_asgi()),

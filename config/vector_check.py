@@ -21,6 +21,9 @@ from pathlib import Path
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.db.backends.utils import CursorWrapper
 
+from config import env
+from config.database import embedded_server_log
+
 DIMENSIONS = 1536
 
 # The second vector points along the first axis only: its cosine distance to the
@@ -54,9 +57,6 @@ WHAT_TO_DO = (
 
 def database_log() -> Path | None:
     """The database server's log when it is on this machine (the embedded server's)."""
-    from config import env
-    from config.database import embedded_server_log
-
     return None if env.DATABASE_URL else embedded_server_log(env.DATA_DIR)
 
 

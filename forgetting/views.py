@@ -10,14 +10,15 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from agents import services as agent_services
 from agents.models import Agent
+from agents.views.access import agent_or_404
 from config.errors import InvalidRequest, NotFound
+from config.htmx import vary_on_htmx, wants_partial
 from forgetting import services
 from forgetting.forms import ForgetForm, ForgetToolForm
 from forgetting.models import ForgetJob
@@ -26,19 +27,6 @@ FORGET_PARTIAL = "forgetting/partials/_forget.html"
 LOG_PARTIAL = "forgetting/partials/_log.html"
 # The page lists this many of each; older records stay readable through the API.
 LOG_LIMIT = 50
-
-
-def _agent_or_404(request: HttpRequest, agent_id: str) -> Agent:
-    try:
-        return agent_services.get_agent_for_user(request.user, agent_id)
-    except NotFound:
-        raise Http404("Agent not found") from None
-
-
-def _wants_partial(request: HttpRequest) -> bool:
-    # A history restore (back button after the cache was evicted) needs the whole page.
-    htmx = getattr(request, "htmx", None)
-    return htmx is not None and bool(htmx) and not htmx.history_restore_request
 
 
 def _context(agent: Agent, form: ForgetForm, **extra: Any) -> dict[str, Any]:
@@ -58,7 +46,7 @@ def _context(agent: Agent, form: ForgetForm, **extra: Any) -> dict[str, Any]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def forget_page(request: HttpRequest, agent_id: str) -> HttpResponse:
-    agent = _agent_or_404(request, agent_id)
+    agent = agent_or_404(request, agent_id)
     form = ForgetForm(request.POST or None)
     done = None
     if request.method == "POST" and form.is_valid():
@@ -67,20 +55,20 @@ def forget_page(request: HttpRequest, agent_id: str) -> HttpResponse:
         except (InvalidRequest, NotFound) as error:
             form.add_error(None, error.message)
         else:
-            if not _wants_partial(request):
+            if not wants_partial(request):
                 what = "queued" if isinstance(done, ForgetJob) else "done"
                 messages.success(request, f"Forgetting {what}.")
                 return redirect("forgetting:page", agent_id=agent.id)
             form = ForgetForm()
     status = 400 if form.errors else 200
-    if _wants_partial(request):
+    if wants_partial(request):
         template = LOG_PARTIAL if request.method == "GET" else FORGET_PARTIAL
         extra = {"done": done is not None, "queued": isinstance(done, ForgetJob)}
         response = render(request, template, _context(agent, form, **extra), status=status)
     else:
         response = render(request, "forgetting/page.html", _context(agent, form), status=status)
     # One URL answers with a fragment or a page; caches must keep them apart.
-    patch_vary_headers(response, ["HX-Request"])
+    vary_on_htmx(response)
     return response
 
 
@@ -88,7 +76,7 @@ def forget_page(request: HttpRequest, agent_id: str) -> HttpResponse:
 @require_POST
 def forget_tool(request: HttpRequest, agent_id: str) -> HttpResponse:
     """Give the agent the `forget` tool, or take it away."""
-    agent = _agent_or_404(request, agent_id)
+    agent = agent_or_404(request, agent_id)
     form = ForgetToolForm(request.POST)
     enabled = form.is_valid() and form.cleaned_data["enabled"]
     tools = [name for name in agent.tools if name != services.FORGET_REQUEST_TOOL]

@@ -6,9 +6,6 @@ from typing import Any, Literal
 
 from ninja import Query, Router
 
-from agents.models import Agent
-from agents.schemas import AgentStateOut, agent_states
-from config.pagination import cursor_page
 from config.requests import ApiRequest
 from memory import services
 from memory.schemas import (
@@ -83,19 +80,6 @@ def update_block(request: ApiRequest, block_id: str, payload: BlockUpdateIn) -> 
 def delete_block(request: ApiRequest, block_id: str) -> dict[str, str]:
     services.delete_block(services.get_block_for_user(request.auth, block_id))
     return {"message": f"Block {block_id} deleted"}
-
-
-@blocks_router.get("/{block_id}/agents", response=list[AgentStateOut])
-def block_agents(
-    request: ApiRequest,
-    block_id: str,
-    after: str | None = None,
-    before: str | None = None,
-    limit: int = Query(50, ge=1, le=1000),
-) -> list[dict[str, Any]]:
-    block = services.get_block_for_user(request.auth, block_id)
-    agents = Agent.objects.filter(block_links__block=block)
-    return agent_states(cursor_page(agents, after=after, before=before, limit=limit))
 
 
 @blocks_router.get("/{block_id}/history", response=list[BlockVersionOut])

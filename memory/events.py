@@ -15,6 +15,7 @@ from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
 from config.pg_channels import NOTIFY_CHANNEL, PostgresChannelLayer, notify_payload
+from memory.models import AgentBlock
 
 
 def agent_group(agent_id: str) -> str:
@@ -94,8 +95,6 @@ def _on_commit(agent_ids: list[str], event: Event) -> None:
 
 
 def publish_block_changed(block_id: str, version: int) -> None:
-    from memory.models import AgentBlock
-
     agent_ids = list(
         AgentBlock.objects.filter(block_id=block_id).values_list("agent_id", flat=True)
     )

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models.functions import Length
 from pgvector.django import HnswIndex, VectorField
 
+from accounts.access import access_for
 from config.ids import block_id, passage_id
 
 DEFAULT_BLOCK_LIMIT = 5000
@@ -17,8 +18,6 @@ EMBEDDING_DIM = 1536
 class BlockQuerySet(models.QuerySet["Block"]):
     def for_user(self, user: object) -> BlockQuerySet:
         """What `user` may see: their organization's (accounts.access)."""
-        from accounts.access import access_for
-
         return self.filter(organization=access_for(user).organization)
 
 

@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Q, QuerySet
 from pgvector.django import CosineDistance
 
+import llm
 from accounts.access import organization_of
 from accounts.models import Organization
 from config.errors import Conflict, InvalidRequest, NotFound
@@ -71,7 +72,7 @@ def agent_blocks(agent: Agent) -> list[Block]:
 
 def blocks_fingerprint(blocks: list[Block]) -> str:
     """Which blocks, at which versions: equal fingerprints mean a page shows them all as
-    they are (memory/consumers.py skips re-sending them)."""
+    they are (config/consumers.py skips re-sending them)."""
     state = ",".join(f"{block.id}:{block.version}" for block in blocks)
     return hashlib.sha256(state.encode()).hexdigest()[:16]
 
@@ -445,9 +446,7 @@ ARCHIVAL_EF_SEARCH = 100
 
 
 def _embed(agent: Agent, texts: list[str]) -> list[list[float]]:
-    from agents.llm import embed
-
-    return embed(agent.embedding_handle, texts, EMBEDDING_DIM)
+    return llm.embed(agent.embedding_handle, texts, EMBEDDING_DIM)
 
 
 def insert_passage(

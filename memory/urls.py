@@ -13,6 +13,4 @@ urlpatterns = [
     path("blocks/<str:block_id>/edit/", views.block_edit, name="block_edit"),
     path("blocks/<str:block_id>/history/", views.block_history, name="block_history"),
     path("blocks/<str:block_id>/revert/", views.block_revert, name="block_revert"),
-    path("agents/<str:agent_id>/archival/", views.archival, name="archival"),
-    path("agents/<str:agent_id>/context/", views.context_window, name="context"),
 ]

@@ -8,38 +8,27 @@ partial the agent page includes, for a plain one a page or a redirect after POST
 from __future__ import annotations
 
 from typing import Any, TypedDict
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.middleware import HtmxDetails
 
-from agents import services as agent_services
-from agents.models import Agent
 from config.errors import Conflict, InvalidRequest, NotFound
+from config.htmx import HtmxHttpRequest, vary_on_htmx, wants_partial
 from memory import merge
 from memory import services as memory_services
 from memory.forms import BlockEditForm, BlockRevertForm
 from memory.merge import DiffLine
 from memory.models import Block, BlockVersion
 from memory.services import Actor
-from sources.models import SourceFile
 
 HISTORY_PAGE = 50
 _EDITABLE_FIELDS = ("value", "description", "limit")
-
-
-class HtmxHttpRequest(HttpRequest):
-    """What HtmxMiddleware (installed in settings) adds to every request, for the type checker."""
-
-    htmx: HtmxDetails
 
 
 def _block_or_404(request: HttpRequest, block_id: str) -> Block:
@@ -47,17 +36,6 @@ def _block_or_404(request: HttpRequest, block_id: str) -> Block:
         return memory_services.get_block_for_user(request.user, block_id)
     except NotFound:
         raise Http404("Block not found") from None
-
-
-def _wants_partial(request: HtmxHttpRequest) -> bool:
-    # A history restore (back button after the cache was evicted) needs the whole page.
-    return bool(request.htmx) and not request.htmx.history_restore_request
-
-
-def _vary_on_htmx(response: HttpResponse) -> HttpResponse:
-    # One URL answers with a fragment or a page; caches must keep them apart.
-    patch_vary_headers(response, ["HX-Request"])
-    return response
 
 
 def _safe_next(request: HttpRequest, candidate: str) -> str:
@@ -89,9 +67,9 @@ def _block_partial(request: HttpRequest, block: Block) -> HttpResponse:
 def block_detail(request: HtmxHttpRequest, block_id: str) -> HttpResponse:
     """The block's partial (what "Cancel" puts back); a browser is sent to its history."""
     block = _block_or_404(request, block_id)
-    if not _wants_partial(request):
-        return _vary_on_htmx(redirect(_history_url(block)))
-    return _vary_on_htmx(_block_partial(request, block))
+    if not wants_partial(request):
+        return vary_on_htmx(redirect(_history_url(block)))
+    return vary_on_htmx(_block_partial(request, block))
 
 
 def _edited_fields(block: Block, data: dict[str, Any]) -> dict[str, Any]:
@@ -161,12 +139,12 @@ def block_edit(request: HtmxHttpRequest, block_id: str) -> HttpResponse:
             except InvalidRequest as error:
                 form.add_error(None, error.message)
             else:
-                if _wants_partial(request):
-                    return _vary_on_htmx(_block_partial(request, block))
+                if wants_partial(request):
+                    return vary_on_htmx(_block_partial(request, block))
                 messages.success(request, f"Saved {block.label}.")
                 return redirect(_safe_next(request, data["next"]) or _history_url(block))
         # htmx swaps 2xx answers only, so the form with its error comes back as a 200.
-        status = 200 if _wants_partial(request) else 400
+        status = 200 if wants_partial(request) else 400
         next_url = _safe_next(request, request.POST.get("next", ""))
     else:
         # Without htmx the "Edit" link is followed as a page; the page it came from (the
@@ -192,11 +170,11 @@ def block_edit(request: HtmxHttpRequest, block_id: str) -> HttpResponse:
         "conflict": conflict,
         "cancel_url": next_url or _history_url(block),
     }
-    if _wants_partial(request):
+    if wants_partial(request):
         template = "memory/partials/_block_form.html"
     else:
         template = "memory/block_edit.html"
-    return _vary_on_htmx(render(request, template, context, status=status))
+    return vary_on_htmx(render(request, template, context, status=status))
 
 
 # --- History and undo ----------------------------------------------------------------------
@@ -295,104 +273,3 @@ def block_revert(request: HttpRequest, block_id: str) -> HttpResponse:
                 f"Reverted {block.label} to version {number}, as version {reverted.version}.",
             )
     return redirect(_history_url(block))
-
-
-# --- Archival memory and the context window ------------------------------------------------
-
-ARCHIVAL_PAGE = 50
-
-
-def _agent_or_404(request: HttpRequest, agent_id: str) -> Agent:
-    try:
-        return agent_services.get_agent_for_user(request.user, agent_id)
-    except NotFound:
-        raise Http404("Agent not found") from None
-
-
-@login_required
-@require_GET
-def archival(request: HttpRequest, agent_id: str) -> HttpResponse:
-    """The agent's passages and its sources', newest first, with a text filter (`?q=`);
-    paged by `?after=<id of the last passage shown>`."""
-    agent = _agent_or_404(request, agent_id)
-    query = request.GET.get("q", "").strip()
-    after = request.GET.get("after", "").strip() or None
-    try:
-        # One more than a page tells whether an older page exists, without a count query.
-        passages = memory_services.list_passages(
-            agent, search=query or None, after=after, limit=ARCHIVAL_PAGE + 1, ascending=False
-        )
-    except NotFound:
-        # The cursor's passage is gone (deleted meanwhile): start from the newest again.
-        after = None
-        passages = memory_services.list_passages(
-            agent, search=query or None, limit=ARCHIVAL_PAGE + 1, ascending=False
-        )
-    page = passages[:ARCHIVAL_PAGE]
-    # Two queries for the page's sources and files, however many passages it shows; an
-    # unprocessed file's stored bytes are never loaded.
-    prefetch_related_objects(
-        page, "source", Prefetch("file", queryset=SourceFile.objects.defer("content"))
-    )
-    older = ""
-    if len(passages) > ARCHIVAL_PAGE:
-        params = {"q": query, "after": page[-1].pk} if query else {"after": page[-1].pk}
-        older = f"?{urlencode(params)}"
-    context = {"agent": agent, "passages": page, "query": query, "after": after, "older": older}
-    return render(request, "memory/archival.html", context)
-
-
-class ContextPart(TypedDict):
-    key: str
-    label: str
-    tokens: int
-    percent: float
-
-
-CONTEXT_PARTS = (
-    ("system", "System prompt", "num_tokens_system"),
-    ("functions", "Tools (function definitions)", "num_tokens_functions_definitions"),
-    ("core_memory", "Core memory", "num_tokens_core_memory"),
-    ("summary", "Summary", "num_tokens_summary_memory"),
-    ("messages", "Messages", "num_tokens_messages"),
-    ("external", "External memory summary", "num_tokens_external_memory_summary"),
-)
-
-
-def context_parts(overview: dict[str, Any]) -> list[ContextPart]:
-    """Each component's tokens and its share of the window (of the total used, if the
-    history has outgrown the window), as the bar's widths."""
-    window = max(int(overview["context_window_size_max"] or 0), 1)
-    used = sum(int(overview[field]) for _, _, field in CONTEXT_PARTS)
-    scale = max(window, used)
-    return [
-        {
-            "key": key,
-            "label": label,
-            "tokens": int(overview[field]),
-            "percent": round(int(overview[field]) * 100 / scale, 2),
-        }
-        for key, label, field in CONTEXT_PARTS
-    ]
-
-
-@login_required
-@require_GET
-def context_window(request: HttpRequest, agent_id: str) -> HttpResponse:
-    """What the model sees now, by component, against the agent's context window."""
-    agent = _agent_or_404(request, agent_id)
-    overview = agent_services.context_overview(agent)
-    used = int(overview["context_window_size_current"])
-    window = int(overview["context_window_size_max"] or 0)
-    context = {
-        "agent": agent,
-        "parts": context_parts(overview),
-        "used": used,
-        "window": window,
-        "free": max(window - used, 0),
-        "used_percent": round(used * 100 / window, 1) if window else 0,
-        "num_messages": overview["num_messages"],
-        "num_archival_memory": overview["num_archival_memory"],
-        "num_recall_memory": overview["num_recall_memory"],
-    }
-    return render(request, "memory/context.html", context)

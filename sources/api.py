@@ -1,5 +1,6 @@
 """`/v1/sources` (Letta 0.8, the 0.1.x SDK) and `/v1/folders` (the 1.x SDK) over the same
-objects, plus `/v1/jobs/{id}` for the 0.1.x upload-then-poll loop."""
+objects, `/v1/jobs/{id}` for the 0.1.x upload-then-poll loop, and an agent's sources
+(`/v1/agents/{id}/sources`, `/folders`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any, Literal, TypeVar
 
 from ninja import File, Query, Router, UploadedFile
 
+from agents import services as agent_services
+from agents.schemas import AgentStateOut, fresh_state
 from config.errors import PayloadTooLarge
+from config.pagination import cursor_page
 from config.requests import ApiRequest
 from memory.schemas import MessageOut, PassageOut, passage_out
 from sources import services
@@ -26,6 +30,7 @@ from sources.schemas import (
 sources_router = Router(tags=["sources"])
 folders_router = Router(tags=["folders"])
 jobs_router = Router(tags=["jobs"])
+agent_sources_router = Router(tags=["agents"])
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -186,3 +191,52 @@ def delete_file(request: ApiRequest, source_id: str, file_id: str) -> dict[str, 
 def retrieve_job(request: ApiRequest, job_id: str) -> dict[str, Any]:
     """A file's processing as a Letta Job: the 0.1.x SDK polls it with the upload's id."""
     return job_out(services.get_file_for_user(request.auth, job_id))
+
+
+# --- An agent's sources (mounted at /v1/agents) ------------------------------------------
+
+
+def _agent_routes(kind: str) -> None:
+    """`/agents/{id}/sources/...` for the 0.1.x SDK and `/agents/{id}/folders/...` for
+    1.x, one behaviour."""
+
+    @agent_sources_router.patch(
+        f"/{{agent_id}}/{kind}/attach/{{source_id}}",
+        response=AgentStateOut,
+        operation_id=f"attach_{kind}",
+    )
+    def attach(request: ApiRequest, agent_id: str, source_id: str) -> dict[str, Any]:
+        agent = agent_services.get_agent_for_user(request.auth, agent_id)
+        services.attach_source(agent, services.get_source_for_user(request.auth, source_id))
+        return fresh_state(agent)
+
+    @agent_sources_router.patch(
+        f"/{{agent_id}}/{kind}/detach/{{source_id}}",
+        response=AgentStateOut,
+        operation_id=f"detach_{kind}",
+    )
+    def detach(request: ApiRequest, agent_id: str, source_id: str) -> dict[str, Any]:
+        agent = agent_services.get_agent_for_user(request.auth, agent_id)
+        services.detach_source(agent, services.get_source_for_user(request.auth, source_id))
+        return fresh_state(agent)
+
+    @agent_sources_router.get(
+        f"/{{agent_id}}/{kind}", response=list[SourceOut], operation_id=f"list_{kind}"
+    )
+    def listed(
+        request: ApiRequest,
+        agent_id: str,
+        after: str | None = None,
+        before: str | None = None,
+        limit: int = Query(50, ge=1, le=1000),
+        order: Literal["asc", "desc"] = "asc",
+    ) -> list[dict[str, Any]]:
+        agent = agent_services.get_agent_for_user(request.auth, agent_id)
+        page = cursor_page(
+            agent.sources.all(), after=after, before=before, limit=limit, ascending=order == "asc"
+        )
+        return [source_out(source) for source in page]
+
+
+_agent_routes("sources")
+_agent_routes("folders")

@@ -6,3 +6,12 @@ from django.apps import AppConfig
 class SourcesConfig(AppConfig):
     name = "sources"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Here, not at import: the schemas read the app's models.
+        from agents.schemas import register_state_part
+        from sources.schemas import source_out
+
+        register_state_part(
+            "sources", lambda agent: [source_out(source) for source in agent.sources.all()]
+        )

@@ -11,16 +11,19 @@ and the clock hands the file to another worker, which resumes at the next window
 from __future__ import annotations
 
 import logging
+import time as clock
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
-from agents import llm, loop, prompts, sleeptime
+import llm
+from agents import prompts, runs, sleeptime
+from agents import services as agent_services
 from agents.models import (
     ACTIVE_RUN_STATUSES,
     Agent,
@@ -32,11 +35,11 @@ from agents.models import (
 )
 from agents.tools import default_rules
 from config.heartbeat import Heartbeat
+from memory import events
 from memory import services as memory_services
 from memory.models import EMBEDDING_DIM, Block, BlockVersion, Passage
 from sources import chunking, parsing
-from sources.models import IN_PROGRESS, FileStatus, Source, SourceFile
-from sources.services import digest_block, touch
+from sources.models import FileStatus, Source, SourceFile
 
 logger = logging.getLogger("reverie.ingest")
 
@@ -55,58 +58,46 @@ class DigestFailed(Exception):
     """The document agent could not finish (the model failed); the message says why."""
 
 
-def _stale_seconds() -> float:
-    return float(settings.REVERIE["RUN_STALE_SECONDS"])  # type: ignore[arg-type]
+def stale_seconds() -> float:
+    return float(settings.RUN_STALE_SECONDS)
 
 
-# --- Queueing ------------------------------------------------------------------------------
+# --- Progress and the digest block ---------------------------------------------------------
 
 
-def enqueue_file(file_id: str) -> None:
-    def send() -> None:
-        from django_q.tasks import async_task
-
-        async_task("sources.tasks.process_file", file_id, task_name=file_id)
-
-    transaction.on_commit(send)
-
-
-def enqueue_source_digest(source_id: str, agent_id: str, *, reset: bool) -> None:
-    def send() -> None:
-        from django_q.tasks import async_task
-
-        async_task("sources.tasks.digest_source", source_id, agent_id, reset)
-
-    transaction.on_commit(send)
-
-
-def recover_ingestion(now: datetime | None = None) -> list[str]:
-    """Hand files and source digests whose worker stopped beating to a new worker."""
-    now = now or timezone.now()
-    stale = now - timedelta(seconds=_stale_seconds())
-    # Lost: a worker stopped beating, or a job handed on (or queued) long ago never started.
-    lost = Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, updated_at__lt=stale)
-    resumed = []
-    with transaction.atomic():
-        files = SourceFile.objects.select_for_update(skip_locked=True).filter(
-            lost, processing_status__in=(FileStatus.PENDING, *IN_PROGRESS)
+def touch(upload: SourceFile, **fields: Any) -> None:
+    """Record progress on the file row (and that its worker is alive), and tell the pages
+    of the source's attached agents."""
+    SourceFile.objects.filter(pk=upload.pk).update(
+        heartbeat_at=timezone.now(), updated_at=timezone.now(), **fields
+    )
+    for key, value in fields.items():
+        setattr(upload, key, value)
+    # Pages that show the file follow its progress; the event leaves after the commit.
+    agent_ids = list(
+        Source.agents.through.objects.filter(source_id=upload.source_id).values_list(
+            "agent_id", flat=True
         )
-        for upload in files.only("pk"):
-            # No heartbeat: the next worker may claim it at once; updated_at now: the
-            # clock hands it on again only if that worker never starts.
-            SourceFile.objects.filter(pk=upload.pk).update(heartbeat_at=None, updated_at=now)
-            enqueue_file(upload.pk)
-            resumed.append(upload.pk)
-        digests = Run.objects.select_for_update(skip_locked=True).filter(
-            lost, trigger=RunTrigger.DIGEST, status=RunStatus.RUNNING, metadata__file_id=None
-        )
-        for run in digests:
-            Run.objects.filter(pk=run.pk).update(heartbeat_at=None, updated_at=now)
-            enqueue_source_digest(
-                run.metadata["source_id"], run.primary_agent_id, reset=bool(run.metadata["reset"])
-            )
-            resumed.append(run.pk)
-    return resumed
+    )
+    events.publish_file_progress(upload.pk, agent_ids)
+
+
+def digest_block(agent: Agent, source: Source) -> Block:
+    """The primary's block labelled with the source's name, created (and shared with its
+    sleep-time agents) if missing. A source named like an existing block reuses it."""
+    existing = Block.objects.filter(agent_links__agent=agent, agent_links__label=source.name)
+    block = existing.first()
+    if block is not None:
+        return block
+    block = memory_services.create_block(
+        agent.owner,
+        organization=agent.organization,
+        label=source.name,
+        description=f"What was learned from the documents of the source '{source.name}'.",
+        actor=memory_services.Actor.system(),
+    )
+    sleeptime.attach_block(agent, block)
+    return block
 
 
 # --- Processing a file ---------------------------------------------------------------------
@@ -123,7 +114,7 @@ def _claim(file_id: str) -> SourceFile | None:
         )
         if upload is None or upload.processing_status in (FileStatus.COMPLETED, FileStatus.ERROR):
             return None
-        fresh = timezone.now() - timedelta(seconds=_stale_seconds())
+        fresh = timezone.now() - timedelta(seconds=stale_seconds())
         if upload.heartbeat_at is not None and upload.heartbeat_at > fresh:
             return None  # a live worker has it
         upload.attempts += 1
@@ -140,7 +131,7 @@ def process_file(file_id: str) -> str:
     upload = _claim(file_id)
     if upload is None:
         return "skipped"
-    with Heartbeat(SourceFile.objects.filter(pk=upload.pk), _stale_seconds() / 4):
+    with Heartbeat(SourceFile.objects.filter(pk=upload.pk), stale_seconds() / 4):
         try:
             if upload.processing_status in (
                 FileStatus.PENDING,
@@ -183,7 +174,7 @@ def _parse_and_embed(upload: SourceFile) -> None:
         raise parsing.ParseError(f"The content of '{upload.file_name}' is no longer stored.")
     Passage.objects.filter(file=upload).delete()  # a resumed attempt starts clean
     touch(upload, processing_status=FileStatus.PARSING, error_message="")
-    max_pages = int(settings.REVERIE["MAX_PDF_PAGES"])  # type: ignore[call-overload]
+    max_pages = settings.MAX_PDF_PAGES
     pages = parsing.parse(bytes(data), upload.kind, max_pages=max_pages)
     overlap = min(50, source.embedding_chunk_size // 5)
     chunks = chunking.chunk_pages(
@@ -375,20 +366,13 @@ def _open_run(
         memory_services.update_block(block.id, actor=memory_services.Actor.system(), value="")
         block.refresh_from_db()
     worker = _document_agent(primary, source, block)
-    now = timezone.now()
-    run = Run.objects.create(
-        owner=primary.owner,
-        organization_id=primary.organization_id,
-        run_agent_id=worker.id,
-        primary_agent=primary,
-        group=sleeptime.group_of(primary),
+    # The document agent is new: nothing else runs it, so the run opens at once.
+    opened = runs.open_running(
+        worker,
+        primary=primary,
         trigger=RunTrigger.DIGEST,
-        status=RunStatus.RUNNING,
-        started_at=now,
-        heartbeat_at=now,
         metadata={
             "run_type": "document_digest",
-            "agent_id": worker.id,
             "source_id": source.id,
             "file_id": file_key,
             "reset": reset,
@@ -396,7 +380,8 @@ def _open_run(
             "estimate": estimate,
         },
     )
-    return run, worker, block
+    assert opened is not None
+    return opened, worker, block
 
 
 def digest(
@@ -413,8 +398,8 @@ def digest(
         primary, source, upload, reset=reset, estimate=_estimate(passages, spans, 1)
     )
     names = dict(SourceFile.objects.filter(source=source).values_list("pk", "file_name"))
-    started = timezone.now()
-    with Heartbeat(Run.objects.filter(pk=run.pk), _stale_seconds() / 4):
+    started = clock.monotonic()
+    with runs.beating(run):
         try:
             _read_windows(run, worker, block, source, passages, spans, names, upload, started)
         except DigestFailed:
@@ -435,7 +420,7 @@ def _read_windows(
     spans: list[tuple[int, int]],
     names: dict[str, str],
     upload: SourceFile | None,
-    started: datetime,
+    started: float,
 ) -> None:
     for number in range(int(run.metadata.get("next_window", 0)), len(spans)):
         start, end = spans[number]
@@ -443,21 +428,9 @@ def _read_windows(
         text = _window_text(
             source, _Window(number + 1, len(spans), passages[start:end]), block, names
         )
-        # A fresh context per window: the agent's memory is the block, and each call
-        # costs one window, however long the document.
-        Message.objects.filter(agent=worker, in_context=True).update(in_context=False)
-        result = loop.run_turn(
-            worker,
-            [loop.InputMessage(role="user", content=text)],
-            max_steps=DIGEST_MAX_STEPS,
-            run_id=run.id,
-            max_tool_errors=10,
-        )
-        Run.objects.filter(pk=run.pk).update(
-            prompt_tokens=F("prompt_tokens") + result.prompt_tokens,
-            completion_tokens=F("completion_tokens") + result.completion_tokens,
-            step_count=F("step_count") + result.step_count,
-        )
+        # A turn per window: the agent's memory is the block, and each call costs one
+        # window, however long the document.
+        result = runs.turn(run, worker, text, max_steps=DIGEST_MAX_STEPS)
         if result.error:
             _end(run, worker, started, error=result.error)
             raise DigestFailed(
@@ -477,11 +450,9 @@ def _read_windows(
             )
 
 
-def _end(run: Run, worker: Agent, started: datetime, *, error: str = "") -> None:
-    """Close the run and delete the document agent; its tool calls stay on the run."""
-    from agents.runs import revert_run
-    from agents.services import delete_agent
-
+def _end(run: Run, worker: Agent, started: float, *, error: str = "") -> None:
+    """End the run (a failed digest is rolled back and not retried: the file's own
+    recovery resumes it) and delete the document agent; its tool calls stay on the run."""
     calls: list[dict[str, Any]] = []
     for message in Message.objects.filter(agent=worker, run_id=run.id).order_by("seq"):
         if message.role == "tool":
@@ -491,26 +462,21 @@ def _end(run: Run, worker: Agent, started: datetime, *, error: str = "") -> None
                     break
         for call in message.tool_calls or []:
             calls.append({**call, "arguments": str(call["arguments"])[:4000]})
+    duration_ms = runs.elapsed_ms(started)
     with transaction.atomic():
-        run.refresh_from_db()
         if error:
-            rolled_back = revert_run(run, memory_services.Actor.system(run.id), mark=False)
-            run.status = RunStatus.FAILED
-            run.error = error
-            run.stop_reason = "error"
-            run.metadata = {**run.metadata, "error": error, "rolled_back": rolled_back["reverted"]}
+            changed = BlockVersion.objects.filter(run_id=run.id, reverts="").exists()
+            runs.fail(
+                run.id,
+                error,
+                duration_ms=duration_ms,
+                retry=False,
+                metadata={"tool_calls": calls, "changed": changed},
+            )
         else:
-            run.status = RunStatus.COMPLETED
-            run.stop_reason = "end_turn"
-        run.completed_at = timezone.now()
-        run.duration_ms = int((run.completed_at - started).total_seconds() * 1000)
-        run.metadata = {
-            **run.metadata,
-            "tool_calls": calls,
-            "changed": BlockVersion.objects.filter(run_id=run.id, reverts="").exists(),
-        }
-        run.save()
-        delete_agent(worker)
+            runs.complete(run.id, duration_ms=duration_ms, metadata={"tool_calls": calls})
+        agent_services.delete_agent(worker)
+    run.refresh_from_db()
     logger.info("digest run %s ended (%s)", run.id, run.status)
 
 
@@ -521,7 +487,7 @@ def digest_source(source_id: str, agent_id: str, reset: bool) -> str:
     agent = Agent.objects.filter(pk=agent_id).first()
     if source is None or agent is None or agent not in digesting_agents(source):
         return "skipped"
-    fresh = timezone.now() - timedelta(seconds=_stale_seconds())
+    fresh = timezone.now() - timedelta(seconds=stale_seconds())
     if Run.objects.filter(
         trigger=RunTrigger.DIGEST,
         primary_agent=agent,

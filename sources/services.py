@@ -11,17 +11,15 @@ from typing import Any, Literal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from accounts.access import organization_of
 from agents import sleeptime
 from agents.models import Agent
 from config.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from config.pagination import cursor_page
-from memory import events
 from memory import services as memory_services
 from memory.models import Block
-from sources import parsing
+from sources import parsing, tasks
 from sources.models import FileStatus, Source, SourceFile
 
 DuplicateHandling = Literal["skip", "error", "suffix", "replace"]
@@ -79,7 +77,7 @@ def create_source(
     metadata: dict[str, Any] | None = None,
 ) -> Source:
     _check_name(name)
-    embedding = embedding or str(settings.REVERIE["DEFAULT_EMBEDDING"])
+    embedding = embedding or settings.DEFAULT_EMBEDDING
     provider, _, model = embedding.partition("/")
     if not provider or not model:
         raise InvalidRequest(f"Embedding handle {embedding!r} must look like 'provider/model'.")
@@ -137,8 +135,6 @@ def delete_source(source: Source) -> None:
 
 def attach_source(agent: Agent, source: Source) -> None:
     """Attach; a sleep-time agent then digests the source's files into its block."""
-    from sources import ingest
-
     with transaction.atomic():
         if source.agents.filter(pk=agent.pk).exists():
             return
@@ -147,7 +143,7 @@ def attach_source(agent: Agent, source: Source) -> None:
             _digests_for(agent)
             and source.files.filter(processing_status=FileStatus.COMPLETED).exists()
         ):
-            ingest.enqueue_source_digest(source.id, agent.id, reset=False)
+            tasks.enqueue_source_digest(source.id, agent.id, reset=False)
 
 
 def detach_source(agent: Agent, source: Source) -> None:
@@ -178,24 +174,6 @@ def _remove_digest_block(agent: Agent, source: Source) -> None:
     )
     if block is not None:
         sleeptime.detach_block(agent, block)
-
-
-def digest_block(agent: Agent, source: Source) -> Block:
-    """The primary's block labelled with the source's name, created (and shared with its
-    sleep-time agents) if missing. A source named like an existing block reuses it."""
-    existing = Block.objects.filter(agent_links__agent=agent, agent_links__label=source.name)
-    block = existing.first()
-    if block is not None:
-        return block
-    block = memory_services.create_block(
-        agent.owner,
-        organization=agent.organization,
-        label=source.name,
-        description=f"What was learned from the documents of the source '{source.name}'.",
-        actor=memory_services.Actor.system(),
-    )
-    sleeptime.attach_block(agent, block)
-    return block
 
 
 # --- Files ---------------------------------------------------------------------------------
@@ -237,7 +215,7 @@ def get_file_for_user(user: Any, file_id: str) -> SourceFile:
 
 
 def max_upload_mb() -> int:
-    return int(settings.REVERIE["MAX_UPLOAD_MB"])  # type: ignore[call-overload]
+    return int(settings.MAX_UPLOAD_MB)
 
 
 def _suffixed(source: Source, name: str) -> str:
@@ -267,8 +245,6 @@ def upload_file(
     name as `name_(1).ext`. Identical content is never processed twice: with `suffix` it
     returns the existing file too.
     """
-    from sources import ingest
-
     display_name = PurePath(name or file_name or "upload").name
     try:
         kind = parsing.detect_kind(display_name, content_type)
@@ -322,15 +298,13 @@ def upload_file(
             content_hash=digest,
             content=data,
         )
-        ingest.enqueue_file(upload.id)
+        tasks.enqueue_file(upload.id)
     return upload
 
 
 def delete_file(upload: SourceFile, *, redigest: bool = True) -> None:
     """Delete the file and its passages; attached agents' digest blocks are rebuilt from
     the files that remain."""
-    from sources import ingest
-
     source = upload.source
     with transaction.atomic():
         upload.delete()
@@ -338,21 +312,4 @@ def delete_file(upload: SourceFile, *, redigest: bool = True) -> None:
             return
         for agent in source.agents.all():
             if _digests_for(agent):
-                ingest.enqueue_source_digest(source.id, agent.id, reset=True)
-
-
-def touch(upload: SourceFile, **fields: Any) -> None:
-    """Record progress on the file row (and that its worker is alive), and tell the pages
-    of the source's attached agents."""
-    SourceFile.objects.filter(pk=upload.pk).update(
-        heartbeat_at=timezone.now(), updated_at=timezone.now(), **fields
-    )
-    for key, value in fields.items():
-        setattr(upload, key, value)
-    # Pages that show the file follow its progress; the event leaves after the commit.
-    agent_ids = list(
-        Source.agents.through.objects.filter(source_id=upload.source_id).values_list(
-            "agent_id", flat=True
-        )
-    )
-    events.publish_file_progress(upload.pk, agent_ids)
+                tasks.enqueue_source_digest(source.id, agent.id, reset=True)

@@ -7,73 +7,22 @@ then travels as a message).
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.middleware import HtmxDetails
 
-from agents import services as agent_services
 from agents.models import Agent
+from agents.views.access import agent_or_404
 from config.errors import InvalidRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
+from config.htmx import HtmxHttpRequest, vary_on_htmx, wants_partial
 from sources import services
-from sources.models import FileStatus, Source, SourceFile
+from sources.contexts import sources_context
+from sources.models import Source
 
 PANEL = "sources/partials/_sources.html"
-
-
-class HtmxHttpRequest(HttpRequest):
-    """What HtmxMiddleware (installed in settings) adds to every request, for the type checker."""
-
-    htmx: HtmxDetails
-
-
-class FileRow(TypedDict):
-    file: SourceFile
-    progress: int
-
-
-class SourceRow(TypedDict):
-    source: Source
-    files: list[FileRow]
-
-
-def file_progress(file: SourceFile) -> int:
-    """How far the file's processing is, 0-100, from the counts its worker records.
-
-    Parsing and embedding advance with the chunks embedded, digesting with the windows
-    read; a finished file is full. Pending, and an error, show no progress.
-    """
-    status = file.processing_status
-    if status == FileStatus.COMPLETED:
-        return 100
-    if status in (FileStatus.PARSING, FileStatus.EMBEDDING):
-        done, total = file.chunks_embedded, file.total_chunks
-    elif status == FileStatus.DIGESTING:
-        done, total = file.windows_digested, file.total_windows
-    else:
-        return 0
-    if not total:
-        return 0
-    return max(0, min(100, done * 100 // total))
-
-
-def file_row_context(file: SourceFile, agent: Agent, *, oob: bool = False) -> dict[str, Any]:
-    """What `_file.html` renders: the page's panel and the websocket push share it."""
-    return {"file": file, "progress": file_progress(file), "agent": agent, "oob": oob}
-
-
-def _agent_or_404(request: HttpRequest, agent_id: str) -> Agent:
-    try:
-        return agent_services.get_agent_for_user(request.user, agent_id)
-    except NotFound:
-        raise Http404("Agent not found") from None
 
 
 def _source_or_404(request: HttpRequest, source_id: str) -> Source:
@@ -90,48 +39,8 @@ def _attached_source_or_404(agent: Agent, source_id: str) -> Source:
     return source
 
 
-def _wants_partial(request: HtmxHttpRequest) -> bool:
-    # A history restore (back button after the cache was evicted) needs the whole page.
-    return bool(request.htmx) and not request.htmx.history_restore_request
-
-
 def _agent_url(agent: Agent) -> str:
     return reverse("agents:detail", args=[agent.id]) + "#sources"
-
-
-def sources_context(
-    agent: Agent, *, error: str = "", new_source: dict[str, str] | None = None
-) -> dict[str, Any]:
-    """The agent's attached sources with their files, and the owner's other sources.
-
-    Three queries whatever the number of sources and files; the stored upload bytes are
-    never loaded.
-    """
-    files = SourceFile.objects.defer("content").order_by("created_at", "id")
-    attached = list(
-        agent.sources.order_by("name", "id").prefetch_related(Prefetch("files", queryset=files))
-    )
-    available = list(
-        Source.objects.filter(organization_id=agent.organization_id)
-        .exclude(pk__in=[source.pk for source in attached])
-        .order_by("name", "id")
-    )
-    rows: list[SourceRow] = [
-        {
-            "source": source,
-            "files": [
-                {"file": file, "progress": file_progress(file)} for file in source.files.all()
-            ],
-        }
-        for source in attached
-    ]
-    return {
-        "agent": agent,
-        "sources": rows,
-        "available": available,
-        "sources_error": error,
-        "new_source": new_source or {"name": "", "description": "", "instructions": ""},
-    }
 
 
 def _answer(
@@ -146,9 +55,9 @@ def _answer(
     """The outcome of a change. htmx gets the panel, an error shown in it (as a 200, since
     htmx swaps only 2xx answers); a plain post is redirected back to the agent page, or on
     an error gets the sources page with it and the error's status."""
-    if _wants_partial(request) or error:
+    if wants_partial(request) or error:
         context = sources_context(agent, error=error, new_source=new_source if error else None)
-        if _wants_partial(request):
+        if wants_partial(request):
             return render(request, PANEL, context)
         return render(request, "sources/agent_sources.html", context, status=status)
     if success:
@@ -163,18 +72,18 @@ def _answer(
 @require_GET
 def sources_panel(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
     """The panel: the agent page loads it into place; without htmx it is a page."""
-    agent = _agent_or_404(request, agent_id)
-    template = PANEL if _wants_partial(request) else "sources/agent_sources.html"
+    agent = agent_or_404(request, agent_id)
+    template = PANEL if wants_partial(request) else "sources/agent_sources.html"
     response = render(request, template, sources_context(agent))
     # One URL answers with a fragment or a page; caches must keep them apart.
-    patch_vary_headers(response, ["HX-Request"])
+    vary_on_htmx(response)
     return response
 
 
 @login_required
 @require_POST
 def source_attach(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
-    agent = _agent_or_404(request, agent_id)
+    agent = agent_or_404(request, agent_id)
     source_id = request.POST.get("source", "")
     try:
         source = services.get_source_for_user(request.user, source_id)
@@ -188,7 +97,7 @@ def source_attach(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
 @require_POST
 def source_create(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
     """Create a source and attach it to the agent, in one step."""
-    agent = _agent_or_404(request, agent_id)
+    agent = agent_or_404(request, agent_id)
     fields = {
         key: request.POST.get(key, "").strip() for key in ("name", "description", "instructions")
     }
@@ -208,7 +117,7 @@ def source_create(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def source_detach(request: HtmxHttpRequest, agent_id: str, source_id: str) -> HttpResponse:
-    agent = _agent_or_404(request, agent_id)
+    agent = agent_or_404(request, agent_id)
     source = _source_or_404(request, source_id)
     try:
         services.detach_source(agent, source)
@@ -222,7 +131,7 @@ def source_detach(request: HtmxHttpRequest, agent_id: str, source_id: str) -> Ht
 
 def _agent_from_query(request: HttpRequest) -> Agent:
     """The agent whose page the form is on (`?agent=`), which the answer re-renders."""
-    return _agent_or_404(request, request.GET.get("agent", ""))
+    return agent_or_404(request, request.GET.get("agent", ""))
 
 
 @login_required

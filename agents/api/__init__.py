@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from agents.api.agents import router, tools_router
+from agents.api.blocks import block_agents_router
 from agents.api.groups import groups_router
 from agents.api.runs import runs_router
 
-__all__ = ["groups_router", "router", "runs_router", "tools_router"]
+__all__ = ["block_agents_router", "groups_router", "router", "runs_router", "tools_router"]

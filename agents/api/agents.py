@@ -14,7 +14,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from ninja import Query, Router
 
-from agents import llm, services, sleeptime
+import llm
+from agents import services, sleeptime
 from agents.letta_format import Rendering, iso, render_all
 from agents.loop import InputMessage, TurnResult
 from agents.models import Agent, Message
@@ -37,7 +38,6 @@ from agents.schemas import (
 from agents.tools import TOOLS
 from config.errors import InvalidRequest, NotFound, Unavailable
 from config.ids import new_id
-from config.pagination import cursor_page
 from config.requests import ApiRequest
 from config.schemas import in_utc
 from memory import services as memory_services
@@ -51,8 +51,6 @@ from memory.schemas import (
     block_out,
     passage_out,
 )
-from sources import services as source_services
-from sources.schemas import SourceOut, source_out
 
 router = Router(tags=["agents"])
 tools_router = Router(tags=["tools"])
@@ -528,56 +526,6 @@ def list_messages(
             assistant_kwarg=assistant_message_tool_kwarg,
         ),
     )
-
-
-# --- Sources (folders) ---------------------------------------------------------------------
-
-
-def _source_routes(kind: str) -> None:
-    """`/sources/...` for the 0.1.x SDK and `/folders/...` for 1.x, one behaviour."""
-
-    @router.patch(
-        f"/{{agent_id}}/{kind}/attach/{{source_id}}",
-        response=AgentStateOut,
-        operation_id=f"attach_{kind}",
-    )
-    def attach(request: ApiRequest, agent_id: str, source_id: str) -> dict[str, Any]:
-        agent = services.get_agent_for_user(request.auth, agent_id)
-        source_services.attach_source(
-            agent, source_services.get_source_for_user(request.auth, source_id)
-        )
-        return fresh_state(agent)
-
-    @router.patch(
-        f"/{{agent_id}}/{kind}/detach/{{source_id}}",
-        response=AgentStateOut,
-        operation_id=f"detach_{kind}",
-    )
-    def detach(request: ApiRequest, agent_id: str, source_id: str) -> dict[str, Any]:
-        agent = services.get_agent_for_user(request.auth, agent_id)
-        source_services.detach_source(
-            agent, source_services.get_source_for_user(request.auth, source_id)
-        )
-        return fresh_state(agent)
-
-    @router.get(f"/{{agent_id}}/{kind}", response=list[SourceOut], operation_id=f"list_{kind}")
-    def listed(
-        request: ApiRequest,
-        agent_id: str,
-        after: str | None = None,
-        before: str | None = None,
-        limit: int = Query(50, ge=1, le=1000),
-        order: Literal["asc", "desc"] = "asc",
-    ) -> list[dict[str, Any]]:
-        agent = services.get_agent_for_user(request.auth, agent_id)
-        page = cursor_page(
-            agent.sources.all(), after=after, before=before, limit=limit, ascending=order == "asc"
-        )
-        return [source_out(source) for source in page]
-
-
-_source_routes("sources")
-_source_routes("folders")
 
 
 # --- Sleep-time ----------------------------------------------------------------------------

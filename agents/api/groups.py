@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 from ninja import Query, Router
 
-from agents import sleeptime
+from agents import services, sleeptime
 from agents.schemas import GroupOut, GroupUpdateIn, RunOut, group_out, run_out
 from config.errors import InvalidRequest
 from config.requests import ApiRequest
@@ -65,7 +65,7 @@ def update_group(request: ApiRequest, group_id: str, payload: GroupUpdateIn) -> 
 
 @groups_router.delete("/{group_id}", response=MessageOut)
 def delete_group(request: ApiRequest, group_id: str) -> dict[str, str]:
-    sleeptime.delete_group(sleeptime.get_group_for_user(request.auth, group_id))
+    services.delete_group(sleeptime.get_group_for_user(request.auth, group_id))
     return {"message": f"Group id={group_id} successfully deleted"}
 
 

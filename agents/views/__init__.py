@@ -1,8 +1,10 @@
-"""The ADE's agent views: `pages` (list, create, delete, the agent page and its panels)
-and `runs` (one background run)."""
+"""The ADE's agent views: `pages` (list, create, delete, the agent page and its panels),
+`memory` (its archival passages and context window) and `runs` (one background run);
+`access` finds the agent a page is about."""
 
 from __future__ import annotations
 
+from agents.views.memory import archival, context_window
 from agents.views.pages import (
     agent_config,
     agent_create,
@@ -25,6 +27,8 @@ __all__ = [
     "agent_send_message",
     "agent_sleeptime",
     "agent_sleeptime_run",
+    "archival",
+    "context_window",
     "insight_dismiss",
     "run_detail",
     "run_revert",

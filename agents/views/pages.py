@@ -17,12 +17,11 @@ from django.db.models import Count, Exists, Max, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
-from django_htmx.middleware import HtmxDetails
 
 from agents import chat, services, sleeptime
+from agents.contexts import config_context
 from agents.forms import (
     AgentConfigForm,
     AgentCreateForm,
@@ -33,32 +32,15 @@ from agents.forms import (
 )
 from agents.loop import InputMessage
 from agents.models import ACTIVE_RUN_STATUSES, Agent, AgentType, Group, Message, Run
-from agents.tools import TOOLS
+from agents.views.access import agent_or_404
 from config.env import configured_providers
 from config.errors import InvalidRequest, NotFound
+from config.htmx import HtmxHttpRequest, vary_on_htmx, wants_partial
 from memory import services as memory_services
-from sources.views import sources_context
+from sources.contexts import sources_context
 
 # The list is not paginated yet; past this many rows the search narrows it down.
 LIST_LIMIT = 200
-
-
-class HtmxHttpRequest(HttpRequest):
-    """What HtmxMiddleware (installed in settings) adds to every request, for the type checker."""
-
-    htmx: HtmxDetails
-
-
-def _agent_or_404(request: HttpRequest, agent_id: str) -> Agent:
-    try:
-        return services.get_agent_for_user(request.user, agent_id)
-    except NotFound:
-        raise Http404("Agent not found") from None
-
-
-def _wants_partial(request: HtmxHttpRequest) -> bool:
-    # A history restore (back button after the cache was evicted) needs the whole page.
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 # --- List ----------------------------------------------------------------------------------
@@ -82,10 +64,10 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
     )
     rows = list(agents[: LIST_LIMIT + 1])
     context = {"agents": rows[:LIST_LIMIT], "truncated": len(rows) > LIST_LIMIT, "query": query}
-    template = "agents/partials/_agent_rows.html" if _wants_partial(request) else "agents/list.html"
+    template = "agents/partials/_agent_rows.html" if wants_partial(request) else "agents/list.html"
     response = render(request, template, context)
     # One URL answers with a fragment or a page; caches must keep them apart.
-    patch_vary_headers(response, ["HX-Request"])
+    vary_on_htmx(response)
     return response
 
 
@@ -117,7 +99,7 @@ def agent_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def agent_delete(request: HttpRequest, agent_id: str) -> HttpResponse:
-    agent = _agent_or_404(request, agent_id)
+    agent = agent_or_404(request, agent_id)
     if request.method == "POST":
         name = agent.name
         services.delete_agent(agent)
@@ -177,20 +159,6 @@ def _sleeptime_context(
     }
 
 
-def config_context(
-    agent: Agent, form: AgentConfigForm | None = None, *, saved: bool = False
-) -> dict[str, Any]:
-    """What `_config.html` shows: the facts, or the form when one is given."""
-    return {
-        "agent": agent,
-        "tools": [(name, TOOLS[name].description if name in TOOLS else "") for name in agent.tools],
-        "config_form": form,
-        "config_saved": saved,
-        "config_models": model_suggestions() if form is not None else [],
-        "config_embeddings": embedding_suggestions() if form is not None else [],
-    }
-
-
 def _detail_context(
     agent: Agent,
     form: MessageForm,
@@ -216,9 +184,9 @@ def _detail_context(
 @login_required
 @require_GET
 def agent_detail(request: HttpRequest, agent_id: str) -> HttpResponse:
-    agent = _agent_or_404(request, agent_id)
+    agent = agent_or_404(request, agent_id)
     context = _detail_context(agent, MessageForm())
-    # The page's state, so its websocket need not send it all again (memory/consumers.py).
+    # The page's state, so its websocket need not send it all again (config/consumers.py).
     context["rendered_at"] = time.time()
     context["blocks_fingerprint"] = memory_services.blocks_fingerprint(context["blocks"])
     return render(request, "agents/detail.html", context)
@@ -229,7 +197,7 @@ def agent_detail(request: HttpRequest, agent_id: str) -> HttpResponse:
 def agent_send_message(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
     """Run one turn synchronously. htmx gets the new messages (and a fresh form, out of
     band); a plain form post is redirected back to the page."""
-    agent = _agent_or_404(request, agent_id)
+    agent = agent_or_404(request, agent_id)
     form = MessageForm(request.POST)
     if form.is_valid():
         # Turns of one agent are serialised, so everything after this is the new turn.
@@ -242,7 +210,7 @@ def agent_send_message(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
             form.add_error(None, error.message)
         else:
             turn_error = result.error if result.stop_reason == "error" else None
-            if not _wants_partial(request):
+            if not wants_partial(request):
                 if turn_error:
                     messages.error(request, f"The turn ended with an error: {turn_error}")
                 return redirect(reverse("agents:detail", args=[agent.id]) + "#chat")
@@ -254,7 +222,7 @@ def agent_send_message(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
                 "form": MessageForm(),
             }
             return render(request, "agents/partials/_message_sent.html", context)
-    if _wants_partial(request):
+    if wants_partial(request):
         # The form with its error replaces itself; the chat log stays as it is.
         response = render(
             request, "agents/partials/_message_form.html", {"agent": agent, "form": form}
@@ -273,7 +241,7 @@ CONFIG_PARTIAL = "agents/partials/_config.html"
 def agent_config(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
     """GET shows the settings form; POST saves the fields that changed, all or nothing
     (`update_agent` is one transaction), and shows the facts again."""
-    agent = _agent_or_404(request, agent_id)
+    agent = agent_or_404(request, agent_id)
     form = AgentConfigForm.for_agent(agent, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         changes = form.changes(agent)
@@ -282,11 +250,11 @@ def agent_config(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
         except InvalidRequest as error:
             form.add_error(None, error.message)
         else:
-            if not _wants_partial(request):
+            if not wants_partial(request):
                 messages.success(request, "Saved the configuration.")
                 return redirect(reverse("agents:detail", args=[agent.id]) + "#config")
             return render(request, CONFIG_PARTIAL, config_context(updated, saved=True))
-    if _wants_partial(request):
+    if wants_partial(request):
         # 200 even with errors, as htmx swaps only 2xx answers.
         response = render(request, CONFIG_PARTIAL, config_context(agent, form))
     else:
@@ -294,7 +262,7 @@ def agent_config(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
         context = _detail_context(agent, MessageForm(), config_form=form)
         response = render(request, "agents/detail.html", context, status=status)
     # One URL answers with a fragment or a page; caches must keep them apart.
-    patch_vary_headers(response, ["HX-Request"])
+    vary_on_htmx(response)
     return response
 
 
@@ -329,7 +297,7 @@ def _configure_sleeptime(agent: Agent, data: dict[str, Any], user: Any) -> Agent
 @login_required
 @require_POST
 def agent_sleeptime(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
-    agent = _agent_or_404(request, agent_id)
+    agent = agent_or_404(request, agent_id)
     form = SleeptimeForm(request.POST)
     if form.is_valid():
         try:
@@ -337,11 +305,11 @@ def agent_sleeptime(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
         except InvalidRequest as error:
             form.add_error(None, error.message)
         else:
-            if not _wants_partial(request):
+            if not wants_partial(request):
                 messages.success(request, "Saved the sleep-time settings.")
                 return _sleeptime_redirect(agent)
             return render(request, SLEEPTIME_PARTIAL, _sleeptime_context(updated, saved=True))
-    if _wants_partial(request):
+    if wants_partial(request):
         # 200, as htmx swaps only 2xx answers: the section shows the form with its errors.
         return render(request, SLEEPTIME_PARTIAL, _sleeptime_context(agent, form))
     return render(
@@ -353,16 +321,16 @@ def agent_sleeptime(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
 @require_POST
 def agent_sleeptime_run(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
     """Consolidate now: queue a run of each sleep-time agent (or join the queued one)."""
-    agent = _agent_or_404(request, agent_id)
+    agent = agent_or_404(request, agent_id)
     group = sleeptime.group_of(agent)
     if group is None:
         error = "This agent has no sleep-time agent; turn sleep-time on first."
-        if _wants_partial(request):
+        if wants_partial(request):
             return render(request, SLEEPTIME_PARTIAL, _sleeptime_context(agent, error=error))
         messages.error(request, error)
         return _sleeptime_redirect(agent)
     queued = sleeptime.run_now(group)
-    if _wants_partial(request):
+    if wants_partial(request):
         return render(request, SLEEPTIME_PARTIAL, _sleeptime_context(agent, queued=queued))
     ids = ", ".join(run.id for run in queued)
     messages.success(request, f"Consolidation queued ({ids}).")
@@ -372,12 +340,12 @@ def agent_sleeptime_run(request: HtmxHttpRequest, agent_id: str) -> HttpResponse
 @login_required
 @require_POST
 def insight_dismiss(request: HtmxHttpRequest, agent_id: str, insight_id: str) -> HttpResponse:
-    agent = _agent_or_404(request, agent_id)
+    agent = agent_or_404(request, agent_id)
     try:
         services.dismiss_insight(agent, insight_id)
     except NotFound:
         raise Http404("Insight not found") from None
-    if _wants_partial(request):
+    if wants_partial(request):
         # The card is the target and swaps its outerHTML with nothing: it goes away.
         return HttpResponse("")
     messages.success(request, "Dismissed the insight.")

@@ -7,13 +7,13 @@ import logging
 import time as clock
 from collections import Counter
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from agents import llm, loop, runs, sleeptime
-from agents.models import Agent, Message, Run, RunStatus, RunTrigger
-from config.heartbeat import Heartbeat
+import llm
+from agents import loop, runs, sleeptime
+from agents.models import Agent, Message, Run, RunTrigger
+from config.tasks import enqueue_on_commit
 from forgetting.models import ForgetJob, JobStatus, Kind, Tombstone
 from forgetting.redaction import Redactor
 from forgetting.services.purges import purge_matter
@@ -27,7 +27,7 @@ from forgetting.services.records import (
     scrub_block,
     scrub_blocks,
 )
-from memory import editing, events
+from memory import editing
 from memory import services as memory_services
 from memory.models import Block
 
@@ -66,14 +66,7 @@ def request_forget(agent: Agent, matter: str, *, who: str) -> ForgetJob:
         job = ForgetJob.objects.create(
             agent_id=agent.id, organization_id=organization_id_of(agent), who=who, matter=matter
         )
-        job_id = job.id
-
-        def send() -> None:
-            from django_q.tasks import async_task
-
-            async_task("forgetting.tasks.run_forget_job", job_id, task_name=job_id)
-
-        transaction.on_commit(send)
+        enqueue_on_commit("forgetting.tasks.run_forget_job", job.id, task_name=job.id)
     return job
 
 
@@ -164,7 +157,14 @@ def _rewrite_blocks(job: ForgetJob, primary: Agent) -> tuple[list[str], str]:
                     {"tool_name": FORGET_TOOL, "type": "continue_loop"},
                 ],
             )
-        run = _open_run(job, primary, sleeper)
+        run = runs.open_running(
+            sleeper,
+            primary=primary,
+            trigger=RunTrigger.MANUAL,
+            transcript=FORGET_RUN_TRANSCRIPT,
+            metadata={"run_type": "forget", "forget_job": job.id},
+            wait_seconds=BUSY_WAIT_SECONDS,
+        )
         if run is None:
             errors.append(f"the sleep-time agent {sleeper.id} stayed busy")
             continue
@@ -204,67 +204,26 @@ def _erase_what_was_forgotten(agent: Agent, run_ids: list[str], counts: Counter[
     redact_records(family_of(agent), Redactor(long_enough, ignore_case=False), counts)
 
 
-def _open_run(job: ForgetJob, primary: Agent, sleeper: Agent) -> Run | None:
-    """A running run of `sleeper`, once no other run of it is running (single flight)."""
-    deadline = clock.monotonic() + BUSY_WAIT_SECONDS
-    group = sleeptime.group_of(primary)
-    while True:
-        with transaction.atomic():
-            Agent.objects.select_for_update().filter(pk=sleeper.pk).first()
-            busy = Run.objects.filter(run_agent_id=sleeper.id, status=RunStatus.RUNNING)
-            if not busy.exists():
-                now = timezone.now()
-                run = Run.objects.create(
-                    owner_id=primary.owner_id,
-                    organization_id=primary.organization_id,
-                    run_agent_id=sleeper.id,
-                    primary_agent=primary,
-                    group=group,
-                    trigger=RunTrigger.MANUAL,
-                    status=RunStatus.RUNNING,
-                    started_at=now,
-                    heartbeat_at=now,
-                    transcript=FORGET_RUN_TRANSCRIPT,
-                    metadata={"run_type": "forget", "agent_id": sleeper.id, "forget_job": job.id},
-                )
-                events.publish_run_changed(run.id, run.status, [primary.id])
-                return run
-        if clock.monotonic() > deadline:
-            return None
-        clock.sleep(1)
-
-
 def _execute(run: Run, sleeper: Agent, matter: str) -> str:
-    """Run the sleep-time agent with the instruction; the error, or "" when it finished."""
+    """Run the sleep-time agent with the instruction; the error, or "" when it finished.
+    A failed run is rolled back and not retried: the job says it failed."""
     started = clock.monotonic()
-    stale = float(settings.REVERIE["RUN_STALE_SECONDS"])  # type: ignore[arg-type]
-
-    def elapsed() -> int:
-        return int((clock.monotonic() - started) * 1000)
-
-    with Heartbeat(Run.objects.filter(pk=run.id, status=RunStatus.RUNNING), stale / 4):
+    with runs.beating(run):
         try:
             llm.ensure_configured(sleeper.llm_handle)
-            # A clean context, as every run has: it reads only the instruction.
-            Message.objects.filter(agent=sleeper, in_context=True).update(in_context=False)
-            result = loop.run_turn(
-                sleeper,
-                [loop.InputMessage(role="user", content=FORGET_INSTRUCTION.format(matter=matter))],
-                max_steps=loop.DEFAULT_MAX_STEPS,
-                run_id=run.id,
-                max_tool_errors=runs.MAX_TOOL_ERRORS,
-            )
+            instruction = FORGET_INSTRUCTION.format(matter=matter)
+            result = runs.turn(run, sleeper, instruction, max_steps=loop.DEFAULT_MAX_STEPS)
         except llm.ProviderNotConfigured as error:
-            runs.fail(run.id, str(error), duration_ms=elapsed(), retry=False)
+            runs.fail(run.id, str(error), duration_ms=runs.elapsed_ms(started), retry=False)
             return str(error)
         except Exception as error:
             runs.fail(run.id, f"internal error ({type(error).__name__})", retry=False)
             raise
-    if result.error or result.stop_reason in {"max_steps", "error"}:
-        reason = result.error or f"it did not finish within {loop.DEFAULT_MAX_STEPS} steps"
-        runs.fail(run.id, reason, result=result, duration_ms=elapsed(), retry=False)
+    reason = runs.unfinished(result, loop.DEFAULT_MAX_STEPS)
+    if reason:
+        runs.fail(run.id, reason, result=result, duration_ms=runs.elapsed_ms(started), retry=False)
         return reason
-    runs.complete(run.id, result, duration_ms=elapsed())
+    runs.complete(run.id, result, duration_ms=runs.elapsed_ms(started))
     return ""
 
 

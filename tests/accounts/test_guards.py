@@ -19,7 +19,7 @@ from django.db import connections
 from django.test import Client
 
 from accounts.models import ApiKey, Membership
-from memory.consumers import FORBIDDEN
+from config.consumers import FORBIDDEN
 from tests.accounts.conftest import Team, build_team
 from tests.ade import closed_thread_connection, session_cookie
 from tests.conftest import ROOT
@@ -29,7 +29,8 @@ LIMITED = {"AUTH_FAILURE_LIMIT": 3, "AUTH_FAILURE_WINDOW_SECONDS": 60}
 
 @pytest.fixture
 def limited(settings: Any) -> None:
-    settings.REVERIE = {**settings.REVERIE, **LIMITED}
+    for name, value in LIMITED.items():
+        setattr(settings, name, value)
 
 
 def test_wrong_passwords_lock_that_username_out_even_for_the_right_one(team, limited):

@@ -23,7 +23,7 @@ def test_the_form_offers_model_suggestions_and_the_default_embedding(
 ):
     monkeypatch.delenv("LLM_BASE_URL", raising=False)
     monkeypatch.setenv("GROQ_API_KEY", "gsk-test")
-    settings.REVERIE = {**settings.REVERIE, "DEFAULT_EMBEDDING": "local/test-embedder"}
+    settings.DEFAULT_EMBEDDING = "local/test-embedder"
     response = signed_in.get(reverse("agents:create"))
     body = response.content.decode()
     assert response.status_code == 200

@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agents.models import Agent
+from agents.views.memory import ARCHIVAL_PAGE
 from memory.models import EMBEDDING_DIM, Passage
-from memory.views import ARCHIVAL_PAGE
 from sources import ingest, services
 from sources.models import Source, SourceFile
 from tests.factories import make_agent as build_agent
@@ -22,7 +22,7 @@ from tests.sources.pdfs import text_pdf
 
 
 def archival(client: Client, agent: Agent, **params: str) -> str:
-    response = client.get(reverse("memory:archival", args=[agent.id]), params)
+    response = client.get(reverse("agents:archival", args=[agent.id]), params)
     assert response.status_code == 200
     return response.content.decode()
 
@@ -162,7 +162,7 @@ def test_the_archival_page_costs_the_same_for_1_or_10_passages(
 
 def test_the_context_page_shows_each_component_with_its_tokens(signed_in, make_agent):
     agent = make_agent(name="reader", blocks={"persona": "I am careful. " * 40, "human": ""})
-    html = signed_in.get(reverse("memory:context", args=[agent.id])).content.decode()
+    html = signed_in.get(reverse("agents:context", args=[agent.id])).content.decode()
     for label in (
         "System prompt",
         "Tools (function definitions)",
@@ -178,7 +178,7 @@ def test_the_context_page_shows_each_component_with_its_tokens(signed_in, make_a
 
 
 def test_the_context_bar_widths_are_shares_of_the_window(make_agent):
-    from memory.views import context_parts
+    from agents.views.memory import context_parts
 
     overview = {
         "context_window_size_max": 1000,
@@ -208,6 +208,6 @@ def test_the_context_bar_widths_are_shares_of_the_window(make_agent):
 
 def test_another_users_agent_is_404_on_both_pages(signed_in, stranger):
     theirs = build_agent(stranger, name="theirs")
-    for name in ("memory:archival", "memory:context"):
+    for name in ("agents:archival", "agents:context"):
         assert signed_in.get(reverse(name, args=[theirs.id])).status_code == 404
-    assert Client().get(reverse("memory:archival", args=[theirs.id])).status_code == 302
+    assert Client().get(reverse("agents:archival", args=[theirs.id])).status_code == 302

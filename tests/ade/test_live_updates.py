@@ -15,8 +15,8 @@ from channels.testing import WebsocketCommunicator
 from agents import runs, services
 from agents.loop import InputMessage
 from config.asgi import application
+from config.consumers import FORBIDDEN
 from memory import services as memory_services
-from memory.consumers import FORBIDDEN
 from tests.ade import closed_thread_connection, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)

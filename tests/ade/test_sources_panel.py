@@ -22,8 +22,8 @@ from agents.models import Agent
 from config.asgi import application
 from memory import events
 from sources import ingest, services
+from sources.contexts import file_progress, file_row_context
 from sources.models import FileStatus, Source, SourceFile
-from sources.views import file_progress, file_row_context
 from tests.ade import HTMX, closed_thread_connection, session_cookie
 from tests.sources.pdfs import text_pdf
 
@@ -61,8 +61,8 @@ def test_the_agent_page_shows_the_panel_in_its_configuration(signed_in, make_age
     services.attach_source(agent, services.create_source(user, name="handbook"))
     html = signed_in.get(reverse("agents:detail", args=[agent.id])).content.decode()
     assert '<div id="sources"' in html and "handbook" in html
-    assert reverse("memory:archival", args=[agent.id]) in html
-    assert reverse("memory:context", args=[agent.id]) in html
+    assert reverse("agents:archival", args=[agent.id]) in html
+    assert reverse("agents:context", args=[agent.id]) in html
 
 
 def test_the_panel_is_a_partial_for_htmx_and_a_page_otherwise(signed_in, make_agent):
@@ -215,7 +215,7 @@ def test_an_unsupported_file_is_refused_in_place(signed_in, make_agent):
 
 
 def test_an_upload_over_the_limit_is_refused_in_place(signed_in, make_agent, settings):
-    settings.REVERIE = {**settings.REVERIE, "MAX_UPLOAD_MB": 0}
+    settings.MAX_UPLOAD_MB = 0
     agent = make_agent(name="reader")
     source = services.create_source(agent.owner, name="handbook")
     services.attach_source(agent, source)
@@ -344,7 +344,7 @@ async def test_the_page_gets_the_file_row_when_its_progress_changes(django_user_
     while 'id="config-facts"' not in await communicator.receive_from(timeout=5):
         pass  # the snapshot on connect ends with the settings
 
-    await closed_thread_connection(services.touch)(
+    await closed_thread_connection(ingest.touch)(
         mine, processing_status=FileStatus.EMBEDDING, total_chunks=4, chunks_embedded=1
     )
     pushed = await communicator.receive_from(timeout=5)
@@ -355,7 +355,7 @@ async def test_the_page_gets_the_file_row_when_its_progress_changes(django_user_
     await closed_thread_connection(events.publish_file_progress)(other.id, [agent.id])
     assert await communicator.receive_nothing(timeout=0.5)
 
-    await closed_thread_connection(services.touch)(mine, processing_status=FileStatus.COMPLETED)
+    await closed_thread_connection(ingest.touch)(mine, processing_status=FileStatus.COMPLETED)
     pushed = await communicator.receive_from(timeout=5)
     assert '<progress max="100" value="100"' in pushed and ">completed</span>" in pushed
     await communicator.disconnect()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from agents.llm.local_embedder import _features, embed_text
+from llm.local_embedder import _features, embed_text
 
 # Computed by the first version, which hashed every word and trigram each time it met one.
 TEA_16 = [

@@ -89,7 +89,7 @@ def completed_run_that_renamed(make_agent: Any, llm: Any, new: str = "Ada") -> t
 
 
 def later_retry_seconds(settings: Any, seconds: int) -> None:
-    settings.REVERIE = {**settings.REVERIE, "SLEEPTIME_RETRY_SECONDS": seconds}
+    settings.SLEEPTIME_RETRY_SECONDS = seconds
 
 
 def go_down_after_first_tool_call(llm: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -381,7 +381,7 @@ def test_a_run_that_does_not_finish_within_its_steps_is_failed_and_undone(
 def test_a_run_whose_worker_stopped_beating_is_failed_undone_and_retried(
     make_agent, llm, settings, user
 ):
-    settings.REVERIE = {**settings.REVERIE, "RUN_STALE_SECONDS": 60}
+    settings.RUN_STALE_SECONDS = 60
     primary, sleeper, _ = pair(make_agent)
     run = started_run(primary, "I am Ada")
     long_ago = timezone.now() - timedelta(minutes=10)
@@ -408,7 +408,7 @@ def test_a_run_whose_worker_stopped_beating_is_failed_undone_and_retried(
 
 
 def test_a_running_run_with_a_fresh_heartbeat_is_left_alone(make_agent, llm, settings):
-    settings.REVERIE = {**settings.REVERIE, "RUN_STALE_SECONDS": 60}
+    settings.RUN_STALE_SECONDS = 60
     primary, _, _ = pair(make_agent)
     run = started_run(primary, "I am Ada")
     now = timezone.now()
@@ -452,7 +452,7 @@ def test_a_run_whose_sleeper_or_group_was_deleted_fails_without_retry(make_agent
 def test_a_backlog_is_read_one_slice_per_run_until_everything_is_processed(
     make_agent, llm, monkeypatch
 ):
-    monkeypatch.setattr(runs, "TRANSCRIPT_TOKENS", 60)  # room for one turn at a time
+    monkeypatch.setattr(runs.execute, "TRANSCRIPT_TOKENS", 60)  # room for one turn at a time
     primary, sleeper, group = pair(make_agent, sleeptime_agent_frequency=1)
     texts = ["I am Ada", "I like green tea", "I live in London"]
     run_ids = {run_id for text in texts for run_id in say(primary, text)}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agents import sleeptime
+from agents import services, sleeptime
 from agents.loop import InputMessage, TurnResult
 from agents.models import Agent, AgentType, Group, ManagerType, Run
 from agents.services import delete_agent, send_message, update_agent
@@ -324,7 +324,7 @@ def test_delete_group_removes_the_sleeper_and_switches_the_primary_off(make_agen
     group, sleeper = group_and_sleeper(primary)
     kept = block_ids(primary)
 
-    sleeptime.delete_group(group)
+    services.delete_group(group)
 
     primary.refresh_from_db()
     assert primary.enable_sleeptime is False
@@ -340,7 +340,7 @@ def test_enabling_after_delete_group_builds_a_fresh_pair(make_agent):
     primary = make_agent(name="chat", enable_sleeptime=True)
     old_group, old_sleeper = group_and_sleeper(primary)
     update_agent(primary, {"sleeptime_agent_frequency": 2}, user=primary.owner)
-    sleeptime.delete_group(old_group)
+    services.delete_group(old_group)
 
     update_agent(primary, {"enable_sleeptime": True}, user=primary.owner)
 

@@ -166,7 +166,7 @@ def test_a_turn_while_a_run_works_queues_one_follow_up_that_later_turns_join(mak
     primary = make_agent(enable_sleeptime=True, sleeptime_agent_frequency=1)
     (first,) = say(primary).run_ids
     assert say(primary).run_ids == [first]
-    assert runs._claim(first) is not None
+    assert runs.queue.claim(first) is not None
     assert Run.objects.get(pk=first).status == RunStatus.RUNNING
 
     follow_up = say(primary).run_ids
@@ -183,7 +183,7 @@ def test_a_turn_while_a_run_works_queues_one_follow_up_that_later_turns_join(mak
 def test_the_follow_up_waits_until_the_working_run_has_ended(make_agent, llm):
     primary = make_agent(enable_sleeptime=True, sleeptime_agent_frequency=1)
     (first,) = say(primary).run_ids
-    runs._claim(first)
+    runs.queue.claim(first)
     (follow_up,) = say(primary).run_ids
 
     assert runs.execute_run(follow_up) == "skipped"

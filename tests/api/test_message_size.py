@@ -17,7 +17,7 @@ LIMIT = 1_000
 
 @pytest.fixture
 def limited(settings: Any) -> None:
-    settings.REVERIE = {**settings.REVERIE, "MAX_MESSAGE_CHARS": LIMIT}
+    settings.MAX_MESSAGE_CHARS = LIMIT
 
 
 def _say(api: Client, path: str, *texts: str) -> Any:

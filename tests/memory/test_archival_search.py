@@ -7,7 +7,7 @@ from typing import Any
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from agents.llm.local_embedder import embed_text
+from llm.local_embedder import embed_text
 from memory import services
 from memory.models import EMBEDDING_DIM, Passage
 from sources.services import attach_source, create_source

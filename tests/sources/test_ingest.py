@@ -22,7 +22,7 @@ from config.errors import NotFound
 from memory import services as memory_services
 from memory.editing import LINE_NUMBER_WARNING
 from memory.models import BlockVersion, Passage
-from sources import ingest, services
+from sources import ingest, services, tasks
 from sources.models import SourceFile
 from sources.schemas import file_out, job_state
 from tests.llm_server import _BadRequest
@@ -164,7 +164,7 @@ BAD_FILES = [
 def test_a_file_that_cannot_be_read_ends_in_error_without_passages(
     user, llm, settings, name, data, reason
 ):
-    settings.REVERIE = {**settings.REVERIE, "MAX_PDF_PAGES": 3}
+    settings.MAX_PDF_PAGES = 3
     source = new_source(user)
     bad = upload(source, data, name=name)
 
@@ -366,13 +366,13 @@ def test_the_digest_reads_windows_of_passages_at_about_two_model_calls_each(
         llm.sleeper.tool_call("memory_insert", {"label": LABEL, "new_str": f"note {n}"})
         llm.sleeper.tool_call("memory_finish_edits", {})
     seen_estimates = []
-    real_run_turn = ingest.loop.run_turn
+    real_run_turn = loop.run_turn
 
     def spying_run_turn(*args, **kwargs):
         seen_estimates.append(fresh(doc).estimate)
         return real_run_turn(*args, **kwargs)
 
-    monkeypatch.setattr(ingest.loop, "run_turn", spying_run_turn)
+    monkeypatch.setattr(loop, "run_turn", spying_run_turn)
 
     assert ingest.process_file(doc.id) == "completed"
 
@@ -443,7 +443,7 @@ def test_a_window_warns_when_less_than_15_percent_of_the_block_is_free(
     make_agent, user, llm, monkeypatch, used, nearly_full
 ):
     agent, source, doc = digest_setup(make_agent, user, monkeypatch, sentences=3)
-    block = services.digest_block(agent, source)
+    block = ingest.digest_block(agent, source)
     memory_services.update_block(
         block.id, actor=memory_services.Actor.system(), value="x" * used, limit=100
     )
@@ -523,7 +523,7 @@ def test_a_failing_model_during_the_digest_keeps_the_passages_and_rolls_back_the
 ):
     agent, _, doc = digest_setup(make_agent, user, monkeypatch, sentences=30)
     llm.sleeper.tool_call("memory_insert", {"label": LABEL, "new_str": "Rooms: mornings"})
-    real_run_turn = ingest.loop.run_turn
+    real_run_turn = loop.run_turn
     calls = []
 
     def model_down_from_the_second_window(*args, **kwargs):
@@ -532,7 +532,7 @@ def test_a_failing_model_during_the_digest_keeps_the_passages_and_rolls_back_the
             llm.sleeper.fail(500, "the model is down", times=20)
         return real_run_turn(*args, **kwargs)
 
-    monkeypatch.setattr(ingest.loop, "run_turn", model_down_from_the_second_window)
+    monkeypatch.setattr(loop, "run_turn", model_down_from_the_second_window)
 
     assert ingest.process_file(doc.id) == "error"
 
@@ -557,7 +557,7 @@ def test_an_unexpected_crash_during_the_digest_ends_the_run_and_deletes_the_docu
 ):
     agent, _, doc = digest_setup(make_agent, user, monkeypatch, sentences=30)
     llm.sleeper.tool_call("memory_insert", {"label": LABEL, "new_str": "Rooms: mornings"})
-    real_run_turn = ingest.loop.run_turn
+    real_run_turn = loop.run_turn
     calls = []
 
     def crashing_run_turn(*args, **kwargs):
@@ -566,7 +566,7 @@ def test_an_unexpected_crash_during_the_digest_ends_the_run_and_deletes_the_docu
             raise RuntimeError("the database connection was lost")
         return real_run_turn(*args, **kwargs)
 
-    monkeypatch.setattr(ingest.loop, "run_turn", crashing_run_turn)
+    monkeypatch.setattr(loop, "run_turn", crashing_run_turn)
 
     assert ingest.process_file(doc.id) == "error"
 
@@ -593,7 +593,7 @@ def make_stale(doc) -> None:
 def crash_on_call(monkeypatch, number: int) -> list[int]:
     """Make the `number`-th digest window kill the worker (not an Exception: nothing in
     the product catches it, as nothing catches SIGKILL)."""
-    real_run_turn = ingest.loop.run_turn
+    real_run_turn = loop.run_turn
     calls: list[int] = []
 
     def dying_run_turn(*args, **kwargs):
@@ -602,7 +602,7 @@ def crash_on_call(monkeypatch, number: int) -> list[int]:
             raise KeyboardInterrupt
         return real_run_turn(*args, **kwargs)
 
-    monkeypatch.setattr(ingest.loop, "run_turn", dying_run_turn)
+    monkeypatch.setattr(loop, "run_turn", dying_run_turn)
     return calls
 
 
@@ -610,7 +610,7 @@ def test_a_digest_interrupted_by_a_dead_worker_resumes_at_the_next_window(
     make_agent, user, llm, monkeypatch
 ):
     _, _, doc = digest_setup(make_agent, user, monkeypatch)
-    real_run_turn = ingest.loop.run_turn
+    real_run_turn = loop.run_turn
     crash_on_call(monkeypatch, 3)
 
     with pytest.raises(KeyboardInterrupt):
@@ -629,9 +629,9 @@ def test_a_digest_interrupted_by_a_dead_worker_resumes_at_the_next_window(
     assert read_before == 2
 
     make_stale(doc)
-    assert ingest.recover_ingestion(now=timezone.now()) == [doc.id]
+    assert tasks.recover_ingestion(now=timezone.now()) == [doc.id]
     assert fresh(doc).heartbeat_at is None
-    monkeypatch.setattr(ingest.loop, "run_turn", real_run_turn)
+    monkeypatch.setattr(loop, "run_turn", real_run_turn)
     assert ingest.process_file(doc.id) == "completed"
 
     done = fresh(doc)
@@ -655,7 +655,7 @@ def test_recovery_leaves_a_file_whose_worker_is_alive_alone(make_agent, user, ll
     beat = fresh(doc).heartbeat_at
     assert beat is not None
 
-    assert ingest.recover_ingestion(now=timezone.now()) == []
+    assert tasks.recover_ingestion(now=timezone.now()) == []
     assert ingest.process_file(doc.id) == "skipped"  # a live worker has it
 
     assert fresh(doc).heartbeat_at == beat
@@ -671,7 +671,7 @@ def test_a_resumed_digest_does_not_read_the_file_again_for_agents_that_finished(
     services.attach_source(first, source)
     services.attach_source(second, source)
     doc = upload(source, policy_text(40).encode())
-    real_run_turn = ingest.loop.run_turn
+    real_run_turn = loop.run_turn
     estimate = {}
 
     def windows_per_agent() -> int:
@@ -687,7 +687,7 @@ def test_a_resumed_digest_does_not_read_the_file_again_for_agents_that_finished(
             raise KeyboardInterrupt
         return real_run_turn(*args, **kwargs)
 
-    monkeypatch.setattr(ingest.loop, "run_turn", dying_run_turn)
+    monkeypatch.setattr(loop, "run_turn", dying_run_turn)
     with pytest.raises(KeyboardInterrupt):
         ingest.process_file(doc.id)
     per_agent = windows_per_agent()
@@ -696,7 +696,7 @@ def test_a_resumed_digest_does_not_read_the_file_again_for_agents_that_finished(
     read_before = len(window_requests(llm))
 
     make_stale(doc)
-    monkeypatch.setattr(ingest.loop, "run_turn", real_run_turn)
+    monkeypatch.setattr(loop, "run_turn", real_run_turn)
     assert ingest.process_file(doc.id) == "completed"
 
     done = fresh(doc)

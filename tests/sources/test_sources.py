@@ -139,7 +139,7 @@ def test_renaming_a_source_relabels_its_digest_block_on_the_agent_and_its_sleept
     agent = make_agent(name="chat", enable_sleeptime=True)
     source = new_source(user)
     services.attach_source(agent, source)
-    block = services.digest_block(agent, source)
+    block = ingest.digest_block(agent, source)
     memory_services.update_block(
         block.id, actor=memory_services.Actor.system(), value="Vacation: 25 days"
     )
@@ -184,7 +184,7 @@ def test_an_unsupported_file_type_is_refused_with_415_and_nothing_is_stored(user
 
 
 def test_an_upload_over_the_size_limit_is_refused_with_413(user, settings):
-    settings.REVERIE = {**settings.REVERIE, "MAX_UPLOAD_MB": 1}
+    settings.MAX_UPLOAD_MB = 1
     source = new_source(user)
 
     with pytest.raises(PayloadTooLarge, match="limit is 1 MB") as refused:

@@ -1,5 +1,7 @@
 """The websocket of an agent's page: the chat as it happens, live block changes, run
-status and cards, insights, settings and upload progress.
+status and cards, insights, settings and upload progress. It lives beside the routing
+because it shows what several apps contribute to the page, from their `contexts`
+modules (agents/contexts.py, sources/contexts.py), never from their views.
 
 A consumer authenticates with the session, checks that the user may see the agent, and
 joins the agent's group. Events carry ids; the consumer re-checks access, reads the
@@ -20,10 +22,13 @@ from django.template.loader import render_to_string
 
 from accounts.middleware import session_access
 from agents import chat
+from agents.contexts import config_context
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Insight, Message, Run, RunStatus
 from memory import events, merge
 from memory.models import Block, BlockVersion
 from memory.services import blocks_fingerprint
+from sources.contexts import file_row_context
+from sources.models import SourceFile
 
 # Close codes the page can tell apart from a network failure.
 FORBIDDEN = 4403
@@ -107,8 +112,6 @@ def render_run_card(agent: Agent, run_id: str) -> str:
 def render_settings(agent: Agent) -> str:
     """The name in the heading and the settings panel's facts (an open edit form has no
     facts element and is left alone)."""
-    from agents.views.pages import config_context
-
     return render_to_string(
         "agents/partials/_agent_name.html", {"agent": agent, "oob": True}
     ) + render_to_string(
@@ -237,11 +240,6 @@ class AgentConsumer(AsyncWebsocketConsumer):
 
     async def file_progress(self, event: dict[str, Any]) -> None:
         """The file's row of the sources panel, re-read, if its source is attached here."""
-
-        # Imported when first needed: the row's context lives with the sources panel's views,
-        # which load the agents app's services.
-        from sources.models import SourceFile
-        from sources.views import file_row_context
 
         def render(agent: Agent) -> str:
             upload = (

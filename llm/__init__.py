@@ -4,7 +4,7 @@ Provider clients are created here and nowhere else, and provider errors become t
 exceptions below, so the rest of the code never imports `openai`.
 """
 
-from agents.llm.client import (
+from llm.client import (
     ChatResult,
     LLMError,
     ProviderNotConfigured,

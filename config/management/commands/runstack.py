@@ -36,7 +36,7 @@ class Command(BaseCommand):
             check_vector_support(server_log=database_log())
         except VectorSupportError as error:
             raise CommandError(str(error)) from None
-        host, port = str(settings.REVERIE["HOST"]), str(settings.REVERIE["PORT"])
+        host, port = str(settings.HOST), str(settings.PORT)
         url = f"http://{'localhost' if host in {'127.0.0.1', '0.0.0.0'} else host}:{port}"
         created = bootstrap_admin()
         if created:

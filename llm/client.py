@@ -9,9 +9,9 @@ from typing import Any
 import openai
 from openai.types.chat import ChatCompletion
 
-from agents.llm.local_embedder import embed_text
 from config import env
 from config.text import without_lone_surrogates
+from llm.local_embedder import embed_text
 
 logger = logging.getLogger("reverie.llm")
 

@@ -4,6 +4,7 @@ import logging
 import signal
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -14,11 +15,23 @@ from django.db import (
     connection,
     connections,
 )
+from django_q.cluster import Cluster
 
+from agents import runs, sleeptime
 from config.processes import forks_die_with_their_parent
 from config.vector_check import VectorSupportError, check_vector_support, database_log
+from sources import tasks as source_tasks
 
 logger = logging.getLogger("reverie.clock")
+
+
+def tick(now: datetime | None = None) -> None:
+    """One beat of the clock that runs beside the workers. Each step is safe on several
+    machines at once: rows are claimed with skip_locked, so no two clocks act on one."""
+    runs.recover_lost(now)  # runs whose worker died fail, and so are retried
+    sleeptime.fire_idle(now)  # conversations gone quiet get their run
+    runs.enqueue_due(now)  # retries after their back-off, runs whose job was lost
+    source_tasks.recover_ingestion(now)  # files and digests whose worker died
 
 
 class Command(BaseCommand):
@@ -35,10 +48,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from django_q.cluster import Cluster
-
-        from agents import runs
-
         try:
             check_vector_support(server_log=database_log())
         except VectorSupportError as error:
@@ -72,7 +81,7 @@ class Command(BaseCommand):
         try:
             while not stopping.is_set() and cluster.sentinel.is_alive():
                 try:
-                    runs.tick()
+                    tick()
                 except (OperationalError, InterfaceError) as error:
                     # The database restarted or is unreachable: say so once, drop the
                     # broken connection, and tick on; the next tick connects anew.

@@ -1,0 +1,79 @@
+"""A sleep-time run at work: it reads what is new in its primary's conversation."""
+
+from __future__ import annotations
+
+import logging
+import time as clock
+
+import llm
+from agents import loop, transcript
+from agents.models import Agent, Group, Message, Run
+from agents.runs import lifecycle, queue
+
+logger = logging.getLogger("reverie.runs")
+
+TRANSCRIPT_TOKENS = 8000
+# A backlog run reads at most this many messages, whatever their size.
+MAX_TRANSCRIPT_MESSAGES = 2000
+
+
+def execute_run(run_id: str) -> str:
+    """Do run `run_id` if it is still to be done. Safe to call twice: only one claims it."""
+    run = queue.claim(run_id)
+    if run is None:
+        return "skipped"
+    started = clock.monotonic()
+    with lifecycle.beating(run):
+        try:
+            _work(run, started)
+        except Exception as error:  # never leave a run in `running` behind
+            logger.exception("run %s crashed", run.id)
+            lifecycle.fail(
+                run.id, f"internal error: {error}", duration_ms=lifecycle.elapsed_ms(started)
+            )
+    return Run.objects.filter(pk=run.id).values_list("status", flat=True).first() or "gone"
+
+
+def _work(run: Run, started: float) -> None:
+    sleeper = Agent.objects.filter(pk=run.run_agent_id).first()
+    group = Group.objects.filter(pk=run.group_id).select_related("manager_agent").first()
+    if sleeper is None or group is None:
+        lifecycle.fail(run.id, "the sleep-time agent or its group was deleted", retry=False)
+        return
+    primary = group.manager_agent
+    after = group.last_processed_seq or 0
+    until = primary.last_turn_end_seq or 0
+    messages = list(
+        Message.objects.filter(agent=primary, seq__gt=after, seq__lte=until).order_by("seq")[
+            :MAX_TRANSCRIPT_MESSAGES
+        ]
+    )
+    if not messages:
+        lifecycle.complete(
+            run.id,
+            duration_ms=lifecycle.elapsed_ms(started),
+            note="no new messages since the last run",
+        )
+        return
+    budget = min(TRANSCRIPT_TOKENS, max(1000, sleeper.context_window // 4))
+    part = transcript.render(messages, budget)
+    last = messages[part.last]
+    backlog = not part.complete or len(messages) == MAX_TRANSCRIPT_MESSAGES
+    Run.objects.filter(pk=run.id).update(
+        transcript=part.text,
+        transcript_after_seq=after,
+        transcript_until_seq=last.seq,
+        transcript_until_message_id=last.uid,
+        metadata={**run.metadata, "backlog_remaining": backlog},
+    )
+    try:
+        llm.ensure_configured(sleeper.llm_handle)
+    except llm.ProviderNotConfigured as error:
+        lifecycle.fail(run.id, str(error), duration_ms=lifecycle.elapsed_ms(started))
+        return
+    result = lifecycle.turn(run, sleeper, part.text, max_steps=loop.DEFAULT_MAX_STEPS)
+    reason = lifecycle.unfinished(result, loop.DEFAULT_MAX_STEPS)
+    if reason:
+        lifecycle.fail(run.id, reason, result=result, duration_ms=lifecycle.elapsed_ms(started))
+        return
+    lifecycle.complete(run.id, result, duration_ms=lifecycle.elapsed_ms(started), backlog=backlog)
