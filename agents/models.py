@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from accounts.access import access_for
+from accounts.querysets import OrganizationQuerySet
 from config.ids import agent_id, group_id, insight_id, message_id, run_id
 
 
@@ -15,10 +15,16 @@ class AgentType(models.TextChoices):
     SLEEPTIME = "sleeptime_agent"
 
 
-class AgentQuerySet(models.QuerySet["Agent"]):
-    def for_user(self, user: object) -> AgentQuerySet:
-        """What `user` may see: their organization's (accounts.access)."""
-        return self.filter(organization=access_for(user).organization)
+class AgentQuerySet(OrganizationQuerySet["Agent"]):
+    pass
+
+
+class GroupQuerySet(OrganizationQuerySet["Group"]):
+    pass
+
+
+class RunQuerySet(OrganizationQuerySet["Run"]):
+    pass
 
 
 class Agent(models.Model):
@@ -178,6 +184,8 @@ class Group(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = GroupQuerySet.as_manager()
+
     class Meta:
         ordering = ["created_at", "id"]
 
@@ -254,6 +262,8 @@ class Run(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RunQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -16,7 +16,6 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.access import organization_of
 from agents import prompts, runs
 from agents.models import Agent, AgentType, Group, ManagerType, Run, RunTrigger
 from agents.tools import SLEEPTIME_TOOLS, default_rules
@@ -125,7 +124,7 @@ def sleeptime_model(group: Group) -> str | None:
 
 
 def get_group_for_user(user: Any, group_id: str) -> Group:
-    group = Group.objects.filter(organization=organization_of(user), pk=group_id).first()
+    group = Group.objects.for_user(user).filter(pk=group_id).first()
     if group is None:
         raise NotFound(f"Group '{group_id}' not found")
     return group
@@ -139,7 +138,7 @@ def list_groups(
     before: str | None = None,
     limit: int = 50,
 ) -> Iterable[Group]:
-    groups = Group.objects.filter(organization=organization_of(user))
+    groups = Group.objects.for_user(user)
     if manager_type:
         groups = groups.filter(manager_type=manager_type)
     page = cursor_page(groups, after=after, before=before, limit=limit)

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models.functions import Length
 from pgvector.django import HnswIndex, VectorField
 
-from accounts.access import access_for
+from accounts.querysets import OrganizationQuerySet
 from config.ids import block_id, passage_id
 
 DEFAULT_BLOCK_LIMIT = 5000
@@ -15,10 +15,8 @@ DEFAULT_BLOCK_LIMIT = 5000
 EMBEDDING_DIM = 1536
 
 
-class BlockQuerySet(models.QuerySet["Block"]):
-    def for_user(self, user: object) -> BlockQuerySet:
-        """What `user` may see: their organization's (accounts.access)."""
-        return self.filter(organization=access_for(user).organization)
+class BlockQuerySet(OrganizationQuerySet["Block"]):
+    pass
 
 
 class Block(models.Model):

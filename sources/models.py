@@ -6,7 +6,16 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from accounts.querysets import OrganizationQuerySet
 from config.ids import file_id, source_id
+
+
+class SourceQuerySet(OrganizationQuerySet["Source"]):
+    pass
+
+
+class SourceFileQuerySet(OrganizationQuerySet["SourceFile"]):
+    pass
 
 
 class Source(models.Model):
@@ -29,6 +38,8 @@ class Source(models.Model):
     agents = models.ManyToManyField("agents.Agent", related_name="sources", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SourceQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -92,6 +103,8 @@ class SourceFile(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SourceFileQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -30,14 +30,14 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9_\-. ]+$")
 
 
 def get_source_for_user(user: Any, source_id: str) -> Source:
-    source = Source.objects.filter(organization=organization_of(user), pk=source_id).first()
+    source = Source.objects.for_user(user).filter(pk=source_id).first()
     if source is None:
         raise NotFound(f"Source '{source_id}' not found")
     return source
 
 
 def get_source_by_name(user: Any, name: str) -> Source:
-    source = Source.objects.filter(organization=organization_of(user), name=name).first()
+    source = Source.objects.for_user(user).filter(name=name).first()
     if source is None:
         raise NotFound(f"No source named '{name}'")
     return source
@@ -52,7 +52,7 @@ def list_sources(
     limit: int = 50,
     ascending: bool = True,
 ) -> QuerySet[Source]:
-    sources = Source.objects.filter(organization=organization_of(user))
+    sources = Source.objects.for_user(user)
     if name:
         sources = sources.filter(name=name)
     return cursor_page(sources, after=after, before=before, limit=limit, ascending=ascending)
@@ -204,11 +204,7 @@ def get_file(source: Source, file_id: str) -> SourceFile:
 
 
 def get_file_for_user(user: Any, file_id: str) -> SourceFile:
-    found = (
-        SourceFile.objects.filter(organization=organization_of(user), pk=file_id)
-        .defer("content")
-        .first()
-    )
+    found = SourceFile.objects.for_user(user).filter(pk=file_id).defer("content").first()
     if found is None:
         raise NotFound(f"Job '{file_id}' not found")
     return found

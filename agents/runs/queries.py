@@ -6,7 +6,6 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from accounts.access import organization_of
 from agents.models import ACTIVE_RUN_STATUSES, Message, Run
 from config.errors import NotFound
 from config.pagination import cursor_page
@@ -14,7 +13,7 @@ from memory.models import BlockVersion
 
 
 def get_run_for_user(user: Any, run_id: str) -> Run:
-    run = Run.objects.filter(organization=organization_of(user), pk=run_id).first()
+    run = Run.objects.for_user(user).filter(pk=run_id).first()
     if run is None:
         raise NotFound(f"Run '{run_id}' not found")
     return run
@@ -31,7 +30,7 @@ def list_runs(
     limit: int = 50,
     ascending: bool = False,
 ) -> QuerySet[Run]:
-    runs = Run.objects.filter(organization=organization_of(user))
+    runs = Run.objects.for_user(user)
     if agent_ids:
         # A primary's id finds the runs that tend its memory, too.
         runs = runs.filter(Q(run_agent_id__in=agent_ids) | Q(primary_agent_id__in=agent_ids))
