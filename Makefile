@@ -29,7 +29,7 @@ run: setup
 
 # Debian packages the tests use, as program:package. The browser tests drive Debian's
 # Chromium (never a downloaded browser); the scale-out test starts a Redis of its own
-# (tests/test_scale_out.py); the portability tests disassemble the embedded database
+# (tests/system/test_scale_out.py); the portability tests disassemble the embedded database
 # with binutils and run it on valgrind's CPU, which has no AVX-512
 # (tests/database/test_portability.py). Whatever is missing is installed in one go.
 TEST_PACKAGES := /usr/bin/chromium:chromium /usr/bin/redis-server:redis-server \

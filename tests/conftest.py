@@ -8,7 +8,6 @@ pgvector, daphne serving the ASGI app, the official Letta SDKs as clients.
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,23 +15,16 @@ from typing import Any
 
 import pytest
 
-# Test modules import ROOT, the clock settings and _free_port from here, as they did
-# before the process helpers moved to tests/live.py.
-from tests.live import (  # noqa: F401
-    ROOT,
-    RUN_STALE_SECONDS,
-    SLEEPTIME_RETRY_SECONDS,
+from tests.live import (
     WorkerProcess,
-    _database_url,
-    _free_port,
+    active_run_ids,
+    database_url,
     start_daphne,
     stop_process,
+    wait_until,
     worker_env,
 )
 from tests.llm_server import ScriptedLLM
-
-TEST_MODEL = "openai/gpt-4.1"
-TEST_EMBEDDING = "openai/text-embedding-3-small"
 
 
 @pytest.fixture(scope="session")
@@ -96,7 +88,7 @@ def live_server_url(
     log_path = tmp_path_factory.mktemp("live") / "daphne.log"
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(connection.settings_dict),
+        "DATABASE_URL": database_url(connection.settings_dict),
         "OPENAI_BASE_URL": llm_server.base_url,
         "OPENAI_API_KEY": "sk-test",
         "LLM_MAX_RETRIES": "1",
@@ -186,26 +178,6 @@ def _live_server_test_database(request: pytest.FixtureRequest, django_db_blocker
 
 
 # --- Background workers (`manage.py worker`) -----------------------------------------------
-
-
-def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.1, what: str = "") -> Any:
-    """Poll `predicate` until it returns something truthy, and return that; fail after
-    `timeout` seconds naming `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(interval)
-
-
-def active_run_ids() -> list[str]:
-    """Ids of every run not yet ended (created or running), whoever owns it."""
-    from agents.models import ACTIVE_RUN_STATUSES, Run
-
-    return list(Run.objects.filter(status__in=ACTIVE_RUN_STATUSES).values_list("pk", flat=True))
 
 
 @pytest.fixture(scope="session")

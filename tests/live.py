@@ -27,13 +27,13 @@ RUN_STALE_SECONDS = 3
 SLEEPTIME_RETRY_SECONDS = 1
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _database_url(settings_dict: dict[str, Any]) -> str:
+def database_url(settings_dict: dict[str, Any]) -> str:
     host = settings_dict.get("HOST") or ""
     user = settings_dict.get("USER") or ""
     password = settings_dict.get("PASSWORD") or ""
@@ -59,7 +59,7 @@ def worker_env(llm_server: ScriptedLLM) -> dict[str, str]:
         )
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(settings_dict),
+        "DATABASE_URL": database_url(settings_dict),
         "OPENAI_BASE_URL": llm_server.base_url,
         "OPENAI_API_KEY": "sk-test",
         "LLM_MAX_RETRIES": "1",
@@ -109,7 +109,7 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 def start_daphne(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
     """A web process serving the app on a free loopback port, once it answers health
     checks; returns it and its base URL."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
     command.append("config.asgi:application")
     with open(log, "wb") as output:
@@ -184,7 +184,7 @@ class WorkerProcess:
 
         The SIGTERM goes to the main process only, as docker or Kubernetes send it: the
         cluster's handler there stops its processes in order. (SIGTERM to every process of
-        the group can leave it hanging; see tests/test_worker.py.)
+        the group can leave it hanging; see tests/system/test_worker.py.)
         """
         if self.process is None:
             return
@@ -217,3 +217,26 @@ class WorkerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+# --- Waiting for background work ------------------------------------------------------
+
+
+def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.1, what: str = "") -> Any:
+    """Poll `predicate` until it returns something truthy, and return that; fail after
+    `timeout` seconds naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+def active_run_ids() -> list[str]:
+    """Ids of every run not yet ended (created or running), whoever owns it."""
+    from agents.models import ACTIVE_RUN_STATUSES, Run
+
+    return list(Run.objects.filter(status__in=ACTIVE_RUN_STATUSES).values_list("pk", flat=True))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from agents.models import Agent
 from memory.models import Block
-from tests.accounts.conftest import Team, patch, post
+from tests.factories import Team
+from tests.http import patch, post
 
 AGENT = {
     "name": "shared",

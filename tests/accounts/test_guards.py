@@ -20,9 +20,9 @@ from django.test import Client
 
 from accounts.models import ApiKey, Membership
 from config.consumers import FORBIDDEN
-from tests.accounts.conftest import Team, build_team
 from tests.ade import closed_thread_connection, session_cookie
-from tests.conftest import ROOT
+from tests.factories import Team, build_team
+from tests.live import ROOT
 
 LIMITED = {"AUTH_FAILURE_LIMIT": 3, "AUTH_FAILURE_WINDOW_SECONDS": 60}
 

@@ -11,8 +11,7 @@ from django.urls import reverse
 from accounts.models import ApiKey, Membership, Role
 from accounts.services import hash_key
 from agents.models import Agent
-from tests.accounts.conftest import Team
-from tests.factories import make_agent
+from tests.factories import Team, make_agent
 
 
 def _shared_agent(team: Team) -> Agent:

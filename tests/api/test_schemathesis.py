@@ -32,13 +32,8 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
-from tests.conftest import (
-    TEST_EMBEDDING,
-    TEST_MODEL,
-    WorkerProcess,
-    _database_url,
-)
-from tests.live import start_daphne, stop_process
+from tests.factories import TEST_EMBEDDING, TEST_MODEL
+from tests.live import WorkerProcess, database_url, start_daphne, stop_process
 from tests.llm_server import ScriptedLLM
 
 # Generated requests per operation: the ~80 operations take well under two minutes.
@@ -75,7 +70,7 @@ def fuzz_server(
 
     env = {
         **_provider_free_environment(),
-        "DATABASE_URL": _database_url(connection.settings_dict),
+        "DATABASE_URL": database_url(connection.settings_dict),
         "LLM_BASE_URL": llm_server.base_url,
         "LLM_API_KEY": "sk-test",
         "OPENAI_API_KEY": "sk-test",

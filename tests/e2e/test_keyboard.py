@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import create_agent, log_in
+from tests.e2e.steps import create_agent, log_in
 from tests.llm_server import ScriptedLLM
 
 

@@ -1,19 +1,13 @@
-"""Builders and checks shared by the forgetting tests."""
+"""Checks shared by the forgetting tests: what is left, anywhere (the builders are in
+tests/factories.py)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import connection
 
-from agents import runs, sleeptime
-from agents.loop import InputMessage
-from agents.models import Agent, Group, Message, Run
-from agents.services import send_message
+from agents.models import Agent, Message
 from memory import services as memory_services
-from memory.models import BlockVersion, Passage
-
-TEST_EMBEDDING = "openai/text-embedding-3-small"
+from memory.models import BlockVersion
 
 
 def grep_database(text: str) -> dict[str, int]:
@@ -34,28 +28,6 @@ def grep_database(text: str) -> dict[str, int]:
     return found
 
 
-def pair(make_agent: Any, **overrides: Any) -> tuple[Agent, Agent, Group]:
-    """A primary with sleep-time on, its sleep-time agent and their group."""
-    overrides.setdefault("name", "chat")
-    primary = make_agent(enable_sleeptime=True, **overrides)
-    group = sleeptime.group_of(primary)
-    assert group is not None
-    (sleeper,) = sleeptime.sleeptime_agents(group)
-    return primary, sleeper, group
-
-
-def say(agent: Agent, text: str) -> Any:
-    return send_message(agent, [InputMessage(role="user", content=text)])
-
-
-def run_sleeper_now(group: Group) -> Run:
-    """Start a run of the group's sleep-time agent and carry it out, as a worker would."""
-    (run,) = sleeptime.run_now(group)
-    assert runs.execute_run(run.id) == "completed", Run.objects.get(pk=run.id).error
-    run.refresh_from_db()
-    return run
-
-
 def contents(agent: Agent) -> list[str]:
     return list(
         Message.objects.filter(agent=agent).order_by("seq").values_list("content", flat=True)
@@ -73,14 +45,3 @@ def history(agent: Agent, label: str = "human") -> list[BlockVersion]:
 
 def history_text(agent: Agent, label: str = "human") -> str:
     return "\n".join(f"{v.previous_value}\n{v.value}" for v in history(agent, label))
-
-
-def passage(agent: Agent, text: str) -> Passage:
-    """An archival passage without a model call (the embedding is not what is tested)."""
-    return Passage.objects.create(
-        owner_id=agent.owner_id,
-        agent=agent,
-        text=text,
-        embedding=[1.0] + [0.0] * 1535,
-        embedding_handle=TEST_EMBEDDING,
-    )

@@ -12,7 +12,8 @@ from agents.models import Message
 from forgetting import tasks
 from forgetting.models import ForgetJob, Tombstone
 from tests.factories import make_agent as build_agent
-from tests.forgetting.support import contents, passage, say
+from tests.factories import passage, say
+from tests.forgetting.support import contents
 
 
 def forget(client: Client, agent_id: str, body: dict[str, Any]) -> Any:

@@ -13,7 +13,8 @@ from forgetting.services import purge_block_text
 from memory import services as memory_services
 from memory.models import BlockVersion
 from memory.services import Actor
-from tests.forgetting.support import history, history_text, pair, value
+from tests.factories import pair
+from tests.forgetting.support import history, history_text, value
 
 
 def write(agent, text: str, label: str = "human") -> None:

@@ -13,7 +13,8 @@ from memory.models import Passage
 from sources import ingest
 from sources import services as source_services
 from sources.models import SourceFile
-from tests.forgetting.support import TEST_EMBEDDING, grep_database, history, value
+from tests.factories import TEST_EMBEDDING
+from tests.forgetting.support import grep_database, history, value
 
 LABEL = "handbook"
 SECRET = "The vault code is Tangerine-Walrus. Only the night guard may open it."

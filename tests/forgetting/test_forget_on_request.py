@@ -11,7 +11,8 @@ from agents.tools import ToolContext, ToolError, execute
 from forgetting import tasks
 from forgetting.models import ForgetJob
 from forgetting.services import FORGET_RUN_TRANSCRIPT, request_forget
-from tests.forgetting.support import grep_database, history_text, pair, run_sleeper_now, say, value
+from tests.factories import pair, run_sleeper_now, say
+from tests.forgetting.support import grep_database, history_text, value
 
 MATTER = "Zephyr-Quokka"
 

@@ -14,7 +14,8 @@ from agents.models import Agent, Message, Run
 from config.errors import InvalidRequest, NotFound
 from forgetting.models import Tombstone
 from forgetting.services import purge_messages
-from tests.forgetting.support import contents, grep_database, pair, say
+from tests.factories import pair, say
+from tests.forgetting.support import contents, grep_database
 
 
 def stored(agent: Agent) -> list[Message]:

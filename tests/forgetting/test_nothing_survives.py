@@ -10,14 +10,8 @@ from forgetting.models import ForgetJob
 from forgetting.services import ForgetSpec, forget
 from sources import ingest
 from sources import services as source_services
-from tests.forgetting.support import (
-    TEST_EMBEDDING,
-    grep_database,
-    pair,
-    passage,
-    run_sleeper_now,
-    say,
-)
+from tests.factories import TEST_EMBEDDING, pair, passage, run_sleeper_now, say
+from tests.forgetting.support import grep_database
 
 MATTER = "Project Zephyr-Okapi"
 

@@ -11,7 +11,8 @@ from django.urls import reverse
 from agents.models import Agent
 from forgetting.models import ForgetJob, Tombstone
 from tests.factories import make_agent as build_agent
-from tests.forgetting.support import contents, say
+from tests.factories import say
+from tests.forgetting.support import contents
 
 
 @pytest.fixture

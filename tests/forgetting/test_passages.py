@@ -10,7 +10,8 @@ from forgetting.services import purge_passages
 from memory.models import Passage
 from sources import services as source_services
 from tests.factories import make_agent as build_agent
-from tests.forgetting.support import contents, grep_database, passage, say
+from tests.factories import passage, say
+from tests.forgetting.support import contents, grep_database
 
 
 def test_passages_given_by_id_are_deleted_and_others_stay(make_agent):

@@ -7,7 +7,7 @@ from django.forms.models import model_to_dict
 from forgetting import tasks
 from forgetting.models import Tombstone
 from forgetting.services import ForgetSpec, forget
-from tests.forgetting.support import passage, say
+from tests.factories import passage, say
 
 TEXT = "Quetzal-Nine"
 

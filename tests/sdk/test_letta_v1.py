@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from letta_client import AuthenticationError, BadRequestError, Letta, NotFoundError
 
-from tests.conftest import TEST_EMBEDDING, TEST_MODEL
+from tests.factories import TEST_EMBEDDING, TEST_MODEL
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from letta_client import BadRequestError, Letta, NotFoundError
 
-from tests.conftest import TEST_EMBEDDING, TEST_MODEL, active_run_ids, wait_until
+from tests.factories import TEST_EMBEDDING, TEST_MODEL
+from tests.live import active_run_ids, wait_until
 
 CHAT_TOOLS = {"send_message", "conversation_search", "archival_memory_search"}
 MEMORY_TOOLS = {"memory_replace", "memory_insert", "memory_rethink", "memory_finish_edits"}

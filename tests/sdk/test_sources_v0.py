@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import active_run_ids, wait_until
+from tests.live import active_run_ids, wait_until
 from tests.sdk.v0 import run_v0_check
 from tests.sources.pdfs import text_pdf
 

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from letta_client import APIStatusError, Letta, NotFoundError
 
-from tests.conftest import TEST_EMBEDDING, TEST_MODEL, active_run_ids, wait_until
+from tests.factories import TEST_EMBEDDING, TEST_MODEL
+from tests.live import active_run_ids, wait_until
 from tests.sources.pdfs import corrupt_pdf, text_pdf
 
 HANDBOOK_PAGES = [

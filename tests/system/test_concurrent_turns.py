@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import TEST_MODEL, wait_until
+from tests.factories import TEST_MODEL
+from tests.live import wait_until
 from tests.llm_server import ScriptedLLM
 
 

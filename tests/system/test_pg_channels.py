@@ -15,7 +15,7 @@ from django.db import connection
 
 from config.pg_channels import PostgresChannelLayer
 from memory import events
-from tests.conftest import ROOT, _database_url
+from tests.live import ROOT, database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,7 +54,7 @@ async def test_a_message_sent_from_another_process_arrives():
         "async_to_sync(PostgresChannelLayer().group_send)("
         "'agent.agent-9', {'type': 'run.changed', 'run_id': 'run-1', 'status': 'running'})"
     )
-    env_url = _database_url(connection.settings_dict)
+    env_url = database_url(connection.settings_dict)
     await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-c", script],

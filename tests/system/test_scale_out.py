@@ -33,10 +33,10 @@ from websockets.sync.client import ClientConnection, connect
 from config.checks import IN_MEMORY_LAYER
 from config.pg_channels import NOTIFY_CHANNEL, conninfo
 from memory import events
-from tests.conftest import TEST_EMBEDDING, TEST_MODEL
+from tests.factories import TEST_EMBEDDING, TEST_MODEL
 from tests.live import (
     WorkerProcess,
-    _free_port,
+    free_port,
     start_daphne,
     stop_process,
     wait_for_start,
@@ -86,7 +86,7 @@ def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed: run `make test`, which installs it")
-    port = _free_port()
+    port = free_port()
     log = directory / "redis.log"
     command = [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(directory)]
     command += ["--save", "", "--appendonly", "no"]

@@ -30,16 +30,17 @@ import psycopg
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from tests.conftest import (
+from tests.factories import TEST_EMBEDDING, TEST_MODEL
+from tests.live import (
     ROOT,
     RUN_STALE_SECONDS,
     SLEEPTIME_RETRY_SECONDS,
-    TEST_EMBEDDING,
-    TEST_MODEL,
     WorkerProcess,
+    manage,
+    start_daphne,
+    stop_process,
     wait_until,
 )
-from tests.live import manage, start_daphne, stop_process
 from tests.llm_server import ScriptedLLM
 from tests.postgres import DedicatedPostgres
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, _free_port
+from tests.live import ROOT, free_port
 from tests.llm_server import ScriptedLLM
 
 
@@ -78,7 +78,7 @@ def _send(url: str, key: str, body: dict[str, object], method: str = "POST") -> 
 def _stack_env(data_dir: Path, llm_server: ScriptedLLM) -> tuple[dict[str, str], int]:
     """`make run`'s environment on a DATA_DIR of its own (the embedded database), a free
     port and the scripted model; and that port."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATA_DIR": str(data_dir),

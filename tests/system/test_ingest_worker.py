@@ -19,7 +19,8 @@ import pytest
 from letta_client import Letta
 
 from sources.ingest import DIGEST_WINDOW_TOKENS
-from tests.conftest import TEST_EMBEDDING, TEST_MODEL, active_run_ids, wait_until
+from tests.factories import TEST_EMBEDDING, TEST_MODEL
+from tests.live import active_run_ids, wait_until
 from tests.sources.pdfs import text_pdf
 
 PAGES = 12

@@ -18,14 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import (
-    SLEEPTIME_RETRY_SECONDS,
-    TEST_EMBEDDING,
-    TEST_MODEL,
-    WorkerProcess,
-    active_run_ids,
-    wait_until,
-)
+from tests.factories import TEST_EMBEDDING, TEST_MODEL
+from tests.live import SLEEPTIME_RETRY_SECONDS, WorkerProcess, active_run_ids, wait_until
 from tests.llm_server import ScriptedLLM
 
 ENDED = ("completed", "failed", "cancelled")
