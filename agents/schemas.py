@@ -12,7 +12,7 @@ from agents.models import Agent, AgentType, Group, Insight, Run
 from agents.tools import TOOLS
 from config.schemas import HANDLE_PATTERN, INT32, NOT_BLANK, In
 from memory.models import EMBEDDING_DIM, AgentBlock
-from memory.schemas import BlockIn, BlockOut, block_out
+from memory.schemas import BlockIn, BlockOut
 from memory.services import version_diff
 
 # --- In ------------------------------------------------------------------------------------
@@ -256,28 +256,44 @@ class GroupOut(Schema):
     sleeptime_model: str | None
     enabled: bool
 
+    # Letta's Group shape (fields of its other group kinds are null) plus Reverie's idle
+    # trigger, sleep-time model and state. Participants are read as prefetched.
+    @staticmethod
+    def resolve_agent_ids(group: Group) -> list[str]:
+        return [agent.id for agent in group.participants.all()]
 
-def group_out(group: Group) -> dict[str, Any]:
-    """Letta's Group shape plus Reverie's idle trigger, sleep-time model and state."""
-    participants = list(group.participants.all())
-    return {
-        "id": group.id,
-        "manager_type": group.manager_type,
-        "agent_ids": [agent.id for agent in participants],
-        "description": group.description,
-        "shared_block_ids": [],
-        "manager_agent_id": group.manager_agent_id,
-        "termination_token": None,
-        "max_turns": None,
-        "sleeptime_agent_frequency": group.sleeptime_agent_frequency,
-        "turns_counter": group.turns_counter,
-        "last_processed_message_id": group.last_processed_message_id or None,
-        "max_message_buffer_length": None,
-        "min_message_buffer_length": None,
-        "sleeptime_idle_seconds": group.sleeptime_idle_seconds,
-        "sleeptime_model": participants[0].llm_handle if participants else None,
-        "enabled": bool(group.manager_agent.enable_sleeptime),
-    }
+    @staticmethod
+    def resolve_shared_block_ids(group: Group) -> list[str]:
+        return []
+
+    @staticmethod
+    def resolve_termination_token(group: Group) -> None:
+        return None
+
+    @staticmethod
+    def resolve_max_turns(group: Group) -> None:
+        return None
+
+    @staticmethod
+    def resolve_last_processed_message_id(group: Group) -> str | None:
+        return group.last_processed_message_id or None
+
+    @staticmethod
+    def resolve_max_message_buffer_length(group: Group) -> None:
+        return None
+
+    @staticmethod
+    def resolve_min_message_buffer_length(group: Group) -> None:
+        return None
+
+    @staticmethod
+    def resolve_sleeptime_model(group: Group) -> str | None:
+        participants = list(group.participants.all())
+        return participants[0].llm_handle if participants else None
+
+    @staticmethod
+    def resolve_enabled(group: Group) -> bool:
+        return bool(group.manager_agent.enable_sleeptime)
 
 
 def _managed_group(agent: Agent) -> dict[str, Any] | None:
@@ -286,7 +302,7 @@ def _managed_group(agent: Agent) -> dict[str, Any] | None:
     except Group.DoesNotExist:
         return None
     group.manager_agent = agent  # already loaded; saves a query per agent
-    return group_out(group)
+    return GroupOut.from_orm(group).model_dump()
 
 
 # Parts of an agent's state that apps above this one hold, by key: the sources app adds
@@ -304,7 +320,7 @@ def _part(key: str, agent: Agent, missing: Any) -> Any:
 
 
 def agent_state(agent: Agent) -> dict[str, Any]:
-    blocks = [block_out(link.block) for link in agent.block_links.all()]
+    blocks = [link.block for link in agent.block_links.all()]
     group = _managed_group(agent)
     owner_id = f"user-{agent.owner_id}"
     return {
@@ -492,15 +508,6 @@ class InsightOut(Schema):
     created_at: datetime
     dismissed_at: datetime | None
 
-
-def insight_out(insight: Insight) -> dict[str, Any]:
-    return {
-        "id": insight.id,
-        "agent_id": insight.agent_id,
-        "run_id": insight.run_id or None,
-        "title": insight.title,
-        "body": insight.body,
-        "severity": insight.severity,
-        "created_at": insight.created_at,
-        "dismissed_at": insight.dismissed_at,
-    }
+    @staticmethod
+    def resolve_run_id(insight: Insight) -> str | None:
+        return insight.run_id or None

@@ -124,7 +124,13 @@ def sleeptime_model(group: Group) -> str | None:
 
 
 def get_group_for_user(user: Any, group_id: str) -> Group:
-    group = Group.objects.for_user(user).filter(pk=group_id).first()
+    group = (
+        Group.objects.for_user(user)
+        .filter(pk=group_id)
+        .select_related("manager_agent")
+        .prefetch_related("participants")
+        .first()
+    )
     if group is None:
         raise NotFound(f"Group '{group_id}' not found")
     return group

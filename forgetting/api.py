@@ -2,49 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ninja import Query, Router, Status
 
 from agents.services import get_agent_for_user
 from config.requests import ApiRequest
 from forgetting import services
-from forgetting.models import ForgetJob
-from forgetting.schemas import ForgetIn, ForgetJobOut, TombstoneOut, job_out, tombstone_out
+from forgetting.models import ForgetJob, Tombstone
+from forgetting.schemas import ForgetIn, ForgetJobOut, TombstoneOut
 
 router = Router(tags=["forgetting"])
 
 
 @router.post("/{agent_id}/forget", response={200: TombstoneOut, 202: ForgetJobOut})
-def forget(request: ApiRequest, agent_id: str, payload: ForgetIn) -> Status[dict[str, Any]]:
+def forget(request: ApiRequest, agent_id: str, payload: ForgetIn) -> Status[Tombstone | ForgetJob]:
     """Forget now (200, the tombstone) or, for a matter, queue a job (202, the job)."""
     agent = get_agent_for_user(request.auth, agent_id)
     who = services.who_for_user(request.auth)
     done = services.forget(agent, payload.spec(), who=who)
     if isinstance(done, ForgetJob):
-        return Status(202, job_out(done))
-    return Status(200, tombstone_out(done))
+        return Status(202, done)
+    return Status(200, done)
 
 
 @router.get("/{agent_id}/forget", response=list[TombstoneOut])
 def list_tombstones(
     request: ApiRequest, agent_id: str, limit: int = Query(100, ge=1, le=1000)
-) -> list[dict[str, Any]]:
+) -> list[Tombstone]:
     """Newest first."""
     agent = get_agent_for_user(request.auth, agent_id)
-    return [tombstone_out(row) for row in services.list_tombstones(agent)[:limit]]
+    return list(services.list_tombstones(agent)[:limit])
 
 
 @router.get("/{agent_id}/forget/jobs", response=list[ForgetJobOut])
 def list_jobs(
     request: ApiRequest, agent_id: str, limit: int = Query(100, ge=1, le=1000)
-) -> list[dict[str, Any]]:
+) -> list[ForgetJob]:
     """Newest first."""
     agent = get_agent_for_user(request.auth, agent_id)
-    return [job_out(job) for job in services.list_jobs(agent)[:limit]]
+    return list(services.list_jobs(agent)[:limit])
 
 
 @router.get("/{agent_id}/forget/jobs/{job_id}", response=ForgetJobOut)
-def get_job(request: ApiRequest, agent_id: str, job_id: str) -> dict[str, Any]:
+def get_job(request: ApiRequest, agent_id: str, job_id: str) -> ForgetJob:
     agent = get_agent_for_user(request.auth, agent_id)
-    return job_out(services.get_job(agent, job_id))
+    return services.get_job(agent, job_id)

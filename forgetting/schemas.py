@@ -6,7 +6,7 @@ from typing import Any, Literal
 from ninja import Field, Schema
 
 from config.schemas import SOLID_CHAR, STORABLE_CHAR, In, Moment
-from forgetting.models import ForgetJob, Kind, Tombstone
+from forgetting.models import Kind
 from forgetting.services import ALLOWED_FIELDS, MAX_TEXT, MIN_TEXT, ForgetSpec
 
 # --- What each kind takes, for the schema (the service checks the same: ALLOWED_FIELDS) ---
@@ -116,6 +116,9 @@ class TombstoneOut(Schema):
 
 
 class ForgetJobOut(Schema):
+    """A forget job, never with its matter: the caller knows it, and the job forgets it
+    when it ends."""
+
     id: str
     agent_id: str
     who: str
@@ -126,32 +129,3 @@ class ForgetJobOut(Schema):
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
-
-
-def tombstone_out(tombstone: Tombstone) -> dict[str, Any]:
-    return {
-        "id": tombstone.id,
-        "agent_id": tombstone.agent_id,
-        "organization_id": tombstone.organization_id,
-        "who": tombstone.who,
-        "kind": tombstone.kind,
-        "count": tombstone.count,
-        "details": tombstone.details,
-        "created_at": tombstone.created_at,
-    }
-
-
-def job_out(job: ForgetJob) -> dict[str, Any]:
-    # Never the matter: the caller knows it, and the job forgets it when it ends.
-    return {
-        "id": job.id,
-        "agent_id": job.agent_id,
-        "who": job.who,
-        "status": job.status,
-        "run_ids": job.run_ids,
-        "tombstone": tombstone_out(job.tombstone) if job.tombstone else None,
-        "error": job.error,
-        "created_at": job.created_at,
-        "started_at": job.started_at,
-        "completed_at": job.completed_at,
-    }

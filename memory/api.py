@@ -8,6 +8,7 @@ from ninja import Query, Router
 
 from config.requests import ApiRequest
 from memory import services
+from memory.models import Block
 from memory.schemas import (
     BlockIn,
     BlockOut,
@@ -15,7 +16,6 @@ from memory.schemas import (
     BlockUpdateIn,
     BlockVersionOut,
     MessageOut,
-    block_out,
     version_out,
 )
 
@@ -23,7 +23,7 @@ blocks_router = Router(tags=["blocks"])
 
 
 @blocks_router.post("", response=BlockOut)
-def create_block(request: ApiRequest, payload: BlockIn) -> dict[str, Any]:
+def create_block(request: ApiRequest, payload: BlockIn) -> Block:
     block = services.create_block(
         request.auth,
         label=payload.label,
@@ -36,7 +36,7 @@ def create_block(request: ApiRequest, payload: BlockIn) -> dict[str, Any]:
         template_name=payload.template_name or payload.name or "",
         actor=services.Actor.for_user(request.auth),
     )
-    return block_out(block)
+    return block
 
 
 @blocks_router.get("", response=list[BlockOut])
@@ -47,7 +47,7 @@ def list_blocks(
     after: str | None = None,
     before: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
-) -> list[dict[str, Any]]:
+) -> list[Block]:
     blocks = services.list_blocks(
         request.auth,
         label=label,
@@ -56,16 +56,16 @@ def list_blocks(
         before=before,
         limit=limit,
     )
-    return [block_out(block) for block in blocks]
+    return list(blocks)
 
 
 @blocks_router.get("/{block_id}", response=BlockOut)
-def retrieve_block(request: ApiRequest, block_id: str) -> dict[str, Any]:
-    return block_out(services.get_block_for_user(request.auth, block_id))
+def retrieve_block(request: ApiRequest, block_id: str) -> Block:
+    return services.get_block_for_user(request.auth, block_id)
 
 
 @blocks_router.patch("/{block_id}", response=BlockOut)
-def update_block(request: ApiRequest, block_id: str, payload: BlockUpdateIn) -> dict[str, Any]:
+def update_block(request: ApiRequest, block_id: str, payload: BlockUpdateIn) -> Block:
     block = services.get_block_for_user(request.auth, block_id)
     updated = services.update_block(
         block.id,
@@ -73,7 +73,7 @@ def update_block(request: ApiRequest, block_id: str, payload: BlockUpdateIn) -> 
         base_version=payload.base_version,
         **payload.changes(),
     )
-    return block_out(updated)
+    return updated
 
 
 @blocks_router.delete("/{block_id}", response=MessageOut)
@@ -98,10 +98,10 @@ def block_history(
 
 
 @blocks_router.post("/{block_id}/revert", response=BlockOut)
-def revert_block(request: ApiRequest, block_id: str, payload: BlockRevertIn) -> dict[str, Any]:
+def revert_block(request: ApiRequest, block_id: str, payload: BlockRevertIn) -> Block:
     """Put back the value of an earlier version, as a new version (history stays linear)."""
     block = services.get_block_for_user(request.auth, block_id)
     reverted = services.revert_block(
         block.id, payload.version, services.Actor.for_user(request.auth)
     )
-    return block_out(reverted)
+    return reverted

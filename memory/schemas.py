@@ -61,23 +61,18 @@ class BlockOut(Schema):
     created_at: datetime
     updated_at: datetime
 
+    # Letta says null where Reverie stores "", and calls the template's name `name` too.
+    @staticmethod
+    def resolve_description(block: Block) -> str | None:
+        return block.description or None
 
-def block_out(block: Block) -> dict[str, Any]:
-    return {
-        "id": block.id,
-        "label": block.label,
-        "value": block.value,
-        "limit": block.limit,
-        "description": block.description or None,
-        "read_only": block.read_only,
-        "metadata": block.metadata,
-        "is_template": block.is_template,
-        "name": block.template_name or None,
-        "template_name": block.template_name or None,
-        "version": block.version,
-        "created_at": block.created_at,
-        "updated_at": block.updated_at,
-    }
+    @staticmethod
+    def resolve_name(block: Block) -> str | None:
+        return block.template_name or None
+
+    @staticmethod
+    def resolve_template_name(block: Block) -> str | None:
+        return block.template_name or None
 
 
 class PassageIn(In):
@@ -96,18 +91,9 @@ class PassageOut(Schema):
     created_at: datetime
     updated_at: datetime
 
-
-def passage_out(passage: Passage) -> dict[str, Any]:
-    return {
-        "id": passage.id,
-        "text": passage.text,
-        "agent_id": passage.agent_id,
-        "tags": passage.tags,
-        "metadata": passage.metadata,
-        "embedding_config": {"handle": passage.embedding_handle},
-        "created_at": passage.created_at,
-        "updated_at": passage.updated_at,
-    }
+    @staticmethod
+    def resolve_embedding_config(passage: Passage) -> dict[str, Any]:
+        return {"handle": passage.embedding_handle}
 
 
 class SearchResultOut(Schema):

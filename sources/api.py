@@ -14,17 +14,16 @@ from agents.schemas import AgentStateOut, fresh_state
 from config.errors import PayloadTooLarge
 from config.pagination import cursor_page
 from config.requests import ApiRequest
-from memory.schemas import MessageOut, PassageOut, passage_out
+from memory.models import Passage
+from memory.schemas import MessageOut, PassageOut
 from sources import services
+from sources.models import Source, SourceFile
 from sources.schemas import (
     FileOut,
     JobOut,
     SourceIn,
     SourceOut,
     SourceUpdateIn,
-    file_out,
-    job_out,
-    source_out,
 )
 
 sources_router = Router(tags=["sources"])
@@ -48,7 +47,7 @@ def _both(method: str, path: str, **options: Any) -> Callable[[F], F]:
 
 
 @_both("post", "", response=SourceOut)
-def create_source(request: ApiRequest, payload: SourceIn) -> dict[str, Any]:
+def create_source(request: ApiRequest, payload: SourceIn) -> Source:
     source = services.create_source(
         request.auth,
         name=payload.name,
@@ -59,7 +58,7 @@ def create_source(request: ApiRequest, payload: SourceIn) -> dict[str, Any]:
         or (payload.embedding_config.embedding_chunk_size if payload.embedding_config else None),
         metadata=payload.metadata,
     )
-    return source_out(source)
+    return source
 
 
 @_both("get", "", response=list[SourceOut])
@@ -70,7 +69,7 @@ def list_sources(
     before: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
     order: Literal["asc", "desc"] = "asc",
-) -> list[dict[str, Any]]:
+) -> list[Source]:
     sources = services.list_sources(
         request.auth,
         name=name,
@@ -79,7 +78,7 @@ def list_sources(
         limit=limit,
         ascending=order == "asc",
     )
-    return [source_out(source) for source in sources]
+    return list(sources)
 
 
 @_both("get", "/count", response=int)
@@ -93,15 +92,15 @@ def source_id_by_name(request: ApiRequest, source_name: str) -> str:
 
 
 @_both("get", "/{source_id}", response=SourceOut)
-def retrieve_source(request: ApiRequest, source_id: str) -> dict[str, Any]:
-    return source_out(services.get_source_for_user(request.auth, source_id))
+def retrieve_source(request: ApiRequest, source_id: str) -> Source:
+    return services.get_source_for_user(request.auth, source_id)
 
 
 @_both("patch", "/{source_id}", response=SourceOut)
-def update_source(request: ApiRequest, source_id: str, payload: SourceUpdateIn) -> dict[str, Any]:
+def update_source(request: ApiRequest, source_id: str, payload: SourceUpdateIn) -> Source:
     source = services.get_source_for_user(request.auth, source_id)
     changes = payload.model_dump(exclude_unset=True, exclude_none=True)
-    return source_out(services.update_source(source, changes))
+    return services.update_source(source, changes)
 
 
 @_both("delete", "/{source_id}", response=MessageOut)
@@ -121,10 +120,10 @@ def source_passages(
     request: ApiRequest,
     source_id: str,
     limit: int = Query(100, ge=1, le=10000),
-) -> list[dict[str, Any]]:
+) -> list[Passage]:
     source = services.get_source_for_user(request.auth, source_id)
     passages = source.passages.order_by("file__created_at", "chunk_index")[:limit]
-    return [passage_out(passage) for passage in passages]
+    return list(passages)
 
 
 @_both("post", "/{source_id}/upload", response=FileOut)
@@ -134,7 +133,7 @@ def upload_file(
     file: UploadedFile = File(...),
     duplicate_handling: Literal["skip", "error", "suffix", "replace"] = "suffix",
     name: str | None = None,
-) -> dict[str, Any]:
+) -> SourceFile:
     """Store the file and answer at once; a worker parses, embeds and digests it.
 
     Poll `processing_status` (pending, parsing, embedding, digesting, completed, error)
@@ -155,7 +154,7 @@ def upload_file(
         duplicate_handling=duplicate_handling,
         name=name,
     )
-    return file_out(upload)
+    return upload
 
 
 @_both("get", "/{source_id}/files", response=list[FileOut])
@@ -166,18 +165,18 @@ def list_files(
     before: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
     order: Literal["asc", "desc"] = "asc",
-) -> list[dict[str, Any]]:
+) -> list[SourceFile]:
     source = services.get_source_for_user(request.auth, source_id)
     files = services.list_files(
         source, after=after, before=before, limit=limit, ascending=order == "asc"
     )
-    return [file_out(upload) for upload in files]
+    return list(files)
 
 
 @_both("get", "/{source_id}/files/{file_id}", response=FileOut)
-def retrieve_file(request: ApiRequest, source_id: str, file_id: str) -> dict[str, Any]:
+def retrieve_file(request: ApiRequest, source_id: str, file_id: str) -> SourceFile:
     source = services.get_source_for_user(request.auth, source_id)
-    return file_out(services.get_file(source, file_id))
+    return services.get_file(source, file_id)
 
 
 @_both("delete", "/{source_id}/{file_id}", response=MessageOut)
@@ -188,9 +187,9 @@ def delete_file(request: ApiRequest, source_id: str, file_id: str) -> dict[str, 
 
 
 @jobs_router.get("/{job_id}", response=JobOut)
-def retrieve_job(request: ApiRequest, job_id: str) -> dict[str, Any]:
+def retrieve_job(request: ApiRequest, job_id: str) -> SourceFile:
     """A file's processing as a Letta Job: the 0.1.x SDK polls it with the upload's id."""
-    return job_out(services.get_file_for_user(request.auth, job_id))
+    return services.get_file_for_user(request.auth, job_id)
 
 
 # --- An agent's sources (mounted at /v1/agents) ------------------------------------------
@@ -230,12 +229,12 @@ def _agent_routes(kind: str) -> None:
         before: str | None = None,
         limit: int = Query(50, ge=1, le=1000),
         order: Literal["asc", "desc"] = "asc",
-    ) -> list[dict[str, Any]]:
+    ) -> list[Source]:
         agent = agent_services.get_agent_for_user(request.auth, agent_id)
         page = cursor_page(
             agent.sources.all(), after=after, before=before, limit=limit, ascending=order == "asc"
         )
-        return [source_out(source) for source in page]
+        return list(page)
 
 
 _agent_routes("sources")

@@ -10,8 +10,11 @@ class SourcesConfig(AppConfig):
     def ready(self) -> None:
         # Here, not at import: the schemas read the app's models.
         from agents.schemas import register_state_part
-        from sources.schemas import source_out
+        from sources.schemas import SourceOut
 
         register_state_part(
-            "sources", lambda agent: [source_out(source) for source in agent.sources.all()]
+            "sources",
+            lambda agent: [
+                SourceOut.from_orm(source).model_dump() for source in agent.sources.all()
+            ],
         )

@@ -66,28 +66,33 @@ class SourceOut(Schema):
     created_at: datetime
     updated_at: datetime
 
+    @staticmethod
+    def resolve_description(source: Source) -> str | None:
+        return source.description or None
 
-def source_out(source: Source) -> dict[str, Any]:
-    provider, _, model = source.embedding_handle.partition("/")
-    return {
-        "id": source.id,
-        "name": source.name,
-        "description": source.description or None,
-        "instructions": source.instructions or None,
-        "metadata": source.metadata,
-        "embedding_config": {
+    @staticmethod
+    def resolve_instructions(source: Source) -> str | None:
+        return source.instructions or None
+
+    @staticmethod
+    def resolve_embedding_config(source: Source) -> dict[str, Any]:
+        provider, _, model = source.embedding_handle.partition("/")
+        return {
             "embedding_endpoint_type": provider,
             "embedding_endpoint": None,
             "embedding_model": model,
             "embedding_dim": EMBEDDING_DIM,
             "embedding_chunk_size": source.embedding_chunk_size,
             "handle": source.embedding_handle,
-        },
-        "created_by_id": f"user-{source.owner_id}",
-        "last_updated_by_id": f"user-{source.owner_id}",
-        "created_at": source.created_at,
-        "updated_at": source.updated_at,
-    }
+        }
+
+    @staticmethod
+    def resolve_created_by_id(source: Source) -> str:
+        return f"user-{source.owner_id}"
+
+    @staticmethod
+    def resolve_last_updated_by_id(source: Source) -> str:
+        return f"user-{source.owner_id}"
 
 
 class FileOut(Schema):
@@ -118,36 +123,37 @@ class FileOut(Schema):
     updated_at: datetime
     completed_at: datetime | None
 
+    @staticmethod
+    def resolve_folder_id(upload: SourceFile) -> str:
+        return upload.source_id
 
-def file_out(upload: SourceFile) -> dict[str, Any]:
-    job = job_state(upload)
-    return {
-        "id": upload.id,
-        "source_id": upload.source_id,
-        "folder_id": upload.source_id,
-        "file_name": upload.file_name,
-        "original_file_name": upload.original_file_name,
-        "file_path": None,
-        "file_type": upload.file_type,
-        "file_size": upload.file_size,
-        "file_creation_date": None,
-        "file_last_modified_date": None,
-        "processing_status": upload.processing_status,
-        "error_message": upload.error_message or None,
-        "total_pages": upload.total_pages,
-        "total_chunks": upload.total_chunks,
-        "chunks_embedded": upload.chunks_embedded,
-        "total_windows": upload.total_windows,
-        "windows_digested": upload.windows_digested,
-        "estimate": upload.estimate,
-        "content_hash": upload.content_hash,
-        "status": job["status"],
-        "job_type": "file_processing",
-        "metadata": job["metadata"],
-        "created_at": upload.created_at,
-        "updated_at": upload.updated_at,
-        "completed_at": upload.completed_at,
-    }
+    @staticmethod
+    def resolve_file_path(upload: SourceFile) -> None:
+        return None
+
+    @staticmethod
+    def resolve_file_creation_date(upload: SourceFile) -> None:
+        return None
+
+    @staticmethod
+    def resolve_file_last_modified_date(upload: SourceFile) -> None:
+        return None
+
+    @staticmethod
+    def resolve_error_message(upload: SourceFile) -> str | None:
+        return upload.error_message or None
+
+    @staticmethod
+    def resolve_status(upload: SourceFile) -> str:
+        return str(job_state(upload)["status"])
+
+    @staticmethod
+    def resolve_job_type(upload: SourceFile) -> str:
+        return "file_processing"
+
+    @staticmethod
+    def resolve_metadata(upload: SourceFile) -> dict[str, Any]:
+        return dict(job_state(upload)["metadata"])
 
 
 class JobOut(Schema):
@@ -159,18 +165,17 @@ class JobOut(Schema):
     completed_at: datetime | None
     updated_at: datetime
 
+    @staticmethod
+    def resolve_status(upload: SourceFile) -> str:
+        return str(job_state(upload)["status"])
 
-def job_out(upload: SourceFile) -> dict[str, Any]:
-    job = job_state(upload)
-    return {
-        "id": upload.id,
-        "status": job["status"],
-        "job_type": "file_processing",
-        "metadata": job["metadata"],
-        "created_at": upload.created_at,
-        "completed_at": upload.completed_at,
-        "updated_at": upload.updated_at,
-    }
+    @staticmethod
+    def resolve_job_type(upload: SourceFile) -> str:
+        return "file_processing"
+
+    @staticmethod
+    def resolve_metadata(upload: SourceFile) -> dict[str, Any]:
+        return dict(job_state(upload)["metadata"])
 
 
 def job_state(upload: SourceFile) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import llm
 from agents import services, sleeptime
 from agents.letta_format import Rendering, iso, render_all
 from agents.loop import InputMessage, TurnResult
-from agents.models import Agent, Message
+from agents.models import Agent, Group, Insight, Message
 from agents.schemas import (
     AgentCreateIn,
     AgentStateOut,
@@ -30,8 +30,6 @@ from agents.schemas import (
     RunOut,
     agent_states,
     fresh_state,
-    group_out,
-    insight_out,
     run_out,
     tool_out,
 )
@@ -41,6 +39,7 @@ from config.ids import new_id
 from config.requests import ApiRequest
 from config.schemas import in_utc
 from memory import services as memory_services
+from memory.models import Block, Passage
 from memory.schemas import (
     BlockOut,
     BlockUpdateIn,
@@ -48,8 +47,6 @@ from memory.schemas import (
     PassageIn,
     PassageOut,
     SearchOut,
-    block_out,
-    passage_out,
 )
 
 router = Router(tags=["agents"])
@@ -199,7 +196,7 @@ def agent_tools(request: ApiRequest, agent_id: str) -> list[dict[str, Any]]:
 @router.get("/{agent_id}/core-memory", response=MemoryOut)
 def core_memory(request: ApiRequest, agent_id: str) -> dict[str, Any]:
     agent = services.get_agent_for_user(request.auth, agent_id)
-    blocks = [block_out(block) for block in memory_services.agent_blocks(agent)]
+    blocks = memory_services.agent_blocks(agent)
     return {"blocks": blocks, "file_blocks": [], "prompt_template": ""}
 
 
@@ -210,7 +207,7 @@ def agent_blocks(
     after: str | None = None,
     before: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
-) -> list[dict[str, Any]]:
+) -> list[Block]:
     """The agent's blocks in attachment order; `after`/`before` are block ids (the v1
     SDK pages with `after` until a page is empty)."""
     agent = services.get_agent_for_user(request.auth, agent_id)
@@ -224,7 +221,7 @@ def agent_blocks(
     if before:
         blocks = [block for block in blocks if ids.index(block.id) < ids.index(before)]
         blocks = blocks[-limit:]
-    return [block_out(block) for block in blocks[:limit]]
+    return list(blocks[:limit])
 
 
 @router.patch("/{agent_id}/core-memory/blocks/attach/{block_id}", response=AgentStateOut)
@@ -242,15 +239,15 @@ def detach_block(request: ApiRequest, agent_id: str, block_id: str) -> dict[str,
 
 
 @router.get("/{agent_id}/core-memory/blocks/{block_label}", response=BlockOut)
-def agent_block(request: ApiRequest, agent_id: str, block_label: str) -> dict[str, Any]:
+def agent_block(request: ApiRequest, agent_id: str, block_label: str) -> Block:
     agent = services.get_agent_for_user(request.auth, agent_id)
-    return block_out(memory_services.get_agent_block(agent, block_label))
+    return memory_services.get_agent_block(agent, block_label)
 
 
 @router.patch("/{agent_id}/core-memory/blocks/{block_label}", response=BlockOut)
 def update_agent_block(
     request: ApiRequest, agent_id: str, block_label: str, payload: BlockUpdateIn
-) -> dict[str, Any]:
+) -> Block:
     agent = services.get_agent_for_user(request.auth, agent_id)
     block = memory_services.get_agent_block(agent, block_label)
     updated = memory_services.update_block(
@@ -259,7 +256,7 @@ def update_agent_block(
         base_version=payload.base_version,
         **payload.changes(),
     )
-    return block_out(updated)
+    return updated
 
 
 # --- Archival memory -----------------------------------------------------------------------
@@ -323,19 +320,17 @@ def list_archival(
     limit: int | None = Query(100, ge=1, le=10000),
     search: str | None = None,
     ascending: bool = True,
-) -> list[dict[str, Any]]:
+) -> list[Passage]:
     agent = services.get_agent_for_user(request.auth, agent_id)
     passages = memory_services.list_passages(
         agent, after=after, before=before, limit=limit, search=search, ascending=ascending
     )
-    return [passage_out(passage) for passage in passages]
+    return list(passages)
 
 
 @router.post("/{agent_id}/archival-memory", response=list[PassageOut])
-async def insert_archival(
-    request: ApiRequest, agent_id: str, payload: PassageIn
-) -> list[dict[str, Any]]:
-    def work() -> list[dict[str, Any]]:
+async def insert_archival(request: ApiRequest, agent_id: str, payload: PassageIn) -> list[Passage]:
+    def work() -> list[Passage]:
         agent = services.get_agent_for_user(request.auth, agent_id)
         try:
             passage = memory_services.insert_passage(
@@ -343,7 +338,7 @@ async def insert_archival(
             )
         except llm.LLMError as error:
             raise _unavailable(error) from None
-        return [passage_out(passage)]
+        return [passage]
 
     return await offload(work)
 
@@ -532,10 +527,10 @@ def list_messages(
 
 
 @router.get("/{agent_id}/groups", response=list[GroupOut])
-def agent_groups(request: ApiRequest, agent_id: str) -> list[dict[str, Any]]:
+def agent_groups(request: ApiRequest, agent_id: str) -> list[Group]:
     agent = services.get_agent_for_user(request.auth, agent_id)
     group = sleeptime.group_of(agent)
-    return [group_out(group)] if group is not None else []
+    return [group] if group is not None else []
 
 
 @router.post("/{agent_id}/sleeptime/run", response=list[RunOut])
@@ -554,16 +549,16 @@ def list_insights(
     agent_id: str,
     include_dismissed: bool = False,
     limit: int = Query(50, ge=1, le=1000),
-) -> list[dict[str, Any]]:
+) -> list[Insight]:
     agent = services.get_agent_for_user(request.auth, agent_id)
     insights = services.list_insights(agent, include_dismissed=include_dismissed)
-    return [insight_out(insight) for insight in insights[:limit]]
+    return list(insights[:limit])
 
 
 @router.post("/{agent_id}/insights/{insight_id}/dismiss", response=InsightOut)
-def dismiss_insight(request: ApiRequest, agent_id: str, insight_id: str) -> dict[str, Any]:
+def dismiss_insight(request: ApiRequest, agent_id: str, insight_id: str) -> Insight:
     agent = services.get_agent_for_user(request.auth, agent_id)
-    return insight_out(services.dismiss_insight(agent, insight_id))
+    return services.dismiss_insight(agent, insight_id)
 
 
 # --- Context window ------------------------------------------------------------------------

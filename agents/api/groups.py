@@ -8,7 +8,8 @@ from django.db import transaction
 from ninja import Query, Router
 
 from agents import services, sleeptime
-from agents.schemas import GroupOut, GroupUpdateIn, RunOut, group_out, run_out
+from agents.models import Group
+from agents.schemas import GroupOut, GroupUpdateIn, RunOut, run_out
 from config.errors import InvalidRequest
 from config.requests import ApiRequest
 from memory.schemas import MessageOut
@@ -23,20 +24,20 @@ def list_groups(
     after: str | None = None,
     before: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
-) -> list[dict[str, Any]]:
+) -> list[Group]:
     groups = sleeptime.list_groups(
         request.auth, manager_type=manager_type, after=after, before=before, limit=limit
     )
-    return [group_out(group) for group in groups]
+    return list(groups)
 
 
 @groups_router.get("/{group_id}", response=GroupOut)
-def retrieve_group(request: ApiRequest, group_id: str) -> dict[str, Any]:
-    return group_out(sleeptime.get_group_for_user(request.auth, group_id))
+def retrieve_group(request: ApiRequest, group_id: str) -> Group:
+    return sleeptime.get_group_for_user(request.auth, group_id)
 
 
 @groups_router.patch("/{group_id}", response=GroupOut)
-def update_group(request: ApiRequest, group_id: str, payload: GroupUpdateIn) -> dict[str, Any]:
+def update_group(request: ApiRequest, group_id: str, payload: GroupUpdateIn) -> Group:
     group = sleeptime.get_group_for_user(request.auth, group_id)
     config = payload.manager_config
     if config is not None and config.manager_type != group.manager_type:
@@ -60,7 +61,7 @@ def update_group(request: ApiRequest, group_id: str, payload: GroupUpdateIn) -> 
         if payload.description is not None:
             group.description = payload.description
             group.save(update_fields=["description", "updated_at"])
-    return group_out(sleeptime.get_group_for_user(request.auth, group_id))
+    return sleeptime.get_group_for_user(request.auth, group_id)
 
 
 @groups_router.delete("/{group_id}", response=MessageOut)

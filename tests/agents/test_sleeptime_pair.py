@@ -418,11 +418,11 @@ def test_listing_groups_costs_the_same_queries_for_one_or_three(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from agents.schemas import group_out
+    from agents.schemas import GroupOut
     from agents.sleeptime import list_groups
 
     def page() -> list[dict]:
-        return [group_out(group) for group in list_groups(user)]
+        return [GroupOut.from_orm(group).model_dump() for group in list_groups(user)]
 
     make_agent(name="first", enable_sleeptime=True)
     with CaptureQueriesContext(connection) as one:

@@ -15,7 +15,7 @@ from config.errors import InvalidRequest
 from config.pagination import cursor_page
 from memory import services
 from memory.models import AgentBlock, Block, BlockVersion
-from memory.schemas import block_out
+from memory.schemas import BlockOut
 
 
 def as_user(user: Any) -> services.Actor:
@@ -267,7 +267,7 @@ def test_listing_agents_costs_the_same_queries_for_one_or_five_agents(
         states = agents_page(user)
 
     assert len(states) == 5
-    assert all([b["label"] for b in state["blocks"]] == ["persona", "human"] for state in states)
+    assert all([b.label for b in state["blocks"]] == ["persona", "human"] for state in states)
     # The agents (with their groups), their blocks, their sources.
     assert for_one <= 3
 
@@ -294,12 +294,12 @@ def test_listing_the_agents_of_a_block_costs_the_same_for_one_or_five(
 def test_listing_blocks_costs_one_query_for_one_or_five_blocks(user, django_assert_num_queries):
     services.create_block(user, label="b0", value="v")
     with django_assert_num_queries(1):
-        assert len([block_out(b) for b in services.list_blocks(user)]) == 1
+        assert len([BlockOut.from_orm(b) for b in services.list_blocks(user)]) == 1
     for index in range(1, 5):
         services.create_block(user, label=f"b{index}", value="v")
 
     with django_assert_num_queries(1):
-        assert len([block_out(b) for b in services.list_blocks(user)]) == 5
+        assert len([BlockOut.from_orm(b) for b in services.list_blocks(user)]) == 5
 
 
 def test_lists_show_only_the_users_own_agents_and_blocks(user, make_agent, django_user_model):

@@ -24,7 +24,7 @@ from memory.editing import LINE_NUMBER_WARNING
 from memory.models import BlockVersion, Passage
 from sources import ingest, services, tasks
 from sources.models import SourceFile
-from sources.schemas import file_out, job_state
+from sources.schemas import FileOut, job_state
 from tests.llm_server import _BadRequest
 from tests.sources.pdfs import blank_pdf, corrupt_pdf, encrypted_pdf, text_pdf
 
@@ -178,7 +178,7 @@ def test_a_file_that_cannot_be_read_ends_in_error_without_passages(
     job = job_state(failed)
     assert job["status"] == "failed"
     assert job["metadata"]["error"] == failed.error_message
-    assert file_out(failed)["error_message"] == failed.error_message
+    assert FileOut.from_orm(failed).model_dump()["error_message"] == failed.error_message
 
 
 def test_a_pdf_protected_only_by_an_owner_password_is_read(user, llm):

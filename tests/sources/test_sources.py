@@ -15,7 +15,7 @@ from memory import services as memory_services
 from memory.models import Block, BlockVersion, Passage
 from sources import ingest, services
 from sources.models import Source, SourceFile
-from sources.schemas import file_out, job_state
+from sources.schemas import FileOut, job_state
 
 EMBEDDING = "openai/text-embedding-3-small"
 HANDBOOK = "Vacation is 25 days a year. Unused vacation expires at the end of March."
@@ -210,7 +210,7 @@ def test_an_upload_answers_at_once_as_a_pending_file_and_a_created_job(user, llm
 
     upload = upload_text(source, HANDBOOK)
 
-    shown = file_out(upload)
+    shown = FileOut.from_orm(upload).model_dump()
     assert shown["processing_status"] == "pending"
     assert shown["status"] == "created"
     assert shown["file_name"] == "handbook.txt"
