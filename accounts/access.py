@@ -3,8 +3,11 @@
 The organization comes from the API key (a key belongs to one) or, in the browser, from
 the organization picked in the session. The request's `Access` is bound to the user
 object (`bind`), so the services, which take a user, find it with `access_for(user)`;
-a user without a bound access (a test, a command) acts in their first organization, and a
-user who belongs to none gets a personal one of their own.
+a user without a bound access (a test, a command) acts in their first organization.
+
+Reading access never writes. A person who belongs to no organization gets one of their
+own where they enter: when the user is created by Reverie, when they sign in, when a key
+is made for them (`ensure_membership`); access_for refuses one who has none.
 """
 
 from __future__ import annotations
@@ -54,9 +57,17 @@ class Access:
         return self.role == Role.ADMIN
 
 
-def personal_membership(user: Any) -> Membership:
-    """The user's own organization, created on first need, with them as its admin."""
+class NoOrganization(RuntimeError):
+    """The user belongs to no organization (ensure_membership gives them one)."""
+
+
+def ensure_membership(user: Any) -> Membership:
+    """The user's first membership; for one who has none, an organization of their own,
+    with them as its admin. A write: called where a person enters, never to read."""
     with transaction.atomic():
+        first = Membership.objects.filter(user=user).select_related("organization").first()
+        if first is not None:
+            return first
         organization = Organization.objects.create(name=user.get_username())
         return Membership.objects.create(user=user, organization=organization, role=Role.ADMIN)
 
@@ -75,7 +86,12 @@ def membership_in(user: Any, organization_id: str) -> Membership | None:
 
 def default_membership(user: Any) -> Membership:
     first = Membership.objects.filter(user=user).select_related("organization").first()
-    return first if first is not None else personal_membership(user)
+    if first is None:
+        raise NoOrganization(
+            f"User {user.get_username()!r} belongs to no organization; an admin adds them "
+            "to one (manage.py organizations), or they get their own when they sign in."
+        )
+    return first
 
 
 def bind(user: Any, membership: Membership) -> Access:

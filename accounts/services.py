@@ -12,7 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.access import access_for, bind
+from accounts.access import access_for, bind, ensure_membership
 from accounts.models import ApiKey, Membership, Organization, Role
 from config.errors import InvalidRequest, NotFound
 
@@ -32,9 +32,12 @@ def create_api_key(
     """Create a key for `user` acting in `organization` (by default the one they act in
     now); returns the row and the raw key, which is never stored."""
     raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    if organization is None:
+        ensure_membership(user)  # a person given a key enters here
+        organization = access_for(user).organization
     key = ApiKey.objects.create(
         user=user,
-        organization=organization or access_for(user).organization,
+        organization=organization,
         name=name,
         prefix=raw_key[:12],
         key_hash=hash_key(raw_key),
@@ -48,6 +51,7 @@ def get_or_create_user(username: str) -> tuple[AbstractBaseUser, bool]:
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])
+        ensure_membership(user)
     return user, created
 
 

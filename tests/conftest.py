@@ -48,9 +48,9 @@ def llm(llm_server: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sc
 
 @pytest.fixture
 def user(db: Any) -> Any:
-    from django.contrib.auth import get_user_model
+    from tests.factories import make_user
 
-    return get_user_model().objects.create_user(username=f"user-{uuid.uuid4().hex[:8]}")
+    return make_user(f"user-{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture

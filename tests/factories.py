@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.test import Client
 
+from accounts.access import ensure_membership
 from accounts.models import Membership, Organization, Role
 from accounts.services import create_api_key
 from agents import runs, sleeptime
@@ -14,6 +16,15 @@ from agents.loop import InputMessage
 from agents.models import Agent, Group, Run
 from agents.services import AgentSpec, BlockSpec, create_agent, send_message
 from memory.models import Passage
+
+
+def make_user(username: str, **fields: Any) -> Any:
+    """A person in an organization of their own, as Reverie makes users (and as every
+    user is after signing in): they act there unless a test adds them elsewhere."""
+    user = get_user_model().objects.create_user(username=username, **fields)
+    ensure_membership(user)
+    return user
+
 
 TEST_MODEL = "openai/gpt-4.1"
 TEST_EMBEDDING = "openai/text-embedding-3-small"

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from tests.factories import make_user
+
 
 @pytest.fixture
 def signed_in(client: Client, user: Any) -> Client:
@@ -17,6 +19,5 @@ def signed_in(client: Client, user: Any) -> Client:
 
 @pytest.fixture
 def stranger(db: Any) -> Any:
-    from django.contrib.auth import get_user_model
 
-    return get_user_model().objects.create_user(username=f"stranger-{uuid.uuid4().hex[:8]}")
+    return make_user(f"stranger-{uuid.uuid4().hex[:8]}")

@@ -18,6 +18,7 @@ from config.asgi import application
 from config.consumers import FORBIDDEN
 from memory import services as memory_services
 from tests.ade import closed_thread_connection, session_cookie
+from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,8 +34,8 @@ async def _connect(agent_id: str, cookie: bytes | None, query: str = "") -> Webs
 def setup(django_user_model: Any) -> Any:
     from tests.factories import make_agent
 
-    owner = django_user_model.objects.create_user(username="owner", password="pw")
-    stranger = django_user_model.objects.create_user(username="stranger", password="pw")
+    owner = make_user("owner", password="pw")
+    stranger = make_user("stranger", password="pw")
     agent = make_agent(owner, name="live", blocks={"human": "Name: Ada\nLikes: tea"})
     return owner, stranger, agent
 
@@ -132,7 +133,7 @@ async def test_a_settings_change_made_elsewhere_updates_the_page(setup):
 async def test_a_finished_sleeptime_run_adds_its_card_to_the_chat(django_user_model, llm):
     from tests.factories import make_agent
 
-    owner = await sync_to_async(django_user_model.objects.create_user)("o", password="pw")
+    owner = await sync_to_async(make_user)("o", password="pw")
     primary = await closed_thread_connection(make_agent)(
         owner, name="chat", blocks={"human": "Name: ?"}, enable_sleeptime=True
     )

@@ -25,6 +25,7 @@ from sources import ingest, services
 from sources.contexts import file_progress, file_row_context
 from sources.models import FileStatus, Source, SourceFile
 from tests.ade import HTMX, closed_thread_connection, session_cookie
+from tests.factories import make_user
 from tests.sources.pdfs import text_pdf
 
 HANDBOOK = (
@@ -310,7 +311,7 @@ def test_the_file_row_renders_its_percentage_and_an_error(db):
 def _live_setup(django_user_model: Any) -> tuple[Any, Agent, SourceFile, SourceFile]:
     from tests.factories import make_agent
 
-    owner = django_user_model.objects.create_user(username="owner", password="pw")
+    owner = make_user("owner", password="pw")
     agent = make_agent(owner, name="live")
     attached = services.create_source(owner, name="handbook")
     services.attach_source(agent, attached)

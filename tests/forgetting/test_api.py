@@ -12,7 +12,7 @@ from agents.models import Message
 from forgetting import tasks
 from forgetting.models import ForgetJob, Tombstone
 from tests.factories import make_agent as build_agent
-from tests.factories import passage, say
+from tests.factories import make_user, passage, say
 from tests.forgetting.support import contents
 
 
@@ -88,9 +88,8 @@ def test_another_persons_agent_is_not_found_and_nothing_is_forgotten(api, strang
 
 @pytest.fixture
 def stranger_agent(db: Any) -> Any:
-    from django.contrib.auth import get_user_model
 
-    stranger = get_user_model().objects.create_user(username="stranger-forget")
+    stranger = make_user("stranger-forget")
     return build_agent(stranger, name="theirs")
 
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from agents.models import Agent
 from forgetting.models import ForgetJob, Tombstone
 from tests.factories import make_agent as build_agent
-from tests.factories import say
+from tests.factories import make_user, say
 from tests.forgetting.support import contents
 
 
@@ -102,9 +102,8 @@ def test_the_agent_can_be_given_the_forget_tool_and_have_it_taken_away(signed_in
 
 
 def test_another_persons_agent_is_not_found(signed_in, db):
-    from django.contrib.auth import get_user_model
 
-    stranger = get_user_model().objects.create_user(username="stranger-page")
+    stranger = make_user("stranger-page")
     theirs = build_agent(stranger, name="theirs")
 
     assert signed_in.get(page_url(theirs)).status_code == 404

@@ -16,6 +16,7 @@ from config.pagination import cursor_page
 from memory import services
 from memory.models import AgentBlock, Block, BlockVersion
 from memory.schemas import BlockOut
+from tests.factories import make_user
 
 
 def as_user(user: Any) -> services.Actor:
@@ -303,7 +304,7 @@ def test_listing_blocks_costs_one_query_for_one_or_five_blocks(user, django_asse
 
 
 def test_lists_show_only_the_users_own_agents_and_blocks(user, make_agent, django_user_model):
-    stranger = django_user_model.objects.create_user(username="stranger")
+    stranger = make_user("stranger")
     make_agent(name="mine")
     create_agent(stranger, AgentSpec(name="theirs", model="openai/gpt-4.1"))
     services.create_block(stranger, label="secret", value="s")

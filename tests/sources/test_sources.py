@@ -16,6 +16,7 @@ from memory.models import Block, BlockVersion, Passage
 from sources import ingest, services
 from sources.models import Source, SourceFile
 from sources.schemas import FileOut, job_state
+from tests.factories import make_user
 
 EMBEDDING = "openai/text-embedding-3-small"
 HANDBOOK = "Vacation is 25 days a year. Unused vacation expires at the end of March."
@@ -65,11 +66,10 @@ def window_texts(llm) -> list[str]:
 
 
 def test_a_created_source_is_listed_for_its_owner_only(user, db):
-    from django.contrib.auth import get_user_model
 
     handbook = new_source(user, instructions="Note every number.")
     policies = new_source(user, name="policies", description="")
-    stranger = get_user_model().objects.create_user(username="stranger")
+    stranger = make_user("stranger")
     new_source(stranger, name="employee_handbook")
 
     assert [s.name for s in services.list_sources(user)] == ["employee_handbook", "policies"]
