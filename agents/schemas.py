@@ -418,48 +418,69 @@ class RunOut(Schema):
     block_versions: list[dict[str, Any]] | None
     tool_calls: list[dict[str, Any]] | None
 
+    # Letta's Run, with its nulls for empty strings; what a run was asked to do and did
+    # (transcript, edits, tool calls) only on the run itself (RunDetailOut).
+    @staticmethod
+    def resolve_agent_id(run: Run) -> str:
+        return run.run_agent_id
 
-def run_out(
-    run: Run,
-    *,
-    detail: bool = False,
-    versions: list[Any] | None = None,
-    messages: list[Any] | None = None,
-) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": run.id,
-        "agent_id": run.run_agent_id,
-        "status": run.status,
-        "stop_reason": run.stop_reason or None,
-        "metadata": run.metadata,
-        "background": True,
-        "created_at": run.created_at,
-        "completed_at": run.completed_at,
-        "total_duration_ns": run.duration_ms * 1_000_000 if run.duration_ms is not None else None,
-        "primary_agent_id": run.primary_agent_id,
-        "group_id": run.group_id,
-        "trigger": run.trigger,
-        "attempt": run.attempt,
-        "retry_of": run.retry_of or None,
-        "error": run.error or None,
-        "started_at": run.started_at,
-        "not_before": run.not_before,
-        "usage": {
+    @staticmethod
+    def resolve_stop_reason(run: Run) -> str | None:
+        return run.stop_reason or None
+
+    @staticmethod
+    def resolve_background(run: Run) -> bool:
+        return True
+
+    @staticmethod
+    def resolve_total_duration_ns(run: Run) -> int | None:
+        return run.duration_ms * 1_000_000 if run.duration_ms is not None else None
+
+    @staticmethod
+    def resolve_retry_of(run: Run) -> str | None:
+        return run.retry_of or None
+
+    @staticmethod
+    def resolve_error(run: Run) -> str | None:
+        return run.error or None
+
+    @staticmethod
+    def resolve_usage(run: Run) -> dict[str, int]:
+        return {
             "prompt_tokens": run.prompt_tokens,
             "completion_tokens": run.completion_tokens,
             "total_tokens": run.prompt_tokens + run.completion_tokens,
             "step_count": run.step_count,
-        },
-        "duration_ms": run.duration_ms,
-        "changed": bool(run.metadata.get("changed")),
-        "reverted_at": run.reverted_at,
-        "transcript": None,
-        "block_versions": None,
-        "tool_calls": None,
-    }
-    if detail:
-        out["transcript"] = run.transcript
-        out["block_versions"] = [
+        }
+
+    @staticmethod
+    def resolve_changed(run: Run) -> bool:
+        return bool(run.metadata.get("changed"))
+
+    @staticmethod
+    def resolve_transcript(run: Run) -> str | None:
+        return None
+
+    @staticmethod
+    def resolve_block_versions(run: Run) -> list[dict[str, Any]] | None:
+        return None
+
+    @staticmethod
+    def resolve_tool_calls(run: Run) -> list[dict[str, Any]] | None:
+        return None
+
+
+class RunDetailOut(RunOut):
+    """One run with what it read, its edits and its tool calls. The handler gives the run
+    its `versions` and `messages` (runs.run_versions, runs.run_messages)."""
+
+    @staticmethod
+    def resolve_transcript(run: Run) -> str | None:
+        return run.transcript
+
+    @staticmethod
+    def resolve_block_versions(run: Run) -> list[dict[str, Any]] | None:
+        return [
             {
                 "block_id": version.block_id,
                 "label": version.label,
@@ -469,11 +490,14 @@ def run_out(
                 "created_at": version.created_at,
                 "diff": version_diff(version),
             }
-            for version in versions or []
+            for version in getattr(run, "versions", [])
         ]
+
+    @staticmethod
+    def resolve_tool_calls(run: Run) -> list[dict[str, Any]] | None:
         # A document digest's agent is deleted when it ends; its calls live on the run.
-        out["tool_calls"] = _tool_calls(messages or []) or run.metadata.get("tool_calls") or []
-    return out
+        messages = getattr(run, "messages", [])
+        return _tool_calls(messages) or run.metadata.get("tool_calls") or []
 
 
 def _tool_calls(messages: list[Any]) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ import llm
 from agents import services, sleeptime
 from agents.letta_format import Rendering, iso, render_all
 from agents.loop import InputMessage, TurnResult
-from agents.models import Agent, Group, Insight, Message
+from agents.models import Agent, Group, Insight, Message, Run
 from agents.schemas import (
     AgentCreateIn,
     AgentStateOut,
@@ -30,7 +30,6 @@ from agents.schemas import (
     RunOut,
     agent_states,
     fresh_state,
-    run_out,
     tool_out,
 )
 from agents.tools import TOOLS
@@ -534,13 +533,13 @@ def agent_groups(request: ApiRequest, agent_id: str) -> list[Group]:
 
 
 @router.post("/{agent_id}/sleeptime/run", response=list[RunOut])
-def run_sleeptime_now(request: ApiRequest, agent_id: str) -> list[dict[str, Any]]:
+def run_sleeptime_now(request: ApiRequest, agent_id: str) -> list[Run]:
     """Start the agent's sleep-time agents now (or join the run already queued)."""
     agent = services.get_agent_for_user(request.auth, agent_id)
     group = sleeptime.group_of(agent)
     if group is None:
         raise InvalidRequest("This agent has no sleep-time agent; enable sleep-time first.")
-    return [run_out(run) for run in sleeptime.run_now(group)]
+    return sleeptime.run_now(group)
 
 
 @router.get("/{agent_id}/insights", response=list[InsightOut])

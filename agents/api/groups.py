@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 from ninja import Query, Router
 
 from agents import services, sleeptime
-from agents.models import Group
-from agents.schemas import GroupOut, GroupUpdateIn, RunOut, run_out
+from agents.models import Group, Run
+from agents.schemas import GroupOut, GroupUpdateIn, RunOut
 from config.errors import InvalidRequest
 from config.requests import ApiRequest
 from memory.schemas import MessageOut
@@ -71,7 +69,7 @@ def delete_group(request: ApiRequest, group_id: str) -> dict[str, str]:
 
 
 @groups_router.post("/{group_id}/run", response=list[RunOut])
-def run_group_now(request: ApiRequest, group_id: str) -> list[dict[str, Any]]:
+def run_group_now(request: ApiRequest, group_id: str) -> list[Run]:
     """Start the group's sleep-time agents now (or join the run already queued)."""
     group = sleeptime.get_group_for_user(request.auth, group_id)
-    return [run_out(run) for run in sleeptime.run_now(group)]
+    return sleeptime.run_now(group)

@@ -7,7 +7,8 @@ from typing import Any, Literal
 from ninja import Query, Router, Schema
 
 from agents import runs
-from agents.schemas import RunOut, run_out
+from agents.models import Run
+from agents.schemas import RunDetailOut, RunOut
 from agents.services import message_page
 from config.requests import ApiRequest
 from memory.services import Actor
@@ -34,7 +35,7 @@ def list_runs(
     limit: int = Query(50, ge=1, le=1000),
     order: Literal["asc", "desc"] = "desc",
     ascending: bool | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Run]:
     wanted = [*(agent_ids or []), *([agent_id] if agent_id else [])]
     page = runs.list_runs(
         request.auth,
@@ -46,7 +47,7 @@ def list_runs(
         limit=limit,
         ascending=ascending if ascending is not None else order == "asc",
     )
-    return [run_out(run) for run in page]
+    return list(page)
 
 
 @runs_router.get("/active", response=list[RunOut])
@@ -54,22 +55,19 @@ def list_active_runs(
     request: ApiRequest,
     agent_id: str | None = None,
     agent_ids: list[str] = Query(None),
-) -> list[dict[str, Any]]:
+) -> list[Run]:
     """Runs waiting or working (the 0.1.x SDK's `runs.list_active`)."""
     wanted = [*(agent_ids or []), *([agent_id] if agent_id else [])]
     page = runs.list_runs(request.auth, agent_ids=wanted or None, active=True, limit=1000)
-    return [run_out(run) for run in page]
+    return list(page)
 
 
-@runs_router.get("/{run_id}", response=RunOut)
-def retrieve_run(request: ApiRequest, run_id: str) -> dict[str, Any]:
+@runs_router.get("/{run_id}", response=RunDetailOut)
+def retrieve_run(request: ApiRequest, run_id: str) -> Run:
     run = runs.get_run_for_user(request.auth, run_id)
-    return run_out(
-        run,
-        detail=True,
-        versions=runs.run_versions(run),
-        messages=list(runs.run_messages(run)),
-    )
+    run.versions = runs.run_versions(run)  # type: ignore[attr-defined]
+    run.messages = list(runs.run_messages(run))  # type: ignore[attr-defined]
+    return run
 
 
 @runs_router.get("/{run_id}/messages")
