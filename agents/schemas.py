@@ -11,7 +11,7 @@ from pydantic.json_schema import JsonDict, JsonValue
 from agents.models import Agent, AgentType, Group, Insight, Run
 from agents.tools import TOOLS
 from config.schemas import HANDLE_PATTERN, INT32, NOT_BLANK, In
-from memory.models import EMBEDDING_DIM, AgentBlock
+from memory.models import EMBEDDING_DIM, AgentBlock, Block
 from memory.schemas import BlockIn, BlockOut
 from memory.services import version_diff
 
@@ -198,6 +198,73 @@ class AgentStateOut(Schema):
     created_at: datetime
     updated_at: datetime
 
+    # Letta's AgentState from an agent read with its relations (with_relations): the
+    # configs as Letta spells them, its blocks twice (memory.blocks and blocks), its group
+    # twice (the 1.x and 0.1.x names), nulls for empty strings.
+    @staticmethod
+    def resolve_description(agent: Agent) -> str | None:
+        return agent.description or None
+
+    @staticmethod
+    def resolve_llm_config(agent: Agent) -> dict[str, Any]:
+        return llm_config(agent)
+
+    @staticmethod
+    def resolve_embedding_config(agent: Agent) -> dict[str, Any]:
+        return embedding_config(agent)
+
+    @staticmethod
+    def resolve_model(agent: Agent) -> str:
+        return agent.llm_handle
+
+    @staticmethod
+    def resolve_embedding(agent: Agent) -> str:
+        return agent.embedding_handle
+
+    @staticmethod
+    def resolve_memory(agent: Agent) -> dict[str, Any]:
+        return {"blocks": _blocks(agent), "file_blocks": [], "prompt_template": ""}
+
+    @staticmethod
+    def resolve_blocks(agent: Agent) -> list[Block]:
+        return _blocks(agent)
+
+    @staticmethod
+    def resolve_tools(agent: Agent) -> list[dict[str, Any]]:
+        return [tool_out(name) for name in agent.tools if name in TOOLS]
+
+    @staticmethod
+    def resolve_sources(agent: Agent) -> list[Any]:
+        return list(_part("sources", agent, []))
+
+    @staticmethod
+    def resolve_multi_agent_group(agent: Agent) -> dict[str, Any] | None:
+        return _managed_group(agent)
+
+    @staticmethod
+    def resolve_managed_group(agent: Agent) -> dict[str, Any] | None:
+        return _managed_group(agent)
+
+    @staticmethod
+    def resolve_identity_ids(agent: Agent) -> list[str]:
+        return []
+
+    @staticmethod
+    def resolve_last_stop_reason(agent: Agent) -> str | None:
+        return agent.last_stop_reason or None
+
+    @staticmethod
+    def resolve_created_by_id(agent: Agent) -> str:
+        return f"user-{agent.owner_id}"
+
+    @staticmethod
+    def resolve_last_updated_by_id(agent: Agent) -> str:
+        return f"user-{agent.owner_id}"
+
+
+def _blocks(agent: Agent) -> list[Block]:
+    return [link.block for link in agent.block_links.all()]
+
 
 def llm_config(agent: Agent) -> dict[str, Any]:
     provider, _, model = agent.llm_handle.partition("/")
@@ -319,51 +386,16 @@ def _part(key: str, agent: Agent, missing: Any) -> Any:
     return part(agent) if part is not None else missing
 
 
-def agent_state(agent: Agent) -> dict[str, Any]:
-    blocks = [link.block for link in agent.block_links.all()]
-    group = _managed_group(agent)
-    owner_id = f"user-{agent.owner_id}"
-    return {
-        "id": agent.id,
-        "name": agent.name,
-        "description": agent.description or None,
-        "system": agent.system,
-        "agent_type": agent.agent_type,
-        "llm_config": llm_config(agent),
-        "embedding_config": embedding_config(agent),
-        "model": agent.llm_handle,
-        "embedding": agent.embedding_handle,
-        "memory": {"blocks": blocks, "file_blocks": [], "prompt_template": ""},
-        "blocks": blocks,
-        "tools": [tool_out(name) for name in agent.tools if name in TOOLS],
-        "tool_rules": agent.tool_rules,
-        "sources": _part("sources", agent, []),
-        "tags": agent.tags,
-        "metadata": agent.metadata,
-        "timezone": agent.timezone,
-        "enable_sleeptime": agent.enable_sleeptime,
-        "multi_agent_group": group,
-        "managed_group": group,
-        "identity_ids": [],
-        "last_stop_reason": agent.last_stop_reason or None,
-        "last_run_completion": agent.last_run_completion,
-        "last_run_duration_ms": agent.last_run_duration_ms,
-        "created_by_id": owner_id,
-        "last_updated_by_id": owner_id,
-        "created_at": agent.created_at,
-        "updated_at": agent.updated_at,
-    }
-
-
-def agent_states(agents: Iterable[Agent] | QuerySet[Agent]) -> list[dict[str, Any]]:
+def agent_states(agents: Iterable[Agent] | QuerySet[Agent]) -> list[Agent]:
+    """Agents to answer as AgentStates: a query gets what they show in a fixed few."""
     if isinstance(agents, QuerySet):
         agents = with_relations(agents)
-    return [agent_state(agent) for agent in agents]
+    return list(agents)
 
 
-def fresh_state(agent: Agent) -> dict[str, Any]:
-    """The AgentState of `agent` re-read with its relations (after a change)."""
-    return agent_state(with_relations(Agent.objects.filter(pk=agent.pk)).get())
+def fresh_state(agent: Agent) -> Agent:
+    """`agent` re-read with what its AgentState shows (after a change)."""
+    return with_relations(Agent.objects.filter(pk=agent.pk)).get()
 
 
 def _only_null(schema: dict[str, Any]) -> None:

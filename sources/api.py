@@ -10,6 +10,7 @@ from typing import Any, Literal, TypeVar
 from ninja import File, Query, Router, UploadedFile
 
 from agents import services as agent_services
+from agents.models import Agent
 from agents.schemas import AgentStateOut, fresh_state
 from config.errors import PayloadTooLarge
 from config.pagination import cursor_page
@@ -204,7 +205,7 @@ def _agent_routes(kind: str) -> None:
         response=AgentStateOut,
         operation_id=f"attach_{kind}",
     )
-    def attach(request: ApiRequest, agent_id: str, source_id: str) -> dict[str, Any]:
+    def attach(request: ApiRequest, agent_id: str, source_id: str) -> Agent:
         agent = agent_services.get_agent_for_user(request.auth, agent_id)
         services.attach_source(agent, services.get_source_for_user(request.auth, source_id))
         return fresh_state(agent)
@@ -214,7 +215,7 @@ def _agent_routes(kind: str) -> None:
         response=AgentStateOut,
         operation_id=f"detach_{kind}",
     )
-    def detach(request: ApiRequest, agent_id: str, source_id: str) -> dict[str, Any]:
+    def detach(request: ApiRequest, agent_id: str, source_id: str) -> Agent:
         agent = agent_services.get_agent_for_user(request.auth, agent_id)
         services.detach_source(agent, services.get_source_for_user(request.auth, source_id))
         return fresh_state(agent)

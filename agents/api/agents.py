@@ -124,7 +124,7 @@ def _spec(payload: AgentCreateIn) -> services.AgentSpec:
 
 
 @router.post("", response=AgentStateOut)
-def create_agent(request: ApiRequest, payload: AgentCreateIn) -> dict[str, Any]:
+def create_agent(request: ApiRequest, payload: AgentCreateIn) -> Agent:
     agent = services.create_agent(request.auth, _spec(payload))
     return fresh_state(agent)
 
@@ -140,7 +140,7 @@ def list_agents(
     before: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
     ascending: bool = True,
-) -> list[dict[str, Any]]:
+) -> list[Agent]:
     agents = services.list_agents(
         request.auth,
         name=name,
@@ -156,12 +156,12 @@ def list_agents(
 
 
 @router.get("/{agent_id}", response=AgentStateOut)
-def retrieve_agent(request: ApiRequest, agent_id: str) -> dict[str, Any]:
+def retrieve_agent(request: ApiRequest, agent_id: str) -> Agent:
     return fresh_state(services.get_agent_for_user(request.auth, agent_id))
 
 
 @router.patch("/{agent_id}", response=AgentStateOut)
-def update_agent(request: ApiRequest, agent_id: str, payload: AgentUpdateIn) -> dict[str, Any]:
+def update_agent(request: ApiRequest, agent_id: str, payload: AgentUpdateIn) -> Agent:
     agent = services.get_agent_for_user(request.auth, agent_id)
     changes = payload.model_dump(exclude_unset=True, exclude_none=True)
     if payload.llm_config is not None:
@@ -224,14 +224,14 @@ def agent_blocks(
 
 
 @router.patch("/{agent_id}/core-memory/blocks/attach/{block_id}", response=AgentStateOut)
-def attach_block(request: ApiRequest, agent_id: str, block_id: str) -> dict[str, Any]:
+def attach_block(request: ApiRequest, agent_id: str, block_id: str) -> Agent:
     agent = services.get_agent_for_user(request.auth, agent_id)
     sleeptime.attach_block(agent, memory_services.get_block_for_user(request.auth, block_id))
     return fresh_state(agent)
 
 
 @router.patch("/{agent_id}/core-memory/blocks/detach/{block_id}", response=AgentStateOut)
-def detach_block(request: ApiRequest, agent_id: str, block_id: str) -> dict[str, Any]:
+def detach_block(request: ApiRequest, agent_id: str, block_id: str) -> Agent:
     agent = services.get_agent_for_user(request.auth, agent_id)
     sleeptime.detach_block(agent, block_id)
     return fresh_state(agent)

@@ -3,8 +3,6 @@ are the memory app's, memory/api.py)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from ninja import Query, Router
 
 from agents.models import Agent
@@ -23,7 +21,7 @@ def block_agents(
     after: str | None = None,
     before: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
-) -> list[dict[str, Any]]:
+) -> list[Agent]:
     block = memory_services.get_block_for_user(request.auth, block_id)
     agents = Agent.objects.filter(block_links__block=block)
     return agent_states(cursor_page(agents, after=after, before=before, limit=limit))

@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from agents.models import Agent
-from agents.schemas import agent_states
+from agents.schemas import AgentStateOut, agent_states
 from agents.services import AgentSpec, BlockSpec, create_agent, delete_agent, list_agents
 from config.errors import InvalidRequest
 from config.pagination import cursor_page
@@ -253,7 +253,7 @@ def count_queries(action: Any) -> int:
 
 
 def agents_page(user: Any) -> list[dict[str, Any]]:
-    return agent_states(list_agents(user))
+    return [AgentStateOut.from_orm(a).model_dump() for a in agent_states(list_agents(user))]
 
 
 def test_listing_agents_costs_the_same_queries_for_one_or_five_agents(
@@ -268,7 +268,7 @@ def test_listing_agents_costs_the_same_queries_for_one_or_five_agents(
         states = agents_page(user)
 
     assert len(states) == 5
-    assert all([b.label for b in state["blocks"]] == ["persona", "human"] for state in states)
+    assert all([b["label"] for b in state["blocks"]] == ["persona", "human"] for state in states)
     # The agents (with their groups), their blocks, their sources.
     assert for_one <= 3
 
@@ -279,7 +279,8 @@ def test_listing_the_agents_of_a_block_costs_the_same_for_one_or_five(
     shared = services.create_block(user, label="team", value="t")
 
     def page() -> list[dict[str, Any]]:
-        return agent_states(cursor_page(Agent.objects.filter(block_links__block=shared)))
+        agents = agent_states(cursor_page(Agent.objects.filter(block_links__block=shared)))
+        return [AgentStateOut.from_orm(a).model_dump() for a in agents]
 
     make_agent(name="agent-0", blocks={"human": "h"}, block_ids=[shared.id])
     for_one = count_queries(page)
