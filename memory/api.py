@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from ninja import Query, Router
 
 from config.requests import ApiRequest
 from memory import services
-from memory.models import Block
+from memory.models import Block, BlockVersion
 from memory.schemas import (
     BlockIn,
     BlockOut,
@@ -16,7 +16,6 @@ from memory.schemas import (
     BlockUpdateIn,
     BlockVersionOut,
     MessageOut,
-    version_out,
 )
 
 blocks_router = Router(tags=["blocks"])
@@ -89,12 +88,12 @@ def block_history(
     limit: int = Query(50, ge=1, le=1000),
     before: int | None = None,
     order: Literal["asc", "desc"] = "desc",
-) -> list[dict[str, Any]]:
+) -> list[BlockVersion]:
     """Every change of the block: who (a person, an agent and its run), when, and the
     unified diff against the version before."""
     block = services.get_block_for_user(request.auth, block_id)
     versions = services.block_history(block, limit=limit, before=before, ascending=order == "asc")
-    return [version_out(version, services.version_diff(version)) for version in versions]
+    return list(versions)
 
 
 @blocks_router.post("/{block_id}/revert", response=BlockOut)

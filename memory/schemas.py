@@ -8,6 +8,7 @@ from pydantic.json_schema import JsonDict
 
 from config.schemas import INT32, NOT_BLANK, In, Moment
 from memory.models import Block, BlockVersion, Passage
+from memory.services import version_diff
 
 # A label has something besides spaces (config/schemas.py).
 LABEL: JsonDict = {
@@ -128,28 +129,35 @@ class BlockVersionOut(Schema):
     created_at: datetime
     diff: str
 
+    @staticmethod
+    def resolve_version(version: BlockVersion) -> int:
+        return version.number
 
-def version_out(version: BlockVersion, diff: str) -> dict[str, Any]:
-    if version.actor_type == "user":
-        actor_id = f"user-{version.actor_user_id}" if version.actor_user_id else None
-    else:
-        actor_id = version.actor_agent_id or None
-    return {
-        "version": version.number,
-        "block_id": version.block_id,
-        "label": version.label,
-        "value": version.value,
-        "previous_value": version.previous_value,
-        "limit": version.limit,
-        "description": version.description or None,
-        "actor_type": version.actor_type,
-        "actor_id": actor_id,
-        "run_id": version.run_id or None,
-        "tool_call_id": version.tool_call_id or None,
-        "reverts": version.reverts or None,
-        "created_at": version.created_at,
-        "diff": diff,
-    }
+    @staticmethod
+    def resolve_description(version: BlockVersion) -> str | None:
+        return version.description or None
+
+    @staticmethod
+    def resolve_actor_id(version: BlockVersion) -> str | None:
+        if version.actor_type == "user":
+            return f"user-{version.actor_user_id}" if version.actor_user_id else None
+        return version.actor_agent_id or None
+
+    @staticmethod
+    def resolve_run_id(version: BlockVersion) -> str | None:
+        return version.run_id or None
+
+    @staticmethod
+    def resolve_tool_call_id(version: BlockVersion) -> str | None:
+        return version.tool_call_id or None
+
+    @staticmethod
+    def resolve_reverts(version: BlockVersion) -> str | None:
+        return version.reverts or None
+
+    @staticmethod
+    def resolve_diff(version: BlockVersion) -> str:
+        return version_diff(version)
 
 
 class BlockRevertIn(In):
