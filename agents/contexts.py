@@ -3,6 +3,7 @@ renders again when they change: both render the same partials from these."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from agents.forms import AgentConfigForm, embedding_suggestions, model_suggestions
@@ -22,3 +23,20 @@ def config_context(
         "config_models": model_suggestions() if form is not None else [],
         "config_embeddings": embedding_suggestions() if form is not None else [],
     }
+
+
+# Panels of the page that apps above this one show: the sources app adds its panel's
+# context when it starts (sources/apps.py), as feature apps add their tools.
+PAGE_PARTS: list[Callable[[Agent], dict[str, Any]]] = []
+
+
+def register_page_part(part: Callable[[Agent], dict[str, Any]]) -> None:
+    PAGE_PARTS.append(part)
+
+
+def page_parts(agent: Agent) -> dict[str, Any]:
+    """The context of every panel other apps contribute to `agent`'s page."""
+    context: dict[str, Any] = {}
+    for part in PAGE_PARTS:
+        context.update(part(agent))
+    return context

@@ -8,10 +8,14 @@ class SourcesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Here, not at import: the schemas read the app's models.
+        # What the sources app adds to an agent's page and state. Here, not at import:
+        # these read the app's models.
+        from agents.contexts import register_page_part
         from agents.schemas import register_state_part
+        from sources.contexts import sources_context
         from sources.schemas import SourceOut
 
+        register_page_part(sources_context)
         register_state_part(
             "sources",
             lambda agent: [

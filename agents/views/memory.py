@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models import Model, Prefetch, QuerySet, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -15,7 +15,7 @@ from agents import services
 from agents.views.access import agent_or_404
 from config.errors import NotFound
 from memory import services as memory_services
-from sources.models import SourceFile
+from memory.models import Passage
 
 # --- Archival memory and the context window ------------------------------------------------
 
@@ -45,7 +45,7 @@ def archival(request: HttpRequest, agent_id: str) -> HttpResponse:
     # Two queries for the page's sources and files, however many passages it shows; an
     # unprocessed file's stored bytes are never loaded.
     prefetch_related_objects(
-        page, "source", Prefetch("file", queryset=SourceFile.objects.defer("content"))
+        page, "source", Prefetch("file", queryset=_files_without_their_bytes())
     )
     older = ""
     if len(passages) > ARCHIVAL_PAGE:
@@ -53,6 +53,13 @@ def archival(request: HttpRequest, agent_id: str) -> HttpResponse:
         older = f"?{urlencode(params)}"
     context = {"agent": agent, "passages": page, "query": query, "after": after, "older": older}
     return render(request, "agents/archival.html", context)
+
+
+def _files_without_their_bytes() -> QuerySet[Any]:
+    """The files passages came from, without their stored bytes. The model is the sources
+    app's, reached through the relation: this page imports nothing of the apps above."""
+    files = cast(type[Model], Passage._meta.get_field("file").related_model)
+    return files._default_manager.defer("content")
 
 
 class ContextPart(TypedDict):

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import reswap, retarget
 
 from agents import chat, services, sleeptime
-from agents.contexts import config_context
+from agents.contexts import config_context, page_parts
 from agents.forms import (
     AgentConfigForm,
     AgentCreateForm,
@@ -37,7 +37,6 @@ from config.env import configured_providers
 from config.errors import InvalidRequest, NotFound
 from config.htmx import HtmxHttpRequest, vary_on_htmx, wants_partial
 from memory import services as memory_services
-from sources.contexts import sources_context
 
 # The list is not paginated yet; past this many rows the search narrows it down.
 LIST_LIMIT = 200
@@ -177,7 +176,7 @@ def _detail_context(
             )
         ),
         "insights": list(services.list_insights(agent)[:20]),
-        **sources_context(agent),
+        **page_parts(agent),
     }
 
 
