@@ -120,8 +120,10 @@ def _check_handle(handle: str, what: str) -> None:
 def _check_tools(names: list[str]) -> None:
     unknown = [name for name in names if name not in TOOLS]
     if unknown:
+        # Letta's wording: Letta Code reads it as "install the base tools, or go without".
+        missing = ", ".join(repr(name) for name in unknown)
         raise InvalidRequest(
-            f"Unknown tool(s): {', '.join(unknown)}. Available: {', '.join(sorted(TOOLS))}."
+            f"Tools not found by name: {{{missing}}}. Available: {', '.join(sorted(TOOLS))}."
         )
 
 

@@ -7,6 +7,9 @@ from accounts import views as accounts_views
 from config.api import api
 from config.views import home
 
+# An unknown /v1 route answers JSON like every API error (config/views.py).
+handler404 = "config.views.not_found"
+
 urlpatterns = [
     path("", home, name="home"),
     path("login/", accounts_views.LoginView.as_view(), name="login"),

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views.defaults import page_not_found
+
+API_PREFIX = "/v1/"
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -9,3 +12,11 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("agents:list")
     return render(request, "home.html")
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A page that does not exist: for the API, the JSON every other error answers with
+    (an SDK prints `detail`, not an HTML page); elsewhere Django's page."""
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse({"detail": f"Not found: {request.method} {request.path}"}, status=404)
+    return page_not_found(request, exception)

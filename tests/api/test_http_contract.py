@@ -29,6 +29,25 @@ def test_the_openapi_schema_and_docs_are_served(db):
     assert Client().get("/v1/docs").status_code == 200
 
 
+def test_an_unknown_api_route_is_a_json_404_and_an_unknown_page_stays_html(db):
+    response = Client().get("/v1/no-such-route/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found: GET /v1/no-such-route/"}
+    page = Client().get("/no-such-page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+
+
+def test_unknown_tools_are_refused_in_lettas_words_and_no_agent_is_made(api):
+    body = {"name": "coder", "model": "openai/gpt-4.1", "tools": ["web_search", "fetch_webpage"]}
+    response = post(api, "/v1/agents/", body)
+    assert response.status_code == 400
+    # Letta Code recognises this wording and retries without server tools.
+    assert response.json()["detail"].startswith(
+        "Tools not found by name: {'web_search', 'fetch_webpage'}."
+    )
+    assert api.get("/v1/agents/").json() == []
+
+
 def test_a_request_without_a_key_is_a_401_with_a_detail(db):
     response = Client().get("/v1/agents/")
     assert response.status_code == 401
