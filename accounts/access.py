@@ -100,6 +100,11 @@ def bind(user: Any, membership: Membership) -> Access:
     return access
 
 
+def bound_access(user: Any) -> Access | None:
+    """The access bound to `user` for this request, if any (no fallback, no query)."""
+    return getattr(user, _ATTRIBUTE, None)
+
+
 def access_for(user: Any) -> Access:
     """The access bound to `user` for this request, else their first organization's.
 

@@ -13,8 +13,9 @@ from django.shortcuts import render
 
 from accounts.access import (
     Access,
-    access_for,
+    NoOrganization,
     bind,
+    bound_access,
     default_membership,
     membership_in,
     memberships,
@@ -66,7 +67,15 @@ class AccessMiddleware:
     ) -> HttpResponse | None:
         if not request.user.is_authenticated or request.path.startswith(OWN_RULES):
             return None
-        access = session_access(request.user, request.session)
+        try:
+            access = session_access(request.user, request.session)
+        except NoOrganization:
+            # Taken out of their last organization while signed in: nothing here is
+            # theirs to see until an admin adds them again (signing in afresh gives
+            # them one of their own).
+            if getattr(view, "reverie_any_role", False):
+                return None  # logging out
+            return render(request, "accounts/no_organization.html", status=403)
         if request.method in SAFE_METHODS or access.can_edit:
             return None
         if getattr(view, "reverie_any_role", False):
@@ -81,4 +90,8 @@ def access_context(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or request.path.startswith(OWN_RULES):
         return {}
-    return {"access": access_for(user), "organizations": lambda: memberships(user)}
+    # The access AccessMiddleware bound; none for a person in no organization.
+    access = bound_access(user)
+    if access is None:
+        return {}
+    return {"access": access, "organizations": lambda: memberships(user)}

@@ -40,7 +40,8 @@ from typing import Any
 import httpx
 
 from bench.common import Context, summary
-from bench.stack import MemoryEdits, Stack, create_agent, live_stack, send, wait_for
+from bench.stack import MemoryEdits, Stack, create_agent, live_stack, send
+from tests.live import wait_until
 
 CONVERSATIONS = 50
 SECONDS = 60
@@ -221,7 +222,7 @@ def run(ctx: Context) -> dict[str, Any]:
         elapsed = time.perf_counter() - started
         agent_ids = [c.agent_id for c in conversations]
         drain_started = time.perf_counter()
-        wait_for(
+        wait_until(
             lambda: (
                 not Run.objects.filter(
                     primary_agent_id__in=agent_ids, status__in=ACTIVE_RUN_STATUSES

@@ -12,9 +12,8 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,18 +169,6 @@ def database_backends() -> list[int]:
             "AND pid <> pg_backend_pid()"
         )
         return [int(row[0]) for row in cursor.fetchall()]
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll until `predicate` returns something truthy, and return it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
 
 
 def create_agent(client: httpx.Client, name: str, **fields: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
+from accounts.access import NoOrganization
 from accounts.middleware import session_access
 from agents import chat
 from agents.contexts import config_context
@@ -151,7 +152,11 @@ class AgentConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             return None
         # The organization picked in the browser's session, as for the page itself.
-        access = session_access(user, self.scope["session"])
+        try:
+            access = session_access(user, self.scope["session"])
+        except NoOrganization:
+            return None  # refused like an agent they may not see
+
         return Agent.objects.filter(organization=access.organization, pk=self.agent_id).first()
 
     @database_sync_to_async

@@ -95,7 +95,28 @@ class SourceOut(Schema):
         return f"user-{source.owner_id}"
 
 
-class FileOut(Schema):
+class _AsJob(Schema):
+    """A file as a Letta Job too, so 0.1.x's `while job.status != "completed"` loop works
+    (job_state)."""
+
+    status: str
+    job_type: str
+    metadata: dict[str, Any]
+
+    @staticmethod
+    def resolve_status(upload: SourceFile) -> str:
+        return str(job_state(upload)["status"])
+
+    @staticmethod
+    def resolve_job_type(upload: SourceFile) -> str:
+        return "file_processing"
+
+    @staticmethod
+    def resolve_metadata(upload: SourceFile) -> dict[str, Any]:
+        return dict(job_state(upload)["metadata"])
+
+
+class FileOut(_AsJob):
     id: str
     source_id: str
     folder_id: str
@@ -115,10 +136,6 @@ class FileOut(Schema):
     windows_digested: int
     estimate: dict[str, Any]
     content_hash: str
-    # The file as a Letta Job too, so 0.1.x's `while job.status != "completed"` loop works.
-    status: str
-    job_type: str
-    metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
@@ -143,39 +160,12 @@ class FileOut(Schema):
     def resolve_error_message(upload: SourceFile) -> str | None:
         return upload.error_message or None
 
-    @staticmethod
-    def resolve_status(upload: SourceFile) -> str:
-        return str(job_state(upload)["status"])
 
-    @staticmethod
-    def resolve_job_type(upload: SourceFile) -> str:
-        return "file_processing"
-
-    @staticmethod
-    def resolve_metadata(upload: SourceFile) -> dict[str, Any]:
-        return dict(job_state(upload)["metadata"])
-
-
-class JobOut(Schema):
+class JobOut(_AsJob):
     id: str
-    status: str
-    job_type: str
-    metadata: dict[str, Any]
     created_at: datetime
     completed_at: datetime | None
     updated_at: datetime
-
-    @staticmethod
-    def resolve_status(upload: SourceFile) -> str:
-        return str(job_state(upload)["status"])
-
-    @staticmethod
-    def resolve_job_type(upload: SourceFile) -> str:
-        return "file_processing"
-
-    @staticmethod
-    def resolve_metadata(upload: SourceFile) -> dict[str, Any]:
-        return dict(job_state(upload)["metadata"])
 
 
 def job_state(upload: SourceFile) -> dict[str, Any]:

@@ -57,3 +57,20 @@ def test_signing_in_again_keeps_the_organization_a_person_was_added_to(db):
     assert list(
         Membership.objects.filter(user=person).values_list("organization__name", flat=True)
     ) == ["acme"]
+
+
+def test_a_person_taken_out_of_their_last_organization_is_told_so_and_can_log_out(db):
+    person = get_user_model().objects.create_user(username="vi", password="a long passphrase")
+    team = Organization.objects.create(name="acme")
+    membership = Membership.objects.create(user=person, organization=team, role=Role.VIEWER)
+    browser = Client()
+    browser.post("/login/", {"username": "vi", "password": "a long passphrase"})
+    assert browser.get("/agents/").status_code == 200
+
+    membership.delete()  # an admin removes them meanwhile
+    page = browser.get("/agents/")
+
+    assert page.status_code == 403
+    assert "no longer belong to any organization" in page.content.decode()
+    assert not Organization.objects.exclude(pk=team.pk).exists()  # nothing was created
+    assert browser.post("/logout/").status_code == 302
