@@ -116,7 +116,7 @@ def runs_with_counts(runs: QuerySet[Run]) -> QuerySet[Run]:
 
 def recent_runs(agent: Agent) -> list[Run]:
     """The agent's newest background runs, newest first."""
-    runs = Run.objects.filter(primary_agent=agent).order_by("-created_at", "-id")
+    runs = Run.objects.background().filter(primary_agent=agent).order_by("-created_at", "-id")
     return list(runs_with_counts(runs)[:RECENT_RUNS])
 
 
@@ -134,8 +134,10 @@ def chat_log(agent: Agent) -> list[ChatItem]:
     newest = list(Message.objects.filter(agent=agent).order_by("-seq")[:CHAT_HISTORY])
     newest.reverse()
     items = chat_items(newest)
-    finished = Run.objects.filter(primary_agent=agent, completed_at__isnull=False).exclude(
-        status__in=ACTIVE_RUN_STATUSES
+    finished = (
+        Run.objects.background()
+        .filter(primary_agent=agent, completed_at__isnull=False)
+        .exclude(status__in=ACTIVE_RUN_STATUSES)
     )
     if len(newest) == CHAT_HISTORY:  # older runs belong with the messages not shown
         finished = finished.filter(completed_at__gte=newest[0].created_at)

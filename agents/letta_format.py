@@ -36,7 +36,7 @@ def _base(message: Message, kind: str, index: int) -> dict[str, Any]:
         "otid": f"{message.uid.removeprefix('message-')}-{index}",
         "sender_id": message.sender_id or None,
         "step_id": f"step-{message.turn_id}-{message.step}" if message.turn_id else None,
-        "run_id": None,
+        "run_id": message.run_id or None,
         "seq_id": message.seq,
         "is_err": None,
     }

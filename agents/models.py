@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from accounts.querysets import OrganizationQuerySet
-from config.ids import agent_id, group_id, insight_id, message_id, run_id
+from config.ids import agent_id, conversation_id, group_id, insight_id, message_id, run_id
 
 
 class AgentType(models.TextChoices):
@@ -24,6 +24,13 @@ class GroupQuerySet(OrganizationQuerySet["Group"]):
 
 
 class RunQuerySet(OrganizationQuerySet["Run"]):
+    def background(self) -> RunQuerySet:
+        """Sleep-time, digest and forget runs: work nobody waits for, without the turns
+        people and clients start (trigger `message`)."""
+        return self.exclude(trigger=RunTrigger.MESSAGE)
+
+
+class ConversationQuerySet(OrganizationQuerySet["Conversation"]):
     pass
 
 
@@ -65,6 +72,9 @@ class Agent(models.Model):
     # they never end in the middle of a turn that is still running.
     last_turn_end_seq = models.BigIntegerField(null=True, blank=True)
     last_turn_at = models.DateTimeField(null=True, blank=True)
+    # The first message of a turn of the agent's own history still running, if any:
+    # transcripts stop before it (see agents/threads.py transcript_until).
+    turn_started_seq = models.BigIntegerField(null=True, blank=True)
 
     last_stop_reason = models.CharField(max_length=40, blank=True)
     last_run_completion = models.DateTimeField(null=True, blank=True)
@@ -126,8 +136,14 @@ class Message(models.Model):
     turn_id = models.CharField(max_length=64, blank=True)
     step = models.PositiveIntegerField(default=0)
     usage = models.JSONField(null=True, blank=True)
-    # The background run (sleep-time or digest) that wrote this message, if any.
+    # The run that wrote this message: the turn's own run (trigger `message`) for a turn
+    # sent through the API or the ADE, or a background run (sleep-time, digest).
     run_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # The conversation the message belongs to; None is the agent's own history (Letta's
+    # `default` conversation).
+    conversation = models.ForeignKey(
+        "Conversation", on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+    )
     # False once the message was evicted into the agent's summary.
     in_context = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -137,10 +153,66 @@ class Message(models.Model):
         indexes = [
             # History pages and the in-context window are per agent in seq order.
             models.Index(fields=["agent", "seq"], name="message_agent_seq"),
+            # A conversation's history and window, in seq order.
+            models.Index(fields=["conversation", "seq"], name="message_conversation_seq"),
         ]
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:50]}"
+
+
+class Conversation(models.Model):
+    """One thread of talk with an agent: its own history and context window, over the
+    agent's memory blocks (but those it isolates, which it holds copies of).
+
+    The agent's own history, Letta's `default` conversation, has no row: its messages
+    have no conversation.
+    """
+
+    id = models.CharField(primary_key=True, max_length=64, default=conversation_id, editable=False)
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="conversations")
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="conversations"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="conversations",
+    )
+    description = models.TextField(blank=True)
+    # Letta's summary: what the conversation is about, set by its client.
+    summary = models.TextField(blank=True)
+    # The recursive summary of this conversation's messages evicted from its window.
+    history_summary = models.TextField(blank=True)
+    # Overrides of the agent's model and window for this conversation.
+    model = models.CharField(max_length=200, blank=True)
+    model_settings = models.JSONField(default=dict, blank=True)
+    context_window_limit = models.PositiveIntegerField(null=True, blank=True)
+    hidden = models.BooleanField(default=False)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    # Copies of the agent's blocks this conversation edits alone.
+    isolated_blocks = models.ManyToManyField(
+        "memory.Block", blank=True, related_name="isolating_conversations"
+    )
+    # The first message of a turn of this conversation still running, if any.
+    turn_started_seq = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ConversationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # Listed per agent, newest or oldest first.
+            models.Index(fields=["agent", "created_at"], name="conversation_agent_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} of {self.agent_id}"
 
 
 class ManagerType(models.TextChoices):
@@ -211,6 +283,8 @@ class RunTrigger(models.TextChoices):
     RETRY = "retry"
     BACKLOG = "backlog"
     DIGEST = "digest"
+    # A turn sent through the API or the ADE: the run clients follow (`run_id`).
+    MESSAGE = "message"
 
 
 class Run(models.Model):

@@ -6,11 +6,12 @@ from typing import Any, Literal
 
 from django.db.models import Prefetch, QuerySet
 from ninja import Field, Schema
+from pydantic import ConfigDict, model_validator
 from pydantic.json_schema import JsonDict, JsonValue
 
-from agents.models import Agent, AgentType, Group, Insight, Run
+from agents.models import Agent, AgentType, Conversation, Group, Insight, Run, RunTrigger
 from agents.tools import TOOLS
-from config.schemas import HANDLE_PATTERN, INT32, NOT_BLANK, In
+from config.schemas import HANDLE_PATTERN, INT32, NOT_BLANK, In, Moment
 from memory.models import EMBEDDING_DIM, AgentBlock, Block
 from memory.schemas import BlockIn, BlockOut
 from memory.services import version_diff
@@ -143,6 +144,68 @@ class LettaRequestIn(In):
     streaming: bool = False
     stream_tokens: bool = False
     include_pings: bool = False
+    # Streams only: the turn goes on without the request; its run is followed instead.
+    background: bool = False
+
+
+class ClientToolIn(In):
+    """A tool the client runs itself (Letta Code's shell, file tools...): offered to the
+    model, and a call to it hands the turn back to the client for its result."""
+
+    name: str = Field(..., json_schema_extra=NAME)
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+
+
+class ConversationMessagesIn(LettaRequestIn):
+    """A turn in a conversation. Streams unless `streaming` is false, as Letta's does."""
+
+    # `messages`, or `input` for one user message.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["messages"], "properties": {"messages": {"type": "array"}}},
+                {"required": ["input"], "properties": {"input": {"type": ["string", "array"]}}},
+            ]
+        }
+    )
+
+    messages: list[MessageCreateIn] | None = Field(None, min_length=1)  # type: ignore[assignment]
+    input: str | list[TextPart] | None = None
+    agent_id: str | None = None
+    streaming: bool = True
+    client_tools: list[ClientToolIn] | None = None
+
+    @model_validator(mode="after")
+    def _something_to_say(self) -> ConversationMessagesIn:
+        if not self.messages and self.input is None:
+            raise ValueError("messages or input is required")
+        return self
+
+    def turn_messages(self) -> list[MessageCreateIn]:
+        if self.messages:
+            return self.messages
+        return [MessageCreateIn(role="user", content=self.input or "")]
+
+
+class ConversationCreateIn(In):
+    description: str | None = None
+    summary: str | None = None
+    model: str | None = Field(None, json_schema_extra=HANDLE)
+    model_settings: dict[str, Any] | None = None
+    context_window_limit: int | None = Field(None, json_schema_extra=CONTEXT_WINDOW)
+    hidden: bool = False
+    isolated_block_labels: list[str] | None = None
+
+
+class ConversationUpdateIn(In):
+    description: str | None = None
+    summary: str | None = None
+    model: str | None = Field(None, json_schema_extra=HANDLE)
+    model_settings: dict[str, Any] | None = None
+    context_window_limit: int | None = Field(None, json_schema_extra=CONTEXT_WINDOW)
+    archived: bool | None = None
+    last_message_at: Moment | None = None
 
 
 # --- Out -----------------------------------------------------------------------------------
@@ -462,7 +525,8 @@ class RunOut(Schema):
 
     @staticmethod
     def resolve_background(run: Run) -> bool:
-        return True
+        # A turn's run is in the background when its client asked; other runs always are.
+        return bool(run.metadata.get("background", run.trigger != RunTrigger.MESSAGE))
 
     @staticmethod
     def resolve_total_duration_ns(run: Run) -> int | None:
@@ -567,3 +631,63 @@ class InsightOut(Schema):
     @staticmethod
     def resolve_run_id(insight: Insight) -> str | None:
         return insight.run_id or None
+
+
+# --- Conversations -------------------------------------------------------------------------
+
+
+class ConversationOut(Schema):
+    id: str
+    agent_id: str
+    description: str | None
+    summary: str | None
+    model: str | None
+    model_settings: dict[str, Any] | None
+    context_window_limit: int | None
+    archived: bool
+    archived_at: datetime | None
+    hidden: bool
+    last_message_at: datetime | None
+    in_context_message_ids: list[str]
+    isolated_block_ids: list[str]
+    created_by_id: str | None
+    last_updated_by_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_description(conversation: Conversation) -> str | None:
+        return conversation.description or None
+
+    @staticmethod
+    def resolve_summary(conversation: Conversation) -> str | None:
+        return conversation.summary or None
+
+    @staticmethod
+    def resolve_model(conversation: Conversation) -> str | None:
+        return conversation.model or None
+
+    @staticmethod
+    def resolve_model_settings(conversation: Conversation) -> dict[str, Any] | None:
+        return conversation.model_settings or None
+
+    @staticmethod
+    def resolve_archived(conversation: Conversation) -> bool:
+        return conversation.archived_at is not None
+
+    @staticmethod
+    def resolve_in_context_message_ids(conversation: Conversation) -> list[str]:
+        in_context = conversation.messages.filter(in_context=True).order_by("seq")
+        return list(in_context.values_list("uid", flat=True))
+
+    @staticmethod
+    def resolve_isolated_block_ids(conversation: Conversation) -> list[str]:
+        return list(conversation.isolated_blocks.values_list("pk", flat=True))
+
+    @staticmethod
+    def resolve_created_by_id(conversation: Conversation) -> str | None:
+        return f"user-{conversation.created_by_id}" if conversation.created_by_id else None
+
+    @staticmethod
+    def resolve_last_updated_by_id(conversation: Conversation) -> str | None:
+        return f"user-{conversation.created_by_id}" if conversation.created_by_id else None

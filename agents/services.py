@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time as clock
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,9 @@ import llm
 from accounts.access import organization_of
 from agents import loop, prompts, sleeptime
 from agents.letta_format import Rendering, render_all
-from agents.models import Agent, AgentType, Group, Insight, Message
+from agents.models import Agent, AgentType, Conversation, Group, Insight, Message, Run
+from agents.runs import turns
+from agents.threads import Thread
 from agents.tools import BASE_TOOLS, SLEEPTIME_CHAT_TOOLS, SLEEPTIME_TOOLS, TOOLS, default_rules
 from config.errors import InvalidRequest, NotFound, TooLong
 from config.pagination import cursor_page
@@ -324,12 +327,18 @@ def delete_agent(agent: Agent) -> None:
         own_blocks = list(
             Block.objects.filter(agent_links__agent__in=involved).values_list("pk", flat=True)
         )
+        # Conversations' copies of isolated blocks belong to the agent alone.
+        own_blocks += Block.objects.filter(isolating_conversations__agent__in=involved).values_list(
+            "pk", flat=True
+        )
         if group is not None:
             group.delete()
         for member in involved:
             member.delete()
         # Only blocks no other agent links to, so a shared persona never disappears.
-        Block.objects.filter(pk__in=own_blocks, agent_links__isnull=True).delete()
+        Block.objects.filter(
+            pk__in=own_blocks, agent_links__isnull=True, isolating_conversations__isnull=True
+        ).delete()
 
 
 # --- Conversation --------------------------------------------------------------------------
@@ -354,22 +363,56 @@ def send_message(
     *,
     max_steps: int = loop.DEFAULT_MAX_STEPS,
     emit: loop.Emit | None = None,
+    conversation: Conversation | None = None,
+    run: Run | None = None,
+    owner_id: int | None = None,
 ) -> loop.TurnResult:
-    """Run one turn. Raises InvalidRequest, storing nothing, when the provider is missing."""
+    """Run one turn, in the agent's own history or in `conversation`, as a run (opened
+    here unless `run` was opened beforehand, for a turn in the background). Raises
+    InvalidRequest, storing nothing, when the input is wrong or the provider is missing.
+    """
+    check_turn(agent, inputs, max_steps, conversation)
+    run = run or turns.open_turn(agent, conversation, owner_id=owner_id)
+    started = clock.monotonic()
+    try:
+        with turns.beating(run):
+            result = loop.run_turn(
+                agent,
+                inputs,
+                max_steps=max_steps,
+                emit=emit,
+                run_id=run.id,
+                conversation=conversation,
+                should_stop=lambda: turns.cancelled(run.id),
+            )
+    except Exception as error:
+        turns.close_turn(run, loop.TurnResult(stop_reason="error", error=str(error)), started)
+        raise
+    result.run_id = run.id
+    turns.close_turn(run, result, started)
+    # run_turn re-read the agent under its turn lock: sleep-time counts the turn if it
+    # was on when the turn began (switching it off takes effect from the next turn).
+    result.run_ids = sleeptime.after_turn(agent, failed=result.stop_reason == "error")
+    return result
+
+
+def check_turn(
+    agent: Agent,
+    inputs: list[loop.InputMessage],
+    max_steps: int,
+    conversation: Conversation | None = None,
+) -> None:
+    """What makes a turn impossible, as an InvalidRequest, before anything is stored."""
     if not inputs:
         raise InvalidRequest("At least one message is needed.")
     if max_steps < 1:
         raise InvalidRequest("max_steps must be at least 1.")
     check_message_size(inputs)
+    handle = conversation.model if conversation is not None and conversation.model else None
     try:
-        llm.ensure_configured(agent.llm_handle)
+        llm.ensure_configured(handle or agent.llm_handle)
     except llm.ProviderNotConfigured as error:
         raise InvalidRequest(str(error)) from None
-    result = loop.run_turn(agent, inputs, max_steps=max_steps, emit=emit)
-    # run_turn re-read the agent under its turn lock: sleep-time counts the turn if it
-    # was on when the turn began (switching it off takes effect from the next turn).
-    result.run_ids = sleeptime.after_turn(agent, failed=result.stop_reason == "error")
-    return result
 
 
 def list_messages(
@@ -381,13 +424,13 @@ def list_messages(
     order: str = "asc",
     rendering: Rendering | None = None,
 ) -> list[dict[str, Any]]:
-    """A page of the agent's history as Letta messages.
+    """A page of the agent's own history (not its conversations') as Letta messages.
 
     Cursors are message ids; messages split from one stored message share its id, so a
     page never cuts one stored message in half.
     """
     return message_page(
-        Message.objects.filter(agent=agent),
+        Thread(agent).messages(),
         after=after,
         before=before,
         limit=limit,

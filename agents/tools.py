@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from agents.models import Agent, Insight, Message
+from agents.threads import Thread
 from config.errors import InvalidRequest
 from memory import editing, events
 from memory import services as memory_services
@@ -38,6 +39,8 @@ class ToolContext:
     tool_call_id: str = ""
     # label -> block version the model was shown this step (see memory_rethink).
     seen_versions: dict[str, int] = field(default_factory=dict)
+    # Where the turn happens; its conversation's isolated blocks take edits of their label.
+    thread: Thread | None = None
 
     @property
     def actor(self) -> memory_services.Actor:
@@ -219,6 +222,7 @@ def _edit(ctx: ToolContext, label: str, edit: Callable[[str], str], *, whole: bo
         edit,
         ctx.actor,
         expected_version=ctx.seen_versions.get(label) if whole else None,
+        isolated=ctx.thread.isolated() if ctx.thread is not None else None,
     )
     # The agent knows what it just wrote, so its own edit does not make its view stale.
     ctx.seen_versions[label] = block.version

@@ -15,7 +15,13 @@ from ninja.security import HttpBearer
 from accounts import ratelimit
 from accounts.access import access_for
 from accounts.services import authenticate_api_key
-from agents.api import block_agents_router, groups_router, runs_router, tools_router
+from agents.api import (
+    block_agents_router,
+    conversations_router,
+    groups_router,
+    runs_router,
+    tools_router,
+)
 from agents.api import router as agents_router
 from config.errors import DomainError, Forbidden, TooManyRequests
 from config.openapi import document_errors
@@ -158,6 +164,7 @@ def health(request: HttpRequest) -> dict[str, str]:
 api.add_router("/agents", agents_router)
 api.add_router("/blocks", blocks_router)
 api.add_router("/blocks", block_agents_router)
+api.add_router("/conversations", conversations_router)
 api.add_router("/groups", groups_router)
 api.add_router("/runs", runs_router)
 api.add_router("/sources", sources_router)

@@ -79,7 +79,7 @@ def render_memory_blocks(agent: Agent) -> str:
 
 
 def render_sleep_status(agent: Agent) -> str:
-    active = Run.objects.filter(primary_agent=agent, status__in=ACTIVE_RUN_STATUSES)
+    active = Run.objects.background().filter(primary_agent=agent, status__in=ACTIVE_RUN_STATUSES)
     return render_to_string(
         "agents/partials/_sleep_status.html",
         {"agent": agent, "active_runs": list(active.order_by("created_at")), "oob": True},
@@ -175,7 +175,9 @@ class AgentConsumer(AsyncWebsocketConsumer):
                 "agent_links__position"
             )
             messages = Message.objects.filter(agent=agent, created_at__gt=after)
-            runs = Run.objects.filter(primary_agent=agent, updated_at__gt=after).exists()
+            runs = (
+                Run.objects.background().filter(primary_agent=agent, updated_at__gt=after).exists()
+            )
             changed = {
                 name
                 for name, differs in (

@@ -51,3 +51,7 @@ def file_id() -> str:
 
 def organization_id() -> str:
     return new_id("org")
+
+
+def conversation_id() -> str:
+    return new_id("conv")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -65,9 +65,16 @@ def get_block_for_user(user: Any, block_id: str) -> Block:
     return block
 
 
-def agent_blocks(agent: Agent) -> list[Block]:
-    """The agent's core-memory blocks in attachment order."""
-    return list(Block.objects.filter(agent_links__agent=agent).order_by("agent_links__position"))
+def agent_blocks(agent: Agent, isolated: Mapping[str, Block] | None = None) -> list[Block]:
+    """The agent's core-memory blocks in attachment order.
+
+    `isolated` maps labels to the copies a conversation holds of them (agents/threads.py):
+    each stands in for the agent's block of its label.
+    """
+    blocks = list(Block.objects.filter(agent_links__agent=agent).order_by("agent_links__position"))
+    if isolated:
+        blocks = [isolated.get(block.label, block) for block in blocks]
+    return blocks
 
 
 def blocks_fingerprint(blocks: list[Block]) -> str:
@@ -274,8 +281,10 @@ def edit_block_as_agent(
     actor: Actor,
     *,
     expected_version: int | None = None,
+    isolated: Mapping[str, Block] | None = None,
 ) -> Block:
-    """Apply a memory tool's edit to the agent's block `label`.
+    """Apply a memory tool's edit to the agent's block `label` (or to the conversation's
+    own copy of it, when `isolated` holds one).
 
     The edit is a function of the block's value, applied to the fresh value under a row
     lock: a targeted edit (replace, insert) computed while someone else changed the block
@@ -287,11 +296,11 @@ def edit_block_as_agent(
     read-only, stale, or the result would exceed its limit; nothing changes then.
     """
     with transaction.atomic():
-        block = (
-            Block.objects.select_for_update()
-            .filter(agent_links__agent=agent, agent_links__label=label)
-            .first()
-        )
+        locked = Block.objects.select_for_update()
+        if isolated and label in isolated:
+            block = locked.filter(pk=isolated[label].pk).first()
+        else:
+            block = locked.filter(agent_links__agent=agent, agent_links__label=label).first()
         if block is None:
             labels = sorted(AgentBlock.objects.filter(agent=agent).values_list("label", flat=True))
             raise editing.EditRefused(

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from agents.api.agents import router, tools_router
 from agents.api.blocks import block_agents_router
+from agents.api.conversations import conversations_router
 from agents.api.groups import groups_router
 from agents.api.runs import runs_router
 
-__all__ = ["block_agents_router", "groups_router", "router", "runs_router", "tools_router"]
+__all__ = [
+    "block_agents_router",
+    "conversations_router",
+    "groups_router",
+    "router",
+    "runs_router",
+    "tools_router",
+]

@@ -19,6 +19,7 @@ from agents import services, sleeptime
 from agents.letta_format import Rendering, iso, render_all
 from agents.loop import InputMessage, TurnResult
 from agents.models import Agent, Group, Insight, Message, Run
+from agents.runs import turns
 from agents.schemas import (
     AgentCreateIn,
     AgentStateOut,
@@ -32,6 +33,7 @@ from agents.schemas import (
     fresh_state,
     tool_out,
 )
+from agents.threads import Thread
 from agents.tools import TOOLS
 from config.errors import InvalidRequest, NotFound, Unavailable
 from config.ids import new_id
@@ -358,7 +360,7 @@ def _unavailable(error: llm.LLMError) -> Exception:
 # --- Messages ------------------------------------------------------------------------------
 
 
-def _inputs(payload: LettaRequestIn) -> list[InputMessage]:
+def _inputs(payload: LettaRequestIn, messages: list[Any] | None = None) -> list[InputMessage]:
     return [
         InputMessage(
             role=message.role,
@@ -367,7 +369,7 @@ def _inputs(payload: LettaRequestIn) -> list[InputMessage]:
             otid=message.otid or "",
             sender_id=message.sender_id or "",
         )
-        for message in payload.messages
+        for message in (messages if messages is not None else payload.messages)
     ]
 
 
@@ -392,7 +394,7 @@ def _error_message(result: TurnResult) -> dict[str, Any]:
         "message_type": "error_message",
         "id": new_id("message"),
         "date": iso(timezone.now()),
-        "run_id": None,
+        "run_id": result.run_id or None,
         "error_type": "llm_error",
         "message": f"The turn stopped: {result.error}",
         "detail": result.error,
@@ -403,37 +405,121 @@ def _stop_reason(result: TurnResult) -> dict[str, Any]:
     return {"message_type": "stop_reason", "stop_reason": result.stop_reason}
 
 
-def _check_agent(request: ApiRequest, agent_id: str) -> Agent:
-    agent = services.get_agent_for_user(request.auth, agent_id)
-    try:
-        llm.ensure_configured(agent.llm_handle)
-    except llm.ProviderNotConfigured as error:
-        raise InvalidRequest(str(error)) from None
-    return agent
-
-
-def _respond(request: ApiRequest, agent_id: str, payload: LettaRequestIn, stream: bool) -> Any:
-    """A turn, answered whole or streamed.
+def respond(
+    request: ApiRequest,
+    thread: Thread,
+    payload: LettaRequestIn,
+    *,
+    stream: bool,
+    inputs: list[InputMessage] | None = None,
+    background: bool = False,
+) -> Any:
+    """A turn in `thread`, answered whole or streamed; in the `background` (streams
+    only), the turn goes on without the request, and any client can follow its run.
 
     A sync view: under ASGI Django runs it in the request's own thread, so a turn that
     waits for the model holds up no other request, and the key check, the agent's lookup
     and the turn share that thread and its database connection without a hop between
     threads for each (an async view made three).
     """
-    agent = _check_agent(request, agent_id)
-    inputs = _inputs(payload)
-    if stream:
-        services.check_message_size(inputs)  # a 413 now, not an error inside the stream
-        return StreamingHttpResponse(
-            _sse(agent, inputs, payload),
-            content_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    inputs = inputs if inputs is not None else _inputs(payload)
+    agent, conversation = thread.agent, thread.conversation
+    # Refused now (a 4xx), not as an error inside a stream that has begun.
+    services.check_turn(agent, inputs, payload.max_steps, conversation)
+    owner_id = request.auth.pk
+    if stream and background:
+        run = turns.open_turn(agent, conversation, owner_id=owner_id, background=True)
+        turns.start_detached(
+            lambda: services.send_message(
+                agent, inputs, max_steps=payload.max_steps, conversation=conversation, run=run
+            )
         )
-    result = services.send_message(agent, inputs, max_steps=payload.max_steps)
+        return _event_stream(follow_run(run.id, _rendering(payload), payload))
+    if stream:
+        return _event_stream(_sse(thread, inputs, payload, owner_id))
+    result = services.send_message(
+        agent, inputs, max_steps=payload.max_steps, conversation=conversation, owner_id=owner_id
+    )
     messages = _render(result.messages, payload)
     if result.error:
         messages.append(_error_message(result))
     return {"messages": messages, "stop_reason": _stop_reason(result), "usage": result.usage()}
+
+
+def _event_stream(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
+    return StreamingHttpResponse(
+        events,
+        content_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+# How often a follower of a run looks for what is new, and how long a stream stays quiet
+# before it sends a ping (when asked for pings).
+FOLLOW_POLL_SECONDS = 0.1
+PING_SECONDS = 10.0
+
+
+async def follow_run(
+    run_id: str,
+    rendering: Rendering,
+    payload: LettaRequestIn | None = None,
+    *,
+    starting_after: int | None = None,
+) -> AsyncIterator[bytes]:
+    """A run's messages as they are stored, from after `starting_after` (a `seq_id`),
+    then its stop reason and usage once it ends: how a background turn streams, and how
+    a dropped stream resumes. Reads the database, so it works from any web process."""
+    after = starting_after or 0
+    include_pings = payload.include_pings if payload is not None else False
+    quiet = 0.0
+    while True:
+        run, fresh = await sync_to_async(_run_progress)(run_id, after)
+        for message in fresh:
+            after = message.seq
+            for item in render_all([message], rendering):
+                if payload is None or _wanted(item, payload):
+                    yield _sse_event(item)
+        if fresh:
+            quiet = 0.0
+        if run is None or (not run.is_active and not fresh):
+            result = _result_of(run)
+            if result.error:
+                yield _sse_event(_error_message(result))
+            yield _sse_event(_stop_reason(result))
+            yield _sse_event(result.usage())
+            yield _sse_event("[DONE]")
+            return
+        await asyncio.sleep(FOLLOW_POLL_SECONDS)
+        quiet += FOLLOW_POLL_SECONDS
+        if include_pings and quiet >= PING_SECONDS:
+            quiet = 0.0
+            yield _sse_event({"message_type": "ping"})
+
+
+def _run_progress(run_id: str, after: int) -> tuple[Run | None, list[Message]]:
+    # The run first: messages stored before it ended are then all in the read below.
+    run = Run.objects.filter(pk=run_id).first()
+    fresh = list(Message.objects.filter(run_id=run_id, seq__gt=after).order_by("seq")[:200])
+    return run, fresh
+
+
+def _result_of(run: Run | None) -> TurnResult:
+    if run is None:
+        return TurnResult(stop_reason="error", error="the run was deleted")
+    return TurnResult(
+        stop_reason=run.stop_reason or ("error" if run.status == "failed" else "end_turn"),
+        prompt_tokens=run.prompt_tokens,
+        completion_tokens=run.completion_tokens,
+        step_count=run.step_count,
+        error=run.error or None,
+        run_id=run.id,
+    )
+
+
+def _wanted(item: dict[str, Any], payload: LettaRequestIn) -> bool:
+    wanted = payload.include_return_message_types
+    return not wanted or item["message_type"] in wanted
 
 
 def _sse_event(data: dict[str, Any] | str) -> bytes:
@@ -443,7 +529,7 @@ def _sse_event(data: dict[str, Any] | str) -> bytes:
 
 
 async def _sse(
-    agent: Agent, inputs: list[InputMessage], payload: LettaRequestIn
+    thread: Thread, inputs: list[InputMessage], payload: LettaRequestIn, owner_id: int
 ) -> AsyncIterator[bytes]:
     """Stream each message as the loop stores it, then the stop reason and usage."""
     loop = asyncio.get_running_loop()
@@ -455,7 +541,14 @@ async def _sse(
     async def run() -> None:
         try:
             result = await offload(
-                lambda: services.send_message(agent, inputs, max_steps=payload.max_steps, emit=emit)
+                lambda: services.send_message(
+                    thread.agent,
+                    inputs,
+                    max_steps=payload.max_steps,
+                    emit=emit,
+                    conversation=thread.conversation,
+                    owner_id=owner_id,
+                )
             )
             await queue.put(("done", result))
         except Exception as error:  # the stream has begun: report in-band, never a 500
@@ -487,12 +580,16 @@ async def _sse(
 
 @router.post("/{agent_id}/messages")
 def create_message(request: ApiRequest, agent_id: str, payload: LettaRequestIn) -> Any:
-    return _respond(request, agent_id, payload, stream=payload.streaming)
+    thread = Thread(services.get_agent_for_user(request.auth, agent_id))
+    return respond(
+        request, thread, payload, stream=payload.streaming, background=payload.background
+    )
 
 
 @router.post("/{agent_id}/messages/stream")
 def stream_message(request: ApiRequest, agent_id: str, payload: LettaRequestIn) -> Any:
-    return _respond(request, agent_id, payload, stream=True)
+    thread = Thread(services.get_agent_for_user(request.auth, agent_id))
+    return respond(request, thread, payload, stream=True, background=payload.background)
 
 
 @router.get("/{agent_id}/messages")

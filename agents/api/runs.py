@@ -1,4 +1,4 @@
-"""`/v1/runs`: background runs, their transcripts, tool calls and edits, and undo."""
+"""`/v1/runs`: the runs of turns and background runs, their messages, streams, edits, undo."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any, Literal
 from ninja import Query, Router, Schema
 
 from agents import runs
+from agents.api.agents import _event_stream, follow_run
+from agents.letta_format import Rendering
 from agents.models import Run
 from agents.schemas import RunDetailOut, RunOut
 from agents.services import message_page
@@ -30,6 +32,7 @@ def list_runs(
     agent_ids: list[str] = Query(None),
     statuses: list[Literal["created", "running", "completed", "failed", "cancelled"]] = Query(None),
     active: bool = False,
+    background: bool | None = None,
     after: str | None = None,
     before: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
@@ -42,6 +45,7 @@ def list_runs(
         agent_ids=wanted or None,
         statuses=list(statuses) if statuses else None,
         active=active,
+        background=background,
         after=after,
         before=before,
         limit=limit,
@@ -84,6 +88,32 @@ def run_messages(
     return message_page(
         runs.run_messages(run), after=after, before=before, limit=limit, order=order
     )
+
+
+class RunStreamIn(Schema):
+    starting_after: int | None = None
+    include_pings: bool = False
+    batch_size: int | None = None
+    poll_interval: float | None = None
+
+
+def _follow(request: ApiRequest, run_id: str, payload: RunStreamIn) -> Any:
+    run = runs.get_run_for_user(request.auth, run_id)
+    return _event_stream(
+        follow_run(run.id, Rendering(), None, starting_after=payload.starting_after)
+    )
+
+
+@runs_router.post("/{run_id}/stream")
+def stream_run(request: ApiRequest, run_id: str, payload: RunStreamIn) -> Any:
+    """The run's messages as an event stream, from after `starting_after` (a `seq_id`),
+    ending with its stop reason and usage once it ends."""
+    return _follow(request, run_id, payload)
+
+
+@runs_router.get("/{run_id}/stream")
+def stream_run_get(request: ApiRequest, run_id: str, payload: RunStreamIn = Query(...)) -> Any:
+    return _follow(request, run_id, payload)
 
 
 @runs_router.post("/{run_id}/revert", response=RevertOut)

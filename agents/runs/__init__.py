@@ -15,6 +15,9 @@ A run is a Run row; the row is the truth. Its lifecycle:
   and, where asked, a retry queued with back-off;
 - undo (undo.py): a finished run's edits taken back; queries.py reads runs.
 
+Turns sent through the API or the ADE are runs too (turns.py): opened `running` where
+the turn runs, never queued, so clients can follow and cancel them.
+
 The clock of `manage.py worker` recovers runs whose worker died and queues those whose
 back-off is over (queue.py).
 """
@@ -34,6 +37,7 @@ from agents.runs.lifecycle import (
 )
 from agents.runs.queries import get_run_for_user, list_runs, run_messages, run_versions
 from agents.runs.queue import enqueue, enqueue_due, request_run
+from agents.runs.turns import recover_lost_turns
 from agents.runs.undo import RevertReport, revert_run
 
 __all__ = [
@@ -51,6 +55,7 @@ __all__ = [
     "list_runs",
     "open_running",
     "recover_lost",
+    "recover_lost_turns",
     "request_run",
     "revert_run",
     "run_messages",

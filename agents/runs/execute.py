@@ -6,7 +6,7 @@ import logging
 import time as clock
 
 import llm
-from agents import loop, transcript
+from agents import loop, threads, transcript
 from agents.models import Agent, Group, Message, Run
 from agents.runs import lifecycle, queue
 
@@ -42,7 +42,7 @@ def _work(run: Run, started: float) -> None:
         return
     primary = group.manager_agent
     after = group.last_processed_seq or 0
-    until = primary.last_turn_end_seq or 0
+    until = threads.transcript_until(primary)
     messages = list(
         Message.objects.filter(agent=primary, seq__gt=after, seq__lte=until).order_by("seq")[
             :MAX_TRANSCRIPT_MESSAGES
@@ -56,7 +56,9 @@ def _work(run: Run, started: float) -> None:
         )
         return
     budget = min(TRANSCRIPT_TOKENS, max(1000, sleeper.context_window // 4))
-    part = transcript.render(messages, budget)
+    named = {m.conversation_id for m in messages if m.conversation_id is not None}
+    labels = threads.conversation_labels(primary, named) if named else {}
+    part = transcript.render(messages, budget, labels)
     last = messages[part.last]
     backlog = not part.complete or len(messages) == MAX_TRANSCRIPT_MESSAGES
     Run.objects.filter(pk=run.id).update(

@@ -232,6 +232,7 @@ def recover_lost(now: datetime | None = None) -> list[str]:
     lost = list(
         Run.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=stale)
         .exclude(trigger=RunTrigger.DIGEST)  # resumed from their checkpoint instead
+        .exclude(trigger=RunTrigger.MESSAGE)  # turns: turns.recover_lost_turns
         .values_list("pk", flat=True)
     )
     for run_id in lost:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from agents.models import ACTIVE_RUN_STATUSES, Message, Run
+from agents.models import ACTIVE_RUN_STATUSES, Message, Run, RunTrigger
 from config.errors import NotFound
 from config.pagination import cursor_page
 from memory.models import BlockVersion
@@ -25,6 +25,7 @@ def list_runs(
     agent_ids: list[str] | None = None,
     statuses: list[str] | None = None,
     active: bool = False,
+    background: bool | None = None,
     after: str | None = None,
     before: str | None = None,
     limit: int = 50,
@@ -38,6 +39,9 @@ def list_runs(
         runs = runs.filter(status__in=statuses)
     if active:
         runs = runs.filter(status__in=ACTIVE_RUN_STATUSES)
+    if background is not None:
+        turns = Q(trigger=RunTrigger.MESSAGE)
+        runs = runs.exclude(turns) if background else runs.filter(turns)
     return cursor_page(runs, after=after, before=before, limit=limit, ascending=ascending)
 
 

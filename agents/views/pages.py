@@ -171,9 +171,9 @@ def _detail_context(
         "items": chat.chat_log(agent),
         "form": form,
         "active_runs": list(
-            Run.objects.filter(primary_agent=agent, status__in=ACTIVE_RUN_STATUSES).order_by(
-                "created_at"
-            )
+            Run.objects.background()
+            .filter(primary_agent=agent, status__in=ACTIVE_RUN_STATUSES)
+            .order_by("created_at")
         ),
         "insights": list(services.list_insights(agent)[:20]),
         **page_parts(agent),

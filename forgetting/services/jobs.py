@@ -89,7 +89,7 @@ def run_forget_job(job_id: str) -> str:
         return _finish(job, "the agent was deleted")
     try:
         counts: Counter[str] = Counter()
-        with loop.TurnLock(agent.id), transaction.atomic():
+        with loop.TurnLock.every_thread(agent), transaction.atomic():
             purge_matter(agent, job.matter, counts)
             _record(job, agent, counts)
         run_ids, failure = _rewrite_blocks(job, agent)

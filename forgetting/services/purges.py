@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from agents import loop
-from agents.models import ACTIVE_RUN_STATUSES, Agent, Message, Run, RunTrigger
+from agents.models import ACTIVE_RUN_STATUSES, Agent, Conversation, Message, Run, RunTrigger
 from config.errors import Conflict, InvalidRequest, NotFound
 from forgetting.models import Kind, Tombstone
 from forgetting.redaction import MARKER, Redactor, strings_in
@@ -61,7 +61,7 @@ def purge_messages(
     if start_date and end_date and start_date > end_date:
         raise InvalidRequest("start_date is after end_date.")
     counts: Counter[str] = Counter()
-    with loop.TurnLock(agent.id), transaction.atomic():
+    with loop.TurnLock.every_thread(agent), transaction.atomic():
         messages = Message.objects.filter(agent=agent).order_by("seq")
         if message_ids:
             selected = list(messages.filter(uid__in=message_ids))
@@ -94,11 +94,18 @@ def purge_messages(
             redact_records(family, fragments(quoted), counts)
         if everything or (redactor is None and summarised):
             whose = family if everything else [agent]
+            # The summaries that may hold what was selected: of the agent's own history
+            # and of its conversations (all of them when everything goes).
+            threads = {m.conversation_id for m in selected if not m.in_context}
+            own = everything or None in threads
+            conversations = Conversation.objects.filter(agent__in=whose)
+            if not everything:
+                conversations = conversations.filter(pk__in=threads - {None})
             counts["summaries_dropped"] += (
-                Agent.objects.filter(pk__in=[a.pk for a in whose])
+                Agent.objects.filter(pk__in=[a.pk for a in whose] if own else [])
                 .exclude(summary="")
                 .update(summary="")
-            )
+            ) + conversations.exclude(history_summary="").update(history_summary="")
         tombstone = record_tombstone(agent, Kind.MESSAGES, who, counts)
     return tombstone
 

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from agents import sleeptime, transcript
-from agents.models import Agent, Insight, Message, Run, RunTrigger
+from agents.models import Agent, Conversation, Insight, Message, Run, RunTrigger
 from config.errors import InvalidRequest
 from forgetting.models import Tombstone
 from forgetting.redaction import Redactor, remove_chunks
@@ -122,6 +122,15 @@ def redact_records(family: list[Agent], redactor: Redactor, counts: Counter[str]
         summary = redactor.clean(member.summary)
         if summary != member.summary:
             Agent.objects.filter(pk=member.pk).update(summary=summary)
+            counts["summaries_rewritten"] += 1
+    threads = Conversation.objects.filter(agent_id__in=ids)
+    for thread in threads.only("history_summary", "summary", "description"):
+        cleaned = {
+            name: redactor.clean(getattr(thread, name))
+            for name in ("history_summary", "summary", "description")
+        }
+        if any(cleaned[name] != getattr(thread, name) for name in cleaned):
+            Conversation.objects.filter(pk=thread.pk).update(**cleaned)
             counts["summaries_rewritten"] += 1
 
     insights = Insight.objects.filter(agent_id__in=ids).only("title", "body")

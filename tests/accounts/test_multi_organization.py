@@ -102,6 +102,9 @@ def world(db: Any, django_user_model: Any) -> World:
     source = _ok(_call(north_api, "post", "/v1/sources/", {"name": "north-handbook"}))
     upload = _ok(_call(north_api, "post", f"/v1/sources/{source['id']}/upload"))
     [run] = _ok(_call(north_api, "post", f"/v1/agents/{agent['id']}/sleeptime/run"))
+    conversation = _ok(
+        _call(north_api, "post", f"/v1/conversations/?agent_id={agent['id']}", {"summary": "x"})
+    )
     north_ids = {
         "agent_id": agent["id"],
         "block_id": block["id"],
@@ -112,6 +115,7 @@ def world(db: Any, django_user_model: Any) -> World:
         "file_id": _file_id(source["id"]),
         "group_id": agent["multi_agent_group"]["id"],
         "run_id": run["id"],
+        "conversation_id": conversation["id"],
         "job_id": upload["id"],
         "insight_id": "insight-00000000-0000-0000-0000-000000000000",
     }
@@ -156,6 +160,11 @@ BODIES: dict[tuple[str, str], Any] = {
     ("patch", "/v1/folders/{source_id}"): {"description": "taken"},
     ("post", "/v1/agents/{agent_id}/forget"): {"kind": "passages", "text": "launch"},
     ("post", "/v1/runs/{run_id}/revert"): {},
+    ("patch", "/v1/conversations/{conversation_id}"): {"description": "taken"},
+    ("post", "/v1/conversations/{conversation_id}/messages"): {
+        "messages": [{"role": "user", "content": "x"}],
+        "streaming": False,
+    },
 }
 # Required query parameters, for the same reason.
 QUERIES = {"/v1/agents/{agent_id}/archival-memory/search": "?query=launch"}

@@ -805,11 +805,18 @@ def test_runs_are_listed_under_the_primary_and_the_sleeper(make_agent, llm, user
     runs.execute_run(done.id)
     (waiting,) = sleeptime.run_now(sleeptime.group_of(primary))
 
-    by_primary = [run.id for run in runs.list_runs(user, agent_ids=[primary.id], ascending=True)]
-    by_sleeper = [run.id for run in runs.list_runs(user, agent_ids=[sleeper.id], ascending=True)]
-    active = [run.id for run in runs.list_runs(user, agent_ids=[primary.id], active=True)]
-    completed = [run.id for run in runs.list_runs(user, statuses=["completed"])]
+    def listed(**filters: object) -> list[str]:
+        return [run.id for run in runs.list_runs(user, ascending=True, **filters)]
+
+    by_primary = listed(agent_ids=[primary.id], background=True)
+    by_sleeper = listed(agent_ids=[sleeper.id])
+    active = listed(agent_ids=[primary.id], active=True)
+    completed = listed(statuses=["completed"], background=True)
 
     assert by_primary == by_sleeper == [done.id, waiting.id]
     assert active == [waiting.id]
     assert completed == [done.id]
+    # The turn that started the run is a run of the primary too, and only of it.
+    (turn,) = listed(agent_ids=[primary.id], background=False)
+    assert listed(agent_ids=[primary.id]) == [turn, done.id, waiting.id]
+    assert Run.objects.get(pk=turn).trigger == "message"

@@ -210,7 +210,7 @@ def test_disabling_sleeptime_pauses_the_pair_without_deleting_it(make_agent, llm
     result = say(primary)
     assert result.stop_reason == "end_turn"
     assert result.run_ids is None
-    assert not Run.objects.filter(primary_agent=primary).exists()
+    assert not Run.objects.background().filter(primary_agent=primary).exists()
 
 
 def test_enabling_again_reuses_the_pair_and_the_counter_carries_on(make_agent, llm):
@@ -333,7 +333,7 @@ def test_delete_group_removes_the_sleeper_and_switches_the_primary_off(make_agen
     assert sleeptime.group_of(primary) is None
     assert block_ids(primary) == kept
     assert say(primary).run_ids is None
-    assert not Run.objects.filter(primary_agent=primary).exists()
+    assert not Run.objects.background().filter(primary_agent=primary).exists()
 
 
 def test_enabling_after_delete_group_builds_a_fresh_pair(make_agent):

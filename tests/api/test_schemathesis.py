@@ -140,7 +140,9 @@ def known_ids(
             f"/v1/agents/{agent['id']}/messages",
             json={"messages": [{"role": "user", "content": "hello"}]},
         )
-        [run] = call("GET", "/v1/runs", params={"agent_id": agent["id"]})
+        # The turn's own run; the sleep-time run it started is a background one.
+        [run] = call("GET", "/v1/runs", params={"agent_id": agent["id"], "background": False})
+        conversation = call("POST", "/v1/conversations/", params={"agent_id": agent["id"]}, json={})
     ids = {
         "agent_id": agent["id"],
         "block_id": block["id"],
@@ -152,6 +154,7 @@ def known_ids(
         "memory_id": passage["id"],
         "group_id": agent["multi_agent_group"]["id"],
         "run_id": run["id"],
+        "conversation_id": conversation["id"],
     }
     yield ids
     # Before the worker resumes: the generated requests queued runs of generated agents

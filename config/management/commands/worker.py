@@ -29,6 +29,7 @@ def tick(now: datetime | None = None) -> None:
     """One beat of the clock that runs beside the workers. Each step is safe on several
     machines at once: rows are claimed with skip_locked, so no two clocks act on one."""
     runs.recover_lost(now)  # runs whose worker died fail, and so are retried
+    runs.recover_lost_turns(now)  # turns whose web process died fail
     sleeptime.fire_idle(now)  # conversations gone quiet get their run
     runs.enqueue_due(now)  # retries after their back-off, runs whose job was lost
     source_tasks.recover_ingestion(now)  # files and digests whose worker died
