@@ -84,7 +84,10 @@ def to_letta(message: Message, rendering: Rendering = DEFAULT) -> list[dict[str,
         )
     if message.content:
         out.append({**_base(message, "assistant_message", len(out)), "content": message.content})
+    waiting = [call for call in message.tool_calls or [] if call.get("approval")]
     for call in message.tool_calls or []:
+        if call.get("approval"):
+            continue
         name, arguments = call.get("name", ""), call.get("arguments", "")
         if rendering.use_assistant_message and name == rendering.assistant_tool:
             said: Any
@@ -99,6 +102,23 @@ def to_letta(message: Message, rendering: Rendering = DEFAULT) -> list[dict[str,
             {
                 **_base(message, "tool_call_message", len(out)),
                 "tool_call": {"name": name, "arguments": arguments, "tool_call_id": call.get("id")},
+            }
+        )
+    if waiting:
+        # Calls the client runs, or a person approves: one request for all of them.
+        requested = [
+            {
+                "name": c.get("name", ""),
+                "arguments": c.get("arguments", ""),
+                "tool_call_id": c["id"],
+            }
+            for c in waiting
+        ]
+        out.append(
+            {
+                **_base(message, "approval_request_message", len(out)),
+                "tool_call": requested[0],
+                "tool_calls": requested,
             }
         )
     return out

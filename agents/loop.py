@@ -56,6 +56,21 @@ class InputMessage:
     name: str = ""
     otid: str = ""
     sender_id: str = ""
+    # An approval message answers the tool calls a turn stopped on (see Approval);
+    # it is stored as those calls' results, not as a message of its own.
+    approvals: list[Approval] | None = None
+
+
+@dataclass
+class Approval:
+    """The answer to one tool call awaiting approval: the result of a client-side tool
+    the client ran (`approve` None), or a person's decision on a server tool."""
+
+    tool_call_id: str
+    approve: bool | None = None
+    tool_return: str = ""
+    status: str = "success"
+    reason: str = ""
 
 
 @dataclass
@@ -201,8 +216,61 @@ def _replayable(call: dict[str, Any]) -> str:
     return str(call["arguments"])
 
 
-def tool_schemas(agent: Agent) -> list[dict[str, Any]]:
-    return [TOOLS[name].schema() for name in agent.tools if name in TOOLS]
+def tool_schemas(
+    agent: Agent, client_tools: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The agent's tools, then the client's own (a server tool keeps its name)."""
+    schemas = [TOOLS[name].schema() for name in agent.tools if name in TOOLS]
+    taken = set(agent.tools)
+    for tool in client_tools or []:
+        if tool["name"] not in taken:
+            taken.add(tool["name"])
+            schemas.append(
+                {
+                    "type": "function",
+                    "function": {
+                        "name": tool["name"],
+                        "description": tool.get("description") or "",
+                        "parameters": tool.get("parameters")
+                        or {"type": "object", "properties": {}},
+                    },
+                }
+            )
+    return schemas
+
+
+def needs_approval(agent: Agent, name: str, client_tools: list[dict[str, Any]] | None) -> bool:
+    """Whether a call to `name` waits for the client: a client-side tool, or a server
+    tool whose rule says a person approves it first."""
+    if name not in agent.tools and any(tool["name"] == name for tool in client_tools or []):
+        return True
+    return any(
+        rule.get("tool_name") == name and rule.get("type") == "requires_approval"
+        for rule in agent.tool_rules or []
+    )
+
+
+def pending_approvals(thread: Thread) -> list[dict[str, Any]]:
+    """The tool calls the thread's last step stopped on, not answered yet."""
+    last = (
+        thread.messages()
+        .filter(role=Role.ASSISTANT)
+        .exclude(tool_calls=[])
+        .order_by("-seq")
+        .only("seq", "tool_calls")
+        .first()
+    )
+    if last is None:
+        return []
+    waiting = [call for call in last.tool_calls if call.get("approval")]
+    if not waiting:
+        return []
+    answered = set(
+        thread.messages()
+        .filter(role=Role.TOOL, seq__gt=last.seq, tool_call_id__in=[c["id"] for c in waiting])
+        .values_list("tool_call_id", flat=True)
+    )
+    return [call for call in waiting if call["id"] not in answered]
 
 
 def _package(status: str, message: str) -> str:
@@ -357,6 +425,7 @@ def run_turn(
     max_tool_errors: int | None = None,
     conversation: Conversation | None = None,
     should_stop: Callable[[], bool] | None = None,
+    client_tools: list[dict[str, Any]] | None = None,
 ) -> TurnResult:
     """Run one turn, in the agent's own history or in `conversation`. The provider must
     be configured (llm.ensure_configured) beforehand.
@@ -364,6 +433,9 @@ def run_turn(
     `run_id` marks the run's messages and edits; `max_tool_errors` ends the turn
     (stop reason `invalid_tool_call`) once the model has made that many failed calls;
     `should_stop` is asked before each step, and True ends the turn `cancelled`.
+    `client_tools` are offered to the model beside the agent's; a call to one (or to a
+    tool that requires approval) ends the turn `requires_approval`, and the next turn's
+    approval message carries the results.
     """
     result = TurnResult()
     turn_id = uuid.uuid4().hex
@@ -386,7 +458,11 @@ def run_turn(
                 Conversation.objects.filter(pk=conversation.pk).update(
                     last_message_at=timezone.now()
                 )
+            ctx = ToolContext(agent=agent, turn_id=turn_id, run_id=run_id, thread=thread)
             for item in inputs:
+                if item.approvals is not None:
+                    _answer_approvals(thread, ctx, item.approvals, publish)
+                    continue
                 _store(
                     thread,
                     role=item.role,
@@ -397,10 +473,17 @@ def run_turn(
                     turn_id=turn_id,
                     run_id=run_id,
                 )
-            ctx = ToolContext(agent=agent, turn_id=turn_id, run_id=run_id, thread=thread)
             try:
                 _steps(
-                    thread, ctx, turn_id, max_steps, result, publish, max_tool_errors, should_stop
+                    thread,
+                    ctx,
+                    turn_id,
+                    max_steps,
+                    result,
+                    publish,
+                    max_tool_errors,
+                    should_stop,
+                    client_tools,
                 )
             except llm.LLMError as error:
                 result.stop_reason = "error"
@@ -422,6 +505,50 @@ def run_turn(
     return result
 
 
+def _answer_approvals(
+    thread: Thread, ctx: ToolContext, approvals: list[Approval], publish: Callable[[Message], None]
+) -> None:
+    """Store the answers to the calls awaiting approval as their results: what the client
+    ran, a denial, or the server tool run now that a person approved it."""
+    waiting = {call["id"]: call for call in pending_approvals(thread)}
+    for approval in approvals:
+        call = waiting.get(approval.tool_call_id)
+        if call is None:
+            continue  # checked before the turn (services.check_turn); answered meanwhile
+        name = call["name"]
+        status, text = approval.status, approval.tool_return
+        if approval.approve is False:
+            status = "error"
+            text = f"The user denied the request to call {name}" + (
+                f": {approval.reason}" if approval.reason else "."
+            )
+        elif approval.approve is True:
+            status, text = _run_tool(ctx, call)
+        publish(
+            _store(
+                thread,
+                role=Role.TOOL,
+                tool_call_id=call["id"],
+                tool_name=name,
+                tool_status="error" if status == "error" else "success",
+                turn_id=ctx.turn_id,
+                run_id=ctx.run_id,
+                content=_package("Failed" if status == "error" else "OK", text),
+            )
+        )
+
+
+def _run_tool(ctx: ToolContext, call: dict[str, Any]) -> tuple[str, str]:
+    """(status, text) of one server tool call."""
+    try:
+        arguments = llm.parse_arguments(call["arguments"])
+        return "success", execute(replace(ctx, tool_call_id=call["id"]), call["name"], arguments)
+    except (ToolError, ValueError) as error:
+        return "error", f"Error executing function {call['name']}: {error}"
+    except llm.LLMError as error:  # e.g. the embedder behind archival search
+        return "error", f"Error executing function {call['name']}: {error}"
+
+
 def _steps(
     thread: Thread,
     ctx: ToolContext,
@@ -431,8 +558,10 @@ def _steps(
     publish: Callable[[Message], None],
     max_tool_errors: int | None = None,
     should_stop: Callable[[], bool] | None = None,
+    client_tools: list[dict[str, Any]] | None = None,
 ) -> None:
     agent = thread.agent
+    offered = tool_schemas(agent, client_tools)
     for step in range(1, max_steps + 1):
         if should_stop is not None and should_stop():
             result.stop_reason = "cancelled"
@@ -453,14 +582,14 @@ def _steps(
         reply = llm.chat(
             thread.llm_handle,
             request,
-            tools=tool_schemas(agent),
+            tools=offered,
             temperature=thread.temperature,
             max_tokens=thread.max_tokens,
         )
         result.prompt_tokens += reply.prompt_tokens
         result.completion_tokens += reply.completion_tokens
         usage = {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens}
-        calls = [
+        calls: list[dict[str, Any]] = [
             {
                 "id": c.id or f"call_{uuid.uuid4().hex[:24]}",
                 "name": c.name,
@@ -468,6 +597,9 @@ def _steps(
             }
             for c in reply.tool_calls
         ]
+        for call in calls:
+            if needs_approval(agent, call["name"], client_tools):
+                call["approval"] = True
         if not calls:
             if not (reply.content or "").strip():
                 result.stop_reason = "no_tool_call"
@@ -502,15 +634,11 @@ def _steps(
         )
         finished = False
         for call in calls:
-            status, text = "success", ""
-            try:
-                arguments = llm.parse_arguments(call["arguments"])
-                text = execute(replace(ctx, tool_call_id=call["id"]), call["name"], arguments)
+            if call.get("approval"):
+                continue  # its result comes with the client's approval message
+            status, text = _run_tool(ctx, call)
+            if status == "success":
                 finished = finished or TOOLS[call["name"]].terminal
-            except (ToolError, ValueError) as error:
-                status, text = "error", f"Error executing function {call['name']}: {error}"
-            except llm.LLMError as error:  # e.g. the embedder behind archival search
-                status, text = "error", f"Error executing function {call['name']}: {error}"
             publish(
                 _store(
                     thread,
@@ -526,6 +654,9 @@ def _steps(
             )
             if status == "error":
                 result.tool_errors += 1
+        if any(call.get("approval") for call in calls):
+            result.stop_reason = "requires_approval"
+            return
         if finished:
             result.stop_reason = "end_turn"
             return

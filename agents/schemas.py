@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.db.models import Prefetch, QuerySet
 from ninja import Field, Schema
@@ -122,6 +122,7 @@ class TextPart(In):
 
 
 class MessageCreateIn(In):
+    type: Literal["message"] | None = None
     role: Literal["user", "system", "assistant"] = "user"
     content: str | list[TextPart]
     name: str | None = None
@@ -134,8 +135,56 @@ class MessageCreateIn(In):
         return "\n".join(part.text for part in self.content)
 
 
+class ToolReturnIn(In):
+    """The result of a client-side tool the client ran."""
+
+    type: Literal["tool"] = "tool"
+    tool_call_id: str
+    tool_return: str | list[dict[str, Any]]
+    status: Literal["success", "error"] = "success"
+    stdout: list[str] | None = None
+    stderr: list[str] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.tool_return, str):
+            return self.tool_return
+        parts = [
+            str(part.get("text", "")) if part.get("type") == "text" else f"[{part.get('type')}]"
+            for part in self.tool_return
+        ]
+        return "\n".join(parts)
+
+
+class ApprovalDecisionIn(In):
+    """A person's decision on a tool call that requires approval."""
+
+    type: Literal["approval"] = "approval"
+    tool_call_id: str
+    approve: bool
+    reason: str | None = None
+
+
+class ApprovalCreateIn(In):
+    """The answers to the tool calls a turn stopped on (`requires_approval`)."""
+
+    type: Literal["approval"]
+    approvals: list[Annotated[ToolReturnIn | ApprovalDecisionIn, Field(discriminator="type")]] = (
+        Field(..., min_length=1)
+    )
+    otid: str | None = None
+
+
+class ClientToolIn(In):
+    """A tool the client runs itself (Letta Code's shell, file tools...): offered to the
+    model, and a call to it hands the turn back to the client for its result."""
+
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+
+
 class LettaRequestIn(In):
-    messages: list[MessageCreateIn] = Field(..., min_length=1)
+    messages: list[MessageCreateIn | ApprovalCreateIn] = Field(..., min_length=1)
     max_steps: int = Field(50, ge=1, le=500)
     use_assistant_message: bool = True
     assistant_message_tool_name: str = "send_message"
@@ -146,15 +195,7 @@ class LettaRequestIn(In):
     include_pings: bool = False
     # Streams only: the turn goes on without the request; its run is followed instead.
     background: bool = False
-
-
-class ClientToolIn(In):
-    """A tool the client runs itself (Letta Code's shell, file tools...): offered to the
-    model, and a call to it hands the turn back to the client for its result."""
-
-    name: str = Field(..., json_schema_extra=NAME)
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
+    client_tools: list[ClientToolIn] | None = None
 
 
 class ConversationMessagesIn(LettaRequestIn):
@@ -170,11 +211,12 @@ class ConversationMessagesIn(LettaRequestIn):
         }
     )
 
-    messages: list[MessageCreateIn] | None = Field(None, min_length=1)  # type: ignore[assignment]
+    messages: list[MessageCreateIn | ApprovalCreateIn] | None = Field(  # type: ignore[assignment]
+        None, min_length=1
+    )
     input: str | list[TextPart] | None = None
     agent_id: str | None = None
     streaming: bool = True
-    client_tools: list[ClientToolIn] | None = None
 
     @model_validator(mode="after")
     def _something_to_say(self) -> ConversationMessagesIn:
@@ -182,7 +224,7 @@ class ConversationMessagesIn(LettaRequestIn):
             raise ValueError("messages or input is required")
         return self
 
-    def turn_messages(self) -> list[MessageCreateIn]:
+    def turn_messages(self) -> list[MessageCreateIn | ApprovalCreateIn]:
         if self.messages:
             return self.messages
         return [MessageCreateIn(role="user", content=self.input or "")]

@@ -23,7 +23,7 @@ from agents.models import Agent, AgentType, Conversation, Group, Insight, Messag
 from agents.runs import turns
 from agents.threads import Thread
 from agents.tools import BASE_TOOLS, SLEEPTIME_CHAT_TOOLS, SLEEPTIME_TOOLS, TOOLS, default_rules
-from config.errors import InvalidRequest, NotFound, TooLong
+from config.errors import Conflict, InvalidRequest, NotFound, TooLong
 from config.pagination import cursor_page
 from memory import events
 from memory import services as memory_services
@@ -348,7 +348,9 @@ def check_message_size(inputs: list[loop.InputMessage]) -> None:
     """Refuse a turn whose input is over MAX_MESSAGE_CHARS, before anything is stored or
     sent to the model (a stream checks before it starts)."""
     limit = settings.MAX_MESSAGE_CHARS
-    size = sum(len(item.content) for item in inputs)
+    size = sum(
+        len(item.content) + sum(len(a.tool_return) for a in item.approvals or []) for item in inputs
+    )
     if size > limit:
         raise TooLong(
             f"The message is {size:,} characters long; the limit is {limit:,} "
@@ -366,6 +368,7 @@ def send_message(
     conversation: Conversation | None = None,
     run: Run | None = None,
     owner_id: int | None = None,
+    client_tools: list[dict[str, Any]] | None = None,
 ) -> loop.TurnResult:
     """Run one turn, in the agent's own history or in `conversation`, as a run (opened
     here unless `run` was opened beforehand, for a turn in the background). Raises
@@ -384,6 +387,7 @@ def send_message(
                 run_id=run.id,
                 conversation=conversation,
                 should_stop=lambda: turns.cancelled(run.id),
+                client_tools=client_tools,
             )
     except Exception as error:
         turns.close_turn(run, loop.TurnResult(stop_reason="error", error=str(error)), started)
@@ -394,6 +398,35 @@ def send_message(
     # was on when the turn began (switching it off takes effect from the next turn).
     result.run_ids = sleeptime.after_turn(agent, failed=result.stop_reason == "error")
     return result
+
+
+def check_approvals(thread: Thread, inputs: list[loop.InputMessage]) -> None:
+    """A turn that stopped on tool calls awaiting approval is answered before anything
+    else is said, with an answer for each of those calls (Letta's rules and words,
+    which Letta Code recognises)."""
+    answers = [a.tool_call_id for item in inputs for a in item.approvals or []]
+    waiting = {call["id"]: call["name"] for call in loop.pending_approvals(thread)}
+    if not answers:
+        if waiting:
+            raise Conflict(
+                f"The agent is waiting for approval of tool call(s) "
+                f"{', '.join(f'{name} ({call_id})' for call_id, name in waiting.items())}: "
+                "send an approval message with their results or decisions first."
+            )
+        return
+    if not waiting:
+        raise InvalidRequest("No tool call is currently awaiting approval.")
+    unknown = [call_id for call_id in answers if call_id not in waiting]
+    if unknown:
+        raise InvalidRequest(
+            f"Tool call(s) {', '.join(unknown)} are not awaiting approval; "
+            f"awaiting: {', '.join(waiting)}."
+        )
+    missing = [call_id for call_id in waiting if call_id not in answers]
+    if missing:
+        raise InvalidRequest(
+            f"Answer every tool call awaiting approval; missing: {', '.join(missing)}."
+        )
 
 
 def check_turn(
@@ -408,6 +441,7 @@ def check_turn(
     if max_steps < 1:
         raise InvalidRequest("max_steps must be at least 1.")
     check_message_size(inputs)
+    check_approvals(Thread(agent, conversation), inputs)
     handle = conversation.model if conversation is not None and conversation.model else None
     try:
         llm.ensure_configured(handle or agent.llm_handle)
@@ -418,24 +452,29 @@ def check_turn(
 def list_messages(
     agent: Agent,
     *,
+    conversation_id: str | None = None,
     after: str | None = None,
     before: str | None = None,
     limit: int | None = 100,
     order: str = "asc",
     rendering: Rendering | None = None,
 ) -> list[dict[str, Any]]:
-    """A page of the agent's own history (not its conversations') as Letta messages.
+    """A page of the agent's messages as Letta messages: of every thread, as Letta's
+    server lists them (letta-evals reads a Letta Code run this way), or of one
+    conversation (`default` for the agent's own history).
 
     Cursors are message ids; messages split from one stored message share its id, so a
     page never cuts one stored message in half.
     """
+    messages = Message.objects.filter(agent=agent)
+    if conversation_id == "default":
+        messages = Thread(agent).messages()
+    elif conversation_id:
+        if not Conversation.objects.filter(pk=conversation_id, agent=agent).exists():
+            raise NotFound(f"Agent '{agent.id}' has no conversation '{conversation_id}'")
+        messages = messages.filter(conversation_id=conversation_id)
     return message_page(
-        Thread(agent).messages(),
-        after=after,
-        before=before,
-        limit=limit,
-        order=order,
-        rendering=rendering,
+        messages, after=after, before=before, limit=limit, order=order, rendering=rendering
     )
 
 
@@ -480,7 +519,7 @@ def context_overview(agent: Agent) -> dict[str, Any]:
     """Token counts per component of what the model sees now (estimates, see loop)."""
     memory, metadata = loop.system_parts(agent)
     base_system = agent.system.replace(prompts.CORE_MEMORY_PLACEHOLDER, "")
-    history = list(Message.objects.filter(agent=agent, in_context=True).order_by("seq"))
+    history = list(Thread(agent).messages().filter(in_context=True).order_by("seq"))
     openai_messages = loop.to_openai(history)
     functions = loop.tool_schemas(agent)
     summary = agent.summary

@@ -17,18 +17,21 @@ from ninja import Query, Router
 import llm
 from agents import services, sleeptime
 from agents.letta_format import Rendering, iso, render_all
-from agents.loop import InputMessage, TurnResult
+from agents.loop import Approval, InputMessage, TurnResult
 from agents.models import Agent, Group, Insight, Message, Run
 from agents.runs import turns
 from agents.schemas import (
     AgentCreateIn,
     AgentStateOut,
     AgentUpdateIn,
+    ApprovalCreateIn,
+    ApprovalDecisionIn,
     GroupOut,
     InsightOut,
     LettaRequestIn,
     MemoryOut,
     RunOut,
+    ToolReturnIn,
     agent_states,
     fresh_state,
     tool_out,
@@ -361,16 +364,40 @@ def _unavailable(error: llm.LLMError) -> Exception:
 
 
 def _inputs(payload: LettaRequestIn, messages: list[Any] | None = None) -> list[InputMessage]:
-    return [
-        InputMessage(
-            role=message.role,
-            content=message.text(),
-            name=message.name or "",
-            otid=message.otid or "",
-            sender_id=message.sender_id or "",
+    inputs = []
+    for message in messages if messages is not None else payload.messages:
+        if isinstance(message, ApprovalCreateIn):
+            inputs.append(
+                InputMessage(
+                    role="approval",
+                    content="",
+                    otid=message.otid or "",
+                    approvals=[_approval(answer) for answer in message.approvals],
+                )
+            )
+            continue
+        inputs.append(
+            InputMessage(
+                role=message.role,
+                content=message.text(),
+                name=message.name or "",
+                otid=message.otid or "",
+                sender_id=message.sender_id or "",
+            )
         )
-        for message in (messages if messages is not None else payload.messages)
-    ]
+    return inputs
+
+
+def _approval(answer: ToolReturnIn | ApprovalDecisionIn) -> Approval:
+    if isinstance(answer, ApprovalDecisionIn):
+        return Approval(answer.tool_call_id, approve=answer.approve, reason=answer.reason or "")
+    return Approval(answer.tool_call_id, tool_return=answer.text(), status=answer.status)
+
+
+def _client_tools(payload: LettaRequestIn) -> list[dict[str, Any]] | None:
+    if not payload.client_tools:
+        return None
+    return [tool.model_dump() for tool in payload.client_tools]
 
 
 def _rendering(payload: LettaRequestIn) -> Rendering:
@@ -427,18 +454,29 @@ def respond(
     # Refused now (a 4xx), not as an error inside a stream that has begun.
     services.check_turn(agent, inputs, payload.max_steps, conversation)
     owner_id = request.auth.pk
+    client_tools = _client_tools(payload)
     if stream and background:
         run = turns.open_turn(agent, conversation, owner_id=owner_id, background=True)
         turns.start_detached(
             lambda: services.send_message(
-                agent, inputs, max_steps=payload.max_steps, conversation=conversation, run=run
+                agent,
+                inputs,
+                max_steps=payload.max_steps,
+                conversation=conversation,
+                run=run,
+                client_tools=client_tools,
             )
         )
         return _event_stream(follow_run(run.id, _rendering(payload), payload))
     if stream:
         return _event_stream(_sse(thread, inputs, payload, owner_id))
     result = services.send_message(
-        agent, inputs, max_steps=payload.max_steps, conversation=conversation, owner_id=owner_id
+        agent,
+        inputs,
+        max_steps=payload.max_steps,
+        conversation=conversation,
+        owner_id=owner_id,
+        client_tools=client_tools,
     )
     messages = _render(result.messages, payload)
     if result.error:
@@ -548,6 +586,7 @@ async def _sse(
                     emit=emit,
                     conversation=thread.conversation,
                     owner_id=owner_id,
+                    client_tools=_client_tools(payload),
                 )
             )
             await queue.put(("done", result))
@@ -600,6 +639,7 @@ def list_messages(
     before: str | None = None,
     limit: int | None = Query(100, ge=1, le=10000),
     order: Literal["asc", "desc"] = "asc",
+    conversation_id: str | None = None,
     use_assistant_message: bool = True,
     assistant_message_tool_name: str = "send_message",
     assistant_message_tool_kwarg: str = "message",
@@ -607,6 +647,7 @@ def list_messages(
     agent = services.get_agent_for_user(request.auth, agent_id)
     return services.list_messages(
         agent,
+        conversation_id=conversation_id,
         after=after,
         before=before,
         limit=limit,

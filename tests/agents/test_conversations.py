@@ -70,8 +70,18 @@ def test_each_conversation_has_its_own_history_over_the_agents_shared_memory(api
 
     assert listed(first["id"]) == ["I am Ada"]
     assert listed(second["id"]) == ["what is my name?"]
-    # The agent's own history (the default conversation) holds neither.
-    assert api.get(f"/v1/agents/{agent.id}/messages").json() == []
+    # The agent's messages are those of all its threads, as Letta lists them (letta-evals
+    # reads a Letta Code run there); its own history, the default conversation, has none.
+    everything = api.get(f"/v1/agents/{agent.id}/messages").json()
+    assert [m["content"] for m in everything if m["message_type"] == "user_message"] == [
+        "I am Ada",
+        "what is my name?",
+    ]
+    assert api.get(f"/v1/agents/{agent.id}/messages?conversation_id=default").json() == []
+    only_second = api.get(f"/v1/agents/{agent.id}/messages?conversation_id={second['id']}")
+    assert {m["id"] for m in only_second.json()} == {
+        m["id"] for m in api.get(f"/v1/conversations/{second['id']}/messages").json()
+    }
 
 
 def test_the_default_conversation_is_the_agents_own_history(api, make_agent, llm):

@@ -78,8 +78,9 @@ def test_a_streamed_turn_carries_its_run_which_the_sdk_can_read_back(client, age
     assert [m.content for m in history if m.message_type == "assistant_message"] == [
         "Nothing about tea yet."
     ]
-    # The agent's own history is another thread.
-    assert list(client.agents.messages.list(agent.id)) == []
+    # The agent's own history is another thread; the agent's list holds every thread.
+    assert list(client.agents.messages.list(agent.id, conversation_id="default")) == []
+    assert [m.id for m in client.agents.messages.list(agent.id)] == [m.id for m in history]
 
 
 def test_a_background_turn_streams_and_a_dropped_stream_resumes(client, agent, llm):
@@ -120,3 +121,42 @@ def test_the_default_conversation_needs_the_agents_id(client, agent, llm):
 
     with pytest.raises(BadRequestError, match="agent_id"):
         client.conversations.messages.create("default", messages=[{"role": "user", "content": "x"}])
+
+
+def test_a_client_tool_goes_through_the_approval_flow(client, agent, llm):
+    conversation = client.conversations.create(agent_id=agent.id)
+    shell = {
+        "name": "ShellCommand",
+        "description": "Run a shell command on the user's machine.",
+        "parameters": {"type": "object", "properties": {"command": {"type": "string"}}},
+    }
+    llm.tool_call("ShellCommand", {"command": "cat note.txt"})
+    chunks = list(
+        client.conversations.messages.create(
+            conversation.id,
+            messages=[{"role": "user", "content": "read note.txt"}],
+            client_tools=[shell],
+        )
+    )
+    (request,) = [c for c in chunks if c.message_type == "approval_request_message"]
+    assert request.tool_call.name == "ShellCommand"
+    assert [c.stop_reason for c in chunks if c.message_type == "stop_reason"] == [
+        "requires_approval"
+    ]
+
+    llm.tool_call("send_message", {"message": "It says marmalade."})
+    answer = {
+        "type": "tool",
+        "tool_call_id": request.tool_call.tool_call_id,
+        "tool_return": "marmalade",
+        "status": "success",
+    }
+    rest = list(
+        client.conversations.messages.create(
+            conversation.id,
+            messages=[{"type": "approval", "approvals": [answer]}],
+            client_tools=[shell],
+        )
+    )
+    assert kinds(rest)[:2] == ["tool_return_message", "assistant_message"]
+    assert rest[1].content == "It says marmalade."
