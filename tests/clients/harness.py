@@ -32,8 +32,8 @@ NODE_MODULES = CLIENTS / "node_modules"
 LETTA_CODE = NODE_MODULES / "@letta-ai" / "letta-code" / "letta.js"
 EVALS_VENV = ROOT / ".venv-evals"
 
-# Letta Code's switches for a machine with no network beyond loopback (see
-# /work/briefs/letta-code-findings.md for where each is read).
+# Letta Code's switches for a machine with no network beyond loopback: telemetry is on by
+# default even against a self-hosted server, and the update check installs what it finds.
 QUIET_LETTA_CODE = {
     "LETTA_CODE_TELEM": "0",  # no telemetry batches to api.letta.com
     "DISABLE_AUTOUPDATER": "1",  # no npm version check (and no npm install -g)
