@@ -125,14 +125,23 @@ def run(
     return finished
 
 
-def node_script(name: str, *args: str, env: dict[str, str], cwd: Path, timeout: float = 60) -> Any:
+def node_script(
+    name: str,
+    *args: str,
+    env: dict[str, str],
+    cwd: Path,
+    log: AccessLog,
+    timeout: float = 60,
+) -> Any:
     """Run `tests/clients/<name>` with node; it prints one JSON object as its last line,
-    which is returned. Fails the test with its output if it exits non-zero."""
+    which is returned. Fails the test with its output and the server's answers if it exits
+    non-zero."""
     require(NODE_MODULES / ".installed", "the node packages of tests/clients")
     finished = run(["node", str(CLIENTS / name), *args], env=env, cwd=cwd, timeout=timeout)
-    assert finished.returncode == 0, finished.describe()
+    context = f"{finished.describe()}\n--- server answered ---\n{log.describe()}"
+    assert finished.returncode == 0, context
     lines = [line for line in finished.stdout.splitlines() if line.strip()]
-    assert lines, finished.describe()
+    assert lines, context
     return json.loads(lines[-1])
 
 

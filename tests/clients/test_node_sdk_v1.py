@@ -11,7 +11,7 @@ QUESTION = "Plan a weekend in Lisbon."
 ANSWER = "Day one: Alfama and the castle. Day two: Belem."
 
 
-def run_mode(mode: str, live_server_url: str, api_key: str, home, workdir) -> dict:
+def run_mode(mode: str, live_server_url: str, api_key: str, home, workdir, access_log) -> dict:
     return node_script(
         "sdk_v1.mjs",
         mode,
@@ -22,6 +22,7 @@ def run_mode(mode: str, live_server_url: str, api_key: str, home, workdir) -> di
         QUESTION,
         env=client_env(live_server_url, api_key, home),
         cwd=workdir,
+        log=access_log,
     )
 
 
@@ -30,7 +31,7 @@ def test_the_node_sdk_holds_two_conversations_of_one_agent_and_streams_a_turn_in
 ):
     llm.reply(ANSWER)
 
-    seen = run_mode("conversations", live_server_url, api_key, home, workdir)
+    seen = run_mode("conversations", live_server_url, api_key, home, workdir, access_log)
 
     assert seen["firstAgentId"] == seen["agentId"], seen
     assert sorted(seen["listed"]) == sorted([seen["first"], seen["second"]]), seen
@@ -58,7 +59,7 @@ def test_an_agent_file_exported_with_the_node_sdk_imports_as_the_same_agent(
 ):
     llm.reply(ANSWER)
 
-    seen = run_mode("agent-files", live_server_url, api_key, home, workdir)
+    seen = run_mode("agent-files", live_server_url, api_key, home, workdir, access_log)
 
     assert seen["exportedAgents"] == ["agent-file-source"], seen
     assert ["human", "Name: Ada"] in seen["exportedBlocks"], seen

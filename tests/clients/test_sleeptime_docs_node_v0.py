@@ -60,6 +60,7 @@ def test_the_docs_node_example_uploads_a_nameless_blob_and_the_agent_learns_from
         QUESTION,
         env=client_env(live_server_url, api_key, home),
         cwd=workdir,
+        log=access_log,
     )
 
     assert (seen["frequencyBefore"], seen["frequencyAfter"]) == (5, 2), seen
