@@ -56,6 +56,18 @@ def result_of(finished: Finished, access_log: Any) -> dict[str, Any]:
     return result
 
 
+def unexpected_failures(access_log: Any) -> list[Any]:
+    """The requests not answered 2xx, but for the one Letta answers so too: Letta Code
+    creates its agent with `tools: ["web_search", "fetch_webpage"]`, a server without
+    those tools refuses that with a 400 in Letta's words, and Letta Code retries without
+    them (the letta-evals test, whose agents come from a factory, allows no exception)."""
+    return [
+        answer
+        for answer in access_log.failures()
+        if (answer.method, answer.path, answer.status) != ("POST", "/v1/agents/", 400)
+    ]
+
+
 def tool_names(body: dict[str, Any]) -> list[str]:
     return [tool["function"]["name"] for tool in body.get("tools") or []]
 
@@ -82,7 +94,7 @@ def test_letta_code_holds_a_conversation_and_prints_the_model_s_reply(
     ]
     assert any("Say hello." in text for text in texts), texts
     assert any(reply in text for text in texts), texts
-    assert access_log.failures() == [], access_log.describe()
+    assert unexpected_failures(access_log) == [], access_log.describe()
 
 
 def test_letta_code_runs_its_own_shell_tool_for_the_model_and_the_turn_completes(
@@ -112,4 +124,4 @@ def test_letta_code_runs_its_own_shell_tool_for_the_model_and_the_turn_completes
     assert result["num_turns"] >= 2, result
     offered = tool_names(llm.main.requests[0])
     assert SHELL_TOOL in offered, offered
-    assert access_log.failures() == [], access_log.describe()
+    assert unexpected_failures(access_log) == [], access_log.describe()
