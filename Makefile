@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SDK0 := .venv-sdk0
+EVALS := .venv-evals
+CLIENTS := tests/clients
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -20,6 +22,20 @@ $(SDK0)/.installed:
 	test -d $(SDK0) || $(PYTHON) -m venv $(SDK0)
 	$(SDK0)/bin/python -m pip install --quiet "letta-client==0.1.324"
 	touch $(SDK0)/.installed
+
+# Letta's evaluation framework in a virtualenv of its own: it brings a large set of
+# dependencies (modal, google-genai, anthropic) the server does not need.
+$(EVALS)/.installed:
+	test -d $(EVALS) || $(PYTHON) -m venv $(EVALS)
+	$(EVALS)/bin/python -m pip install --quiet "letta-evals==0.26.0"
+	touch $(EVALS)/.installed
+
+# Letta's JavaScript clients at the versions in tests/clients/package-lock.json: Letta Code
+# and the node.js SDK of two generations. --ignore-scripts: Letta Code's install scripts
+# patch its terminal UI and fetch binaries; the headless mode the tests use needs neither.
+$(CLIENTS)/node_modules/.installed: $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
+	cd $(CLIENTS) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
 
 setup: $(STAMP)
 	$(PY) manage.py migrate --verbosity 0
@@ -44,7 +60,8 @@ test-packages:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
-test: $(STAMP) $(SDK0)/.installed test-packages
+test: $(STAMP) $(SDK0)/.installed $(EVALS)/.installed $(CLIENTS)/node_modules/.installed \
+		test-packages
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -59,4 +76,4 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(SDK0)
+	rm -rf $(VENV) $(SDK0) $(EVALS) $(CLIENTS)/node_modules
