@@ -95,8 +95,10 @@ class TurnResult:
             "total_tokens": self.prompt_tokens + self.completion_tokens,
             "step_count": self.step_count,
             "steps_messages": None,
-            # The turn's own run first, then the background runs it started.
-            "run_ids": [self.run_id, *(self.run_ids or [])] if self.run_id else self.run_ids,
+            # The background runs the turn started (sleep-time), as before turns were runs.
+            "run_ids": self.run_ids,
+            # The turn's own run.
+            "run_id": self.run_id or None,
         }
 
 

@@ -138,7 +138,7 @@ class MessageCreateIn(In):
 class ToolReturnIn(In):
     """The result of a client-side tool the client ran."""
 
-    type: Literal["tool"] = "tool"
+    type: Literal["tool"]
     tool_call_id: str
     tool_return: str | list[dict[str, Any]]
     status: Literal["success", "error"] = "success"
@@ -158,7 +158,7 @@ class ToolReturnIn(In):
 class ApprovalDecisionIn(In):
     """A person's decision on a tool call that requires approval."""
 
-    type: Literal["approval"] = "approval"
+    type: Literal["approval"]
     tool_call_id: str
     approve: bool
     reason: str | None = None

@@ -27,7 +27,9 @@ class SourceIn(In):
     class EmbeddingConfig(In):
         embedding_model: str | None = None
         embedding_endpoint_type: str | None = None
-        handle: str | None = None
+        handle: str | None = Field(
+            None, json_schema_extra={"pattern": HANDLE_PATTERN, "description": "provider/model"}
+        )
         embedding_chunk_size: int | None = Field(
             None, json_schema_extra={"minimum": 50, "maximum": 2000}
         )

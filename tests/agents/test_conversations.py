@@ -252,7 +252,7 @@ def test_every_turn_is_a_run_that_clients_can_follow(api, make_agent, llm):
     llm.tool_call("send_message", {"message": "Nothing about tea."})
     answer = talk(api, conversation["id"], "tea?")
 
-    run_id = answer["usage"]["run_ids"][0]
+    run_id = answer["usage"]["run_id"]
     assert {m["run_id"] for m in answer["messages"]} == {run_id}
     run = api.get(f"/v1/runs/{run_id}").json()
     assert run["status"] == "completed" and run["stop_reason"] == "end_turn"

@@ -4,7 +4,7 @@ a user of the SDK would see."""
 
 from __future__ import annotations
 
-from tests.clients.harness import client_env, node_script
+from tests.clients.harness import Answered, client_env, node_script
 from tests.factories import TEST_EMBEDDING, TEST_MODEL
 
 QUESTION = "Plan a weekend in Lisbon."
@@ -51,7 +51,9 @@ def test_the_node_sdk_holds_two_conversations_of_one_agent_and_streams_a_turn_in
     assert seen["otherHistory"] == [], seen
     assert seen["listedAfterDelete"] == [seen["first"]], seen
     assert seen["deletedStatus"] == 404, seen
-    assert access_log.failures() == [], access_log.describe()
+    # The one refusal is the one asked for: the deleted conversation is gone.
+    gone = Answered("GET", f"/v1/conversations/{seen['second']}", 404)
+    assert access_log.failures() == [gone], access_log.describe()
 
 
 def test_an_agent_file_exported_with_the_node_sdk_imports_as_the_same_agent(

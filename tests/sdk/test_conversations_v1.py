@@ -66,7 +66,7 @@ def test_a_streamed_turn_carries_its_run_which_the_sdk_can_read_back(client, age
     run_ids = {chunk.run_id for chunk in chunks[:4]}
     assert len(run_ids) == 1 and None not in run_ids
     (run_id,) = run_ids
-    assert chunks[-1].run_ids[0] == run_id
+    assert chunks[-1].run_id == run_id
 
     run = client.runs.retrieve(run_id)
     assert run.status == "completed" and run.agent_id == agent.id

@@ -34,7 +34,7 @@ def _turn_lock_waiters(agent_id: str) -> int:
 
     from agents.loop import TurnLock
 
-    key = TurnLock(agent_id).key
+    (key,) = TurnLock(agent_id).keys
     with connection.cursor() as cursor:
         # A bigint advisory key shows in pg_locks as its high and low 32 bits.
         cursor.execute(

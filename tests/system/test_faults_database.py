@@ -280,7 +280,7 @@ def test_a_turn_whose_connection_is_terminated_is_told_so_and_stores_no_reply(
 
     llm_server.reset()
     agent = _new_agent(api, "interrupted")
-    key = TurnLock(agent["id"]).key
+    key = TurnLock(agent["id"]).keys[0]
     said = {"messages": [{"role": "user", "content": "Remember the blue door."}]}
 
     llm_server.hold()
