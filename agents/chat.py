@@ -8,6 +8,7 @@ run arrives, so a live update and a reload show the same thing.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal, TypedDict
 
@@ -15,7 +16,8 @@ from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from agents.letta_format import render_all
-from agents.models import ACTIVE_RUN_STATUSES, Agent, Message, Role, Run
+from agents.models import ACTIVE_RUN_STATUSES, Agent, Conversation, Message, Role, Run
+from agents.threads import Thread
 from memory.models import BlockVersion
 
 CHAT_HISTORY = 50
@@ -23,7 +25,9 @@ RECENT_RUNS = 10
 
 
 class ChatItem(TypedDict):
-    kind: Literal["user", "assistant", "reasoning", "tool_call", "tool_return", "system", "run"]
+    kind: Literal[
+        "user", "assistant", "reasoning", "tool_call", "approval", "tool_return", "system", "run"
+    ]
     id: str
     date: datetime
     text: str
@@ -31,6 +35,10 @@ class ChatItem(TypedDict):
     status: str
     result: str | None
     run: Run | None
+    # An approval request's call, and whether the agent's own tools hold it (a person may
+    # approve it) or the client runs it (only a denial can come from the page).
+    call_id: str
+    server_tool: bool
 
 
 def pretty_arguments(arguments: str) -> str:
@@ -50,12 +58,16 @@ def _blank(item_id: str, date: datetime) -> ChatItem:
         "status": "",
         "result": None,
         "run": None,
+        "call_id": "",
+        "server_tool": False,
     }
 
 
-def chat_items(stored: list[Message]) -> list[ChatItem]:
+def chat_items(stored: list[Message], tools: Iterable[str] = ()) -> list[ChatItem]:
     """Stored messages as chat items; a tool call carries its result when the result is
-    among `stored`, so the two fold into one `<details>`."""
+    among `stored`, so the two fold into one `<details>`. `tools` are the agent's own
+    (an approval request for one of them can be approved on the page)."""
+    tools = set(tools)
     letta = render_all(stored)
     returns = {m["tool_call_id"]: m for m in letta if m["message_type"] == "tool_return_message"}
     shown_returns: set[str] = set()
@@ -86,6 +98,24 @@ def chat_items(stored: list[Message]) -> list[ChatItem]:
                     "status": result["status"] if result is not None else "",
                 }
             )
+        elif kind == "approval_request_message":
+            for call in m["tool_calls"]:
+                result = returns.get(call["tool_call_id"])
+                if result is not None:
+                    shown_returns.add(call["tool_call_id"])
+                items.append(
+                    {
+                        **base,
+                        "id": f"{m['id']}-{call['tool_call_id']}",
+                        "kind": "approval",
+                        "name": call["name"],
+                        "text": pretty_arguments(call["arguments"]),
+                        "result": result["tool_return"] if result is not None else None,
+                        "status": result["status"] if result is not None else "",
+                        "call_id": call["tool_call_id"],
+                        "server_tool": call["name"] in tools,
+                    }
+                )
         elif kind == "tool_return_message" and m["tool_call_id"] not in shown_returns:
             # Its call is older than the window shown.
             items.append(
@@ -129,11 +159,13 @@ def run_item(run: Run) -> ChatItem:
     }
 
 
-def chat_log(agent: Agent) -> list[ChatItem]:
-    """The newest messages, oldest first, with a card for each run that finished among them."""
-    newest = list(Message.objects.filter(agent=agent).order_by("-seq")[:CHAT_HISTORY])
+def chat_log(agent: Agent, conversation: Conversation | None = None) -> list[ChatItem]:
+    """The newest messages of one thread (the agent's own history unless a conversation
+    is given), oldest first, with a card for each run that finished among them."""
+    thread = Thread(agent, conversation).messages()
+    newest = list(thread.order_by("-seq")[:CHAT_HISTORY])
     newest.reverse()
-    items = chat_items(newest)
+    items = chat_items(newest, agent.tools)
     finished = (
         Run.objects.background()
         .filter(primary_agent=agent, completed_at__isnull=False)
@@ -152,19 +184,27 @@ def chat_log(agent: Agent) -> list[ChatItem]:
 def message_update(message: Message) -> tuple[list[ChatItem], list[ChatItem]]:
     """What a newly stored message changes in a chat log on screen: items to append, and
     items to replace (a tool call that now has its result)."""
+    tools = Agent.objects.filter(pk=message.agent_id).values_list("tools", flat=True).first()
     if message.role != Role.TOOL:
-        return chat_items([message]), []
+        return chat_items([message], tools or ()), []
+    calls = Message.objects.filter(
+        agent_id=message.agent_id,
+        role=Role.ASSISTANT,
+        tool_calls__contains=[{"id": message.tool_call_id}],
+    )
+    # This turn's call; or, for the answer to an approval, the call an earlier turn
+    # stopped on, in the same thread.
     call = (
-        Message.objects.filter(
-            agent_id=message.agent_id,
-            turn_id=message.turn_id,
-            role=Role.ASSISTANT,
-            tool_calls__contains=[{"id": message.tool_call_id}],
-        )
+        calls.filter(turn_id=message.turn_id).order_by("-seq").first()
+        or calls.filter(conversation_id=message.conversation_id, seq__lt=message.seq)
         .order_by("-seq")
         .first()
     )
-    if call is None:  # not this turn's call (or no turn): the result stands alone
+    if call is None:  # no call of its own in sight: the result stands alone
         return chat_items([message]), []
-    folded = [item for item in chat_items([call, message]) if item["kind"] == "tool_call"]
+    folded = [
+        item
+        for item in chat_items([call, message], tools or ())
+        if item["kind"] in {"tool_call", "approval"}
+    ]
     return [], [item for item in folded if item["result"] is not None]

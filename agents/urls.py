@@ -15,6 +15,12 @@ urlpatterns = [
     path("agents/<str:agent_id>/config/", views.agent_config, name="config"),
     path("agents/<str:agent_id>/delete/", views.agent_delete, name="delete"),
     path("agents/<str:agent_id>/messages/", views.agent_send_message, name="send_message"),
+    path(
+        "agents/<str:agent_id>/conversations/",
+        views.conversation_create,
+        name="conversation_create",
+    ),
+    path("agents/<str:agent_id>/approvals/", views.approval_answer, name="approval_answer"),
     path("agents/<str:agent_id>/sleeptime/", views.agent_sleeptime, name="sleeptime"),
     path("agents/<str:agent_id>/sleeptime/run/", views.agent_sleeptime_run, name="sleeptime_run"),
     path(

@@ -24,7 +24,15 @@ from accounts.access import NoOrganization
 from accounts.middleware import session_access
 from agents import chat
 from agents.contexts import config_context
-from agents.models import ACTIVE_RUN_STATUSES, Agent, Insight, Message, Run, RunStatus
+from agents.models import (
+    ACTIVE_RUN_STATUSES,
+    Agent,
+    Conversation,
+    Insight,
+    Message,
+    Run,
+    RunStatus,
+)
 from memory import events, merge
 from memory.models import Block, BlockVersion
 from memory.services import blocks_fingerprint
@@ -86,15 +94,20 @@ def render_sleep_status(agent: Agent) -> str:
     )
 
 
-def render_chat_log(agent: Agent) -> str:
-    return render_to_string(
-        "agents/partials/_chat_update.html", {"agent": agent, "log": chat.chat_log(agent)}
-    )
+def render_chat_log(agent: Agent, conversation_id: str | None = None) -> str:
+    conversation = Conversation.objects.filter(pk=conversation_id, agent=agent).first()
+    log = chat.chat_log(agent, conversation)
+    context = {"agent": agent, "conversation": conversation, "log": log}
+    return render_to_string("agents/partials/_chat_update.html", context)
 
 
-def render_message(agent: Agent, message_id: int) -> str:
-    message = Message.objects.filter(pk=message_id, agent=agent).first()
-    if message is None:  # deleted meanwhile
+def render_message(agent: Agent, message_id: int, conversation_id: str | None = None) -> str:
+    """The chat's update for a new message of the thread the page shows (nothing for a
+    message of another thread)."""
+    message = Message.objects.filter(
+        pk=message_id, agent=agent, conversation_id=conversation_id
+    ).first()
+    if message is None:  # deleted meanwhile, or another thread's
         return ""
     appended, replaced = chat.message_update(message)
     context = {"agent": agent, "appended": appended, "replaced": replaced, "log": None}
@@ -127,9 +140,13 @@ def render_insight(insight: Insight) -> str:
 class AgentConsumer(AsyncWebsocketConsumer):
     agent_id: str = ""
     group: str = ""
+    # The thread the page's chat shows; None for the agent's own history.
+    conversation_id: str | None = None
 
     async def connect(self) -> None:
         self.agent_id = self.scope["url_route"]["kwargs"]["agent_id"]
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        self.conversation_id = (query.get("conversation") or [None])[0] or None
         if await self._agent() is None:
             await self.close(code=FORBIDDEN)
             return
@@ -191,7 +208,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
         renderers = (
             ("blocks", render_memory_blocks),
             ("runs", render_sleep_status),
-            ("chat", render_chat_log),
+            ("chat", lambda agent: render_chat_log(agent, self.conversation_id)),
             ("settings", render_settings),
         )
         return [render(agent) for name, render in renderers if name in changed]
@@ -233,7 +250,9 @@ class AgentConsumer(AsyncWebsocketConsumer):
             await self._forward(lambda agent: render_run_card(agent, event["run_id"]))
 
     async def message_created(self, event: dict[str, Any]) -> None:
-        await self._forward(lambda agent: render_message(agent, event["message_id"]))
+        await self._forward(
+            lambda agent: render_message(agent, event["message_id"], self.conversation_id)
+        )
 
     async def agent_changed(self, event: dict[str, Any]) -> None:
         await self._forward(render_settings)

@@ -1,9 +1,11 @@
 """The ADE's agent views: `pages` (list, create, delete, the agent page and its panels),
-`memory` (its archival passages and context window) and `runs` (one background run);
+`conversations` (the chat's threads and approvals), `memory` (its archival passages and
+context window) and `runs` (one background run);
 `access` finds the agent a page is about."""
 
 from __future__ import annotations
 
+from agents.views.conversations import approval_answer, conversation_create
 from agents.views.memory import archival, context_window
 from agents.views.pages import (
     agent_config,
@@ -27,8 +29,10 @@ __all__ = [
     "agent_send_message",
     "agent_sleeptime",
     "agent_sleeptime_run",
+    "approval_answer",
     "archival",
     "context_window",
+    "conversation_create",
     "insight_dismiss",
     "run_detail",
     "run_revert",

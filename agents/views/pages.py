@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import Count, Exists, Max, OuterRef
+from django.db.models import Count, Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,8 +31,9 @@ from agents.forms import (
     model_suggestions,
 )
 from agents.loop import InputMessage
-from agents.models import ACTIVE_RUN_STATUSES, Agent, AgentType, Group, Message, Run
+from agents.models import ACTIVE_RUN_STATUSES, Agent, AgentType, Conversation, Group, Message, Run
 from agents.views.access import agent_or_404
+from agents.views.conversations import chat_url, conversation_list, conversation_or_404
 from config.env import configured_providers
 from config.errors import InvalidRequest, NotFound
 from config.htmx import HtmxHttpRequest, vary_on_htmx, wants_partial
@@ -163,12 +164,15 @@ def _detail_context(
     form: MessageForm,
     sleeptime_form: SleeptimeForm | None = None,
     config_form: AgentConfigForm | None = None,
+    conversation: Conversation | None = None,
 ) -> dict[str, Any]:
     return {
         **_sleeptime_context(agent, sleeptime_form),
         **config_context(agent, config_form),
         "blocks": memory_services.agent_blocks(agent),
-        "items": chat.chat_log(agent),
+        "items": chat.chat_log(agent, conversation),
+        "conversation": conversation,
+        "conversations": conversation_list(agent),
         "form": form,
         "active_runs": list(
             Run.objects.background()
@@ -184,7 +188,8 @@ def _detail_context(
 @require_GET
 def agent_detail(request: HttpRequest, agent_id: str) -> HttpResponse:
     agent = agent_or_404(request, agent_id)
-    context = _detail_context(agent, MessageForm())
+    conversation = conversation_or_404(agent, request.GET.get("conversation"))
+    context = _detail_context(agent, MessageForm(), conversation=conversation)
     # The page's state, so its websocket need not send it all again (config/consumers.py).
     context["rendered_at"] = time.time()
     context["blocks_fingerprint"] = memory_services.blocks_fingerprint(context["blocks"])
@@ -197,13 +202,15 @@ def agent_send_message(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
     """Run one turn synchronously. htmx gets the new messages (and a fresh form, out of
     band); a plain form post is redirected back to the page."""
     agent = agent_or_404(request, agent_id)
+    conversation = conversation_or_404(agent, request.POST.get("conversation"))
     form = MessageForm(request.POST)
     if form.is_valid():
-        # Turns of one agent are serialised, so everything after this is the new turn.
-        since = Message.objects.filter(agent=agent).aggregate(last=Max("seq"))["last"] or 0
         try:
             result = services.send_message(
-                agent, [InputMessage(role="user", content=form.cleaned_data["text"])]
+                agent,
+                [InputMessage(role="user", content=form.cleaned_data["text"])],
+                conversation=conversation,
+                owner_id=request.user.pk,
             )
         except InvalidRequest as error:
             form.add_error(None, error.message)
@@ -212,22 +219,24 @@ def agent_send_message(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
             if not wants_partial(request):
                 if turn_error:
                     messages.error(request, f"The turn ended with an error: {turn_error}")
-                return redirect(reverse("agents:detail", args=[agent.id]) + "#chat")
-            new = list(Message.objects.filter(agent=agent, seq__gt=since).order_by("seq"))
+                return redirect(chat_url(agent, conversation))
+            # The turn's run wrote exactly its messages, the question included.
+            new = list(Message.objects.filter(run_id=result.run_id).order_by("seq"))
             context = {
                 "agent": agent,
-                "items": chat.chat_items(new),
+                "conversation": conversation,
+                "items": chat.chat_items(new, agent.tools),
                 "turn_error": turn_error,
                 "form": MessageForm(),
             }
             return render(request, "agents/partials/_message_sent.html", context)
     if wants_partial(request):
         # The form with its error replaces itself; the chat log stays as it is.
-        response = render(
-            request, "agents/partials/_message_form.html", {"agent": agent, "form": form}
-        )
+        context = {"agent": agent, "form": form, "conversation": conversation}
+        response = render(request, "agents/partials/_message_form.html", context)
         return reswap(retarget(response, "#message-form"), "outerHTML")
-    return render(request, "agents/detail.html", _detail_context(agent, form), status=400)
+    context = _detail_context(agent, form, conversation=conversation)
+    return render(request, "agents/detail.html", context, status=400)
 
 
 # --- Configuration -------------------------------------------------------------------------
