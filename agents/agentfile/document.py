@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -145,7 +146,6 @@ class AgentEntry:
     enable_sleeptime: bool | None
     block_ids: list[str]
     source_ids: list[str]
-    group_ids: list[str]
     messages: list[MessageEntry]
     in_context_message_ids: list[str]
     # (file id, source id, path) of Letta's file-agent rows: the agent had these files.
@@ -331,9 +331,10 @@ def _handle(value: str, path: str) -> str:
 
 
 def agent_name(name: str | None) -> str:
-    """`name` as Reverie accepts agent names: other characters become '-'."""
-    cleaned = _NAME_CHARS.sub("-", name or "").strip(" -")[:MAX_NAME].strip()
-    return cleaned or "imported-agent"
+    """`name` as Reverie accepts agent names: accents dropped, other characters '-'."""
+    ascii_name = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode()
+    cleaned = _NAME_CHARS.sub("-", " ".join(ascii_name.split())).strip(" -")[:MAX_NAME]
+    return cleaned.strip() or "imported-agent"
 
 
 # --- The file ------------------------------------------------------------------------------
@@ -396,10 +397,9 @@ def _block(item: Any, path: str) -> BlockEntry:
         raise AgentFileInvalid(f"{path}.label", f"is longer than {MAX_LABEL} characters")
     limit = _integer(obj, "limit", path, minimum=1)
     if limit is not None and len(value) > limit:
-        raise AgentFileInvalid(
-            f"{path}.value",
-            f"{len(value):,} characters, over the block's limit of {limit:,}",
-        )
+        # Letta's server let a block outgrow its limit (letta-ai/agent-file has such
+        # files); Reverie's never does, so the limit grows to fit and the agent condenses.
+        limit = len(value)
     return BlockEntry(
         id=_id(obj, path),
         path=path,
@@ -578,7 +578,6 @@ def _agent(item: Any, path: str, agent_types: Collection[str]) -> AgentEntry:
         enable_sleeptime=_flag(obj, "enable_sleeptime", path),
         block_ids=_texts(obj, "block_ids", path),
         source_ids=_texts(obj, "source_ids", path) + _texts(obj, "folder_ids", path),
-        group_ids=_texts(obj, "group_ids", path),
         messages=messages,
         in_context_message_ids=_texts(obj, "in_context_message_ids", path),
         file_links=file_links,
@@ -736,7 +735,8 @@ def _check_references(document: Document) -> None:
                 )
             message_ids[message.id] = message.path
         _check_agent_references(agent, document)
-    groups = {group.id for group in document.groups}
+    # An agent's group_ids are not checked: Letta's server reads groups from groups[] only,
+    # and writes group_ids of groups it left out of the file (letta-ai/agent-file has some).
     managers: dict[str, str] = {}
     for group in document.groups:
         where = f"{group.path}.manager_config.manager_agent_id"
@@ -765,12 +765,6 @@ def _check_references(document: Document) -> None:
                 raise AgentFileInvalid(
                     f"{group.path}.manager_config.last_processed_message_id",
                     f"no message {group.last_processed_message_id!r} in {manager.path}.messages",
-                )
-    for agent in document.agents:
-        for index, group_id in enumerate(agent.group_ids):
-            if group_id not in groups:
-                raise AgentFileInvalid(
-                    f"{agent.path}.group_ids[{index}]", f"no group {group_id!r} in groups[]"
                 )
     for upload in document.files:
         if upload.source_id not in document.sources:

@@ -184,3 +184,15 @@ def test_the_imported_agent_answers_with_its_memory_summary_and_history(api, llm
     tools = [tool["function"]["name"] for tool in llm.last_request["tools"]]
     assert tools == ["send_message", "conversation_search", "archival_memory_search"]
     assert result.run_ids  # frequency 3 from a new counter: the first turn starts a run
+
+
+def test_a_block_over_its_limit_comes_with_the_limit_raised_to_fit(api):
+    # Letta's server let blocks outgrow their limit; Reverie's limits always hold.
+    document = json.loads(FIXTURE.read_text())
+    document["blocks"][0]["value"] = "Priya. " * 1000
+    upload = SimpleUploadedFile("big.af", json.dumps(document).encode(), "application/json")
+    response = api.post("/v1/agents/import", {"file": upload})
+    assert response.status_code == 200, response.content
+    primary = Agent.objects.get(pk=response.json()["agent_ids"][0])
+    human = memory_services.get_agent_block(primary, "human")
+    assert (len(human.value), human.limit) == (7000, 7000)
