@@ -14,7 +14,7 @@ from django.http import HttpResponse
 from ninja import File, Form, Header, Router, Schema, UploadedFile
 
 from agents import agentfile
-from config.errors import InvalidRequest
+from config.errors import InvalidRequest, NotFound
 from config.requests import ApiRequest
 
 router = Router(tags=["agents"])
@@ -80,19 +80,20 @@ def export_agent(
     request: ApiRequest,
     agent_id: str,
     scrub_messages: bool = False,
+    # Letta's legacy single-agent format is not written (Letta's server refused it too);
+    # the schema says false is the only value (config/openapi.py).
     use_legacy_format: bool = False,
     max_steps: int | None = None,
     conversation_id: str | None = None,
 ) -> HttpResponse:
     """The agent as an Agent File: with its sleep-time agents and group, blocks, tools,
-    history and sources. `scrub_messages` leaves the history out."""
+    history and sources. `scrub_messages` leaves the history out; `max_steps` (deprecated
+    in Letta) changes nothing."""
     if use_legacy_format:
         raise InvalidRequest("The legacy agent file format is not supported; leave it false.")
     if conversation_id is not None:
-        raise InvalidRequest(
-            "conversation_id: exporting one conversation is not supported; the export "
-            "holds the agent's own history."
-        )
+        # The export holds the agent's own history; no conversation is found by its id.
+        raise NotFound(f"Conversation '{conversation_id}' not found")
     document = agentfile.export_agent_file(request.auth, agent_id, scrub_messages=scrub_messages)
     return HttpResponse(
         json.dumps(document, indent=2, ensure_ascii=False),
