@@ -19,7 +19,15 @@ from django.db.models import Max
 from accounts.access import organization_of
 from accounts.models import Organization
 from agents import prompts, services, sleeptime
-from agents.agentfile.document import MAX_NAME, AgentEntry, AgentFileInvalid, Document, read
+from agents.agentfile.document import (
+    MAX_HANDLE,
+    MAX_NAME,
+    AgentEntry,
+    AgentFileInvalid,
+    Document,
+    MessageEntry,
+    read,
+)
 from agents.agentfile.exporting import MCP_SERVERS, UNAVAILABLE_TOOLS
 from agents.agentfile.messages import history
 from agents.agentfile.parts import REGISTRY, SourcesImport
@@ -84,17 +92,8 @@ def import_agent_file(user: Any, data: bytes, options: ImportOptions | None = No
     """Create every agent of the file (sleep-time agents too) in `user`'s organization,
     with their blocks, history, groups and sources; returns them in the file's order."""
     options = options or ImportOptions()
+    _check_options(options)
     document = parse_agent_file(data)
-    if options.name is not None and not services.NAME_PATTERN.match(options.name):
-        raise InvalidRequest(
-            "name: an agent name may contain letters, digits, spaces, '_', '-' and '.'."
-        )
-    for handle, what in ((options.model, "model"), (options.embedding, "embedding")):
-        provider, _, model = (handle or "x/x").partition("/")
-        if not provider.strip() or not model.strip():
-            raise InvalidRequest(f"{what}: {handle!r} must look like 'provider/model-name'")
-    if REGISTRY.import_sources is None and document.sources:
-        raise AgentFileInvalid("sources", "this server cannot import sources")
     organization = organization_of(user)
     with transaction.atomic():
         blocks = _blocks(user, organization, document)
@@ -106,56 +105,100 @@ def import_agent_file(user: Any, data: bytes, options: ImportOptions | None = No
             )
             for block_id in dict.fromkeys(entry.block_ids):
                 memory_services.attach_block(agents[entry.id], blocks[block_id])
-        processed = {}
-        for entry in document.agents:
-            messages = [] if options.strip_messages else entry.messages
-            in_context = [] if options.strip_messages else entry.in_context_message_ids
-            processed[entry.id] = _store_history(agents[entry.id], messages, in_context)
-        for group in document.groups:
-            primary = agents[group.manager_agent_id]
-            made = Group.objects.create(
-                owner=user,
-                organization=organization,
-                manager_type=ManagerType.SLEEPTIME,
-                manager_agent=primary,
-                description=group.description,
-                sleeptime_agent_frequency=group.frequency,
-                turns_counter=-1,
-                sleeptime_idle_seconds=300 if group.idle_seconds is None else group.idle_seconds,
+        stored = {
+            entry.id: _store_history(
+                agents[entry.id],
+                [] if options.strip_messages else entry.messages,
+                [] if options.strip_messages else entry.in_context_message_ids,
             )
-            made.participants.add(*(agents[member] for member in group.agent_ids))
-            stored = processed[group.manager_agent_id]
-            last = stored.get(group.last_processed_message_id or "") or stored.get("")
-            if last is not None:
-                # The memory in the file was learned from the history in it: the next run
-                # reads what is said after the import, unless the file says it read less.
-                Group.objects.filter(pk=made.pk).update(
-                    last_processed_seq=last.seq, last_processed_message_id=last.uid
-                )
-            Agent.objects.filter(pk=primary.pk).update(
-                enable_sleeptime=True if group.enabled is None else group.enabled
-            )
-        managers = {group.manager_agent_id for group in document.groups}
-        for entry in document.agents:
-            if entry.enable_sleeptime and entry.id not in managers and entry.id not in participants:
-                # A file that asks for sleep-time without giving the group: a new pair.
-                sleeptime.create_pair(agents[entry.id])
-        if document.sources and REGISTRY.import_sources is not None:
-            attached: dict[str, list[Agent]] = {}
-            for entry in document.agents:
-                for source_id in dict.fromkeys(entry.source_ids):
-                    attached.setdefault(source_id, []).append(agents[entry.id])
-            REGISTRY.import_sources(
-                SourcesImport(
-                    owner=user,
-                    organization=organization,
-                    sources=document.sources,
-                    files=document.files,
-                    attached=attached,
-                    embedding=options.embedding,
-                )
-            )
+            for entry in document.agents
+        }
+        _groups(user, organization, document, agents, stored)
+        _sources(user, organization, document, agents, options)
     return [Agent.objects.get(pk=agents[entry.id].pk) for entry in document.agents]
+
+
+def _check_options(options: ImportOptions) -> None:
+    if options.name is not None and not (
+        services.NAME_PATTERN.match(options.name) and len(options.name) <= MAX_NAME
+    ):
+        raise InvalidRequest(
+            "name: an agent name may contain letters, digits, spaces, '_', '-' and '.' "
+            f"(at most {MAX_NAME})."
+        )
+    for handle, what in ((options.model, "model"), (options.embedding, "embedding")):
+        if handle is None:
+            continue
+        provider, _, model = handle.partition("/")
+        if not provider.strip() or not model.strip() or len(handle) > MAX_HANDLE:
+            raise InvalidRequest(f"{what}: {handle!r} must look like 'provider/model-name'")
+
+
+def _groups(
+    user: Any,
+    organization: Organization,
+    document: Document,
+    agents: dict[str, Agent],
+    stored: dict[str, dict[str, Message]],
+) -> None:
+    """Each sleep-time group as Reverie's pair, its agents as the file has them; an agent
+    that asks for sleep-time without a group in the file gets a new pair."""
+    for group in document.groups:
+        primary = agents[group.manager_agent_id]
+        made = Group.objects.create(
+            owner=user,
+            organization=organization,
+            manager_type=ManagerType.SLEEPTIME,
+            manager_agent=primary,
+            description=group.description,
+            sleeptime_agent_frequency=group.frequency,
+            turns_counter=-1,
+            sleeptime_idle_seconds=300 if group.idle_seconds is None else group.idle_seconds,
+        )
+        made.participants.add(*(agents[member] for member in group.agent_ids))
+        history = stored[group.manager_agent_id]
+        last = history.get(group.last_processed_message_id or "") or history.get("")
+        if last is not None:
+            # The memory in the file was learned from the history in it: the next run
+            # reads what is said after the import, unless the file says it read less.
+            Group.objects.filter(pk=made.pk).update(
+                last_processed_seq=last.seq, last_processed_message_id=last.uid
+            )
+        Agent.objects.filter(pk=primary.pk).update(
+            enable_sleeptime=True if group.enabled is None else group.enabled
+        )
+    managers = {group.manager_agent_id for group in document.groups}
+    participants = document.participants()
+    for entry in document.agents:
+        if entry.enable_sleeptime and entry.id not in managers | participants:
+            sleeptime.create_pair(agents[entry.id])
+
+
+def _sources(
+    user: Any,
+    organization: Organization,
+    document: Document,
+    agents: dict[str, Agent],
+    options: ImportOptions,
+) -> None:
+    if not document.sources:
+        return
+    if REGISTRY.import_sources is None:
+        raise AgentFileInvalid("sources", "this server cannot import sources")
+    attached: dict[str, list[Agent]] = {}
+    for entry in document.agents:
+        for source_id in dict.fromkeys(entry.source_ids):
+            attached.setdefault(source_id, []).append(agents[entry.id])
+    REGISTRY.import_sources(
+        SourcesImport(
+            owner=user,
+            organization=organization,
+            sources=document.sources,
+            files=document.files,
+            attached=attached,
+            embedding=options.embedding,
+        )
+    )
 
 
 def _blocks(user: Any, organization: Organization, document: Document) -> dict[str, Block]:
@@ -230,7 +273,7 @@ def _create_agent(
 
 
 def _store_history(
-    agent: Agent, entries: list[Any], in_context_ids: list[str]
+    agent: Agent, entries: list[MessageEntry], in_context_ids: list[str]
 ) -> dict[str, Message]:
     """Store the agent's messages; returns the stored row of each file message id, and
     under "" the last one."""
