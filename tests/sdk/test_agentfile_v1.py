@@ -125,7 +125,9 @@ def test_a_bad_file_is_a_400_naming_where_and_an_unknown_agent_a_404(client):
     document = json.loads(FIXTURE.read_text())
     document["agents"][1]["tool_ids"][0] = "tool-42"
     with pytest.raises(BadRequestError) as refused:
-        client.agents.import_file(file=("bad.af", json.dumps(document).encode(), "application/json"))
+        client.agents.import_file(
+            file=("bad.af", json.dumps(document).encode(), "application/json")
+        )
     assert refused.value.body["detail"] == "agents[1].tool_ids[0]: no tool 'tool-42' in tools[]"
     assert [a.name for a in client.agents.list()] == []
     with pytest.raises(NotFoundError):
@@ -142,7 +144,9 @@ def test_the_imported_agent_chats_and_its_file_is_processed_by_the_worker(client
         status = client.folders.files.retrieve(upload.id, folder_id=folder.id).processing_status
         return status if status in ("completed", "error") else None
 
-    assert wait_until(processed, timeout=20, what="the imported file to be processed") == "completed"
+    assert (
+        wait_until(processed, timeout=20, what="the imported file to be processed") == "completed"
+    )
     found = client.agents.passages.search(primary_id, query="yellowing lower leaves")
     # Archival search includes the attached source's passages.
     assert any("Yellowing lower leaves" in result.content for result in found.results)
