@@ -19,14 +19,14 @@ from django.db.models import Max
 from accounts.access import organization_of
 from accounts.models import Organization
 from agents import prompts, services, sleeptime
-from agents.agentfile.document import (
+from agents.agentfile.document import read
+from agents.agentfile.entries import (
     MAX_HANDLE,
     MAX_NAME,
     AgentEntry,
     AgentFileInvalid,
     Document,
     MessageEntry,
-    read,
 )
 from agents.agentfile.exporting import MCP_SERVERS, UNAVAILABLE_TOOLS
 from agents.agentfile.messages import history

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from agents.agentfile.document import MessageEntry
+from agents.agentfile.entries import MessageEntry
 from agents.letta_format import unpack_tool_return
 from agents.models import Agent, Message, Role
 

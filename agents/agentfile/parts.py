@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agents.agentfile.document import FileEntry, SourceEntry
+from agents.agentfile.entries import FileEntry, SourceEntry
 
 if TYPE_CHECKING:
     from accounts.models import Organization
