@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from agents.agentfile import ImportOptions
 from agents.models import Agent
 from agents.services import AgentSpec, BlockSpec, default_embedding_handle
 from agents.tools import TOOLS
@@ -107,6 +108,26 @@ class AgentCreateForm(forms.Form):
                 BlockSpec(label="human", value=data["human"]),
             ],
             enable_sleeptime=data["enable_sleeptime"],
+        )
+
+
+class AgentFileImportForm(forms.Form):
+    file = forms.FileField(
+        label="Agent file",
+        help_text="An .af file exported by Reverie or by Letta's server.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".af,.json,application/json"}),
+    )
+    strip_messages = forms.BooleanField(
+        label="Leave out the messages",
+        required=False,
+        help_text="Import the settings, memory and sources without the conversation.",
+    )
+    append_copy_suffix = forms.BooleanField(label="Add _copy to the names", required=False)
+
+    def options(self) -> ImportOptions:
+        return ImportOptions(
+            strip_messages=self.cleaned_data["strip_messages"],
+            append_copy_suffix=self.cleaned_data["append_copy_suffix"],
         )
 
 

@@ -11,9 +11,12 @@ app_name = "agents"
 urlpatterns = [
     path("agents/", views.agent_list, name="list"),
     path("agents/new/", views.agent_create, name="create"),
+    # Before agents/<agent_id>/, which would take "import" for an agent's id.
+    path("agents/import/", views.agent_import, name="import"),
     path("agents/<str:agent_id>/", views.agent_detail, name="detail"),
     path("agents/<str:agent_id>/config/", views.agent_config, name="config"),
     path("agents/<str:agent_id>/delete/", views.agent_delete, name="delete"),
+    path("agents/<str:agent_id>/export/", views.agent_export, name="export"),
     path("agents/<str:agent_id>/messages/", views.agent_send_message, name="send_message"),
     path(
         "agents/<str:agent_id>/conversations/",

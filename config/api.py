@@ -16,6 +16,7 @@ from accounts import ratelimit
 from accounts.access import access_for
 from accounts.services import authenticate_api_key
 from agents.api import (
+    agentfiles_router,
     block_agents_router,
     conversations_router,
     groups_router,
@@ -161,6 +162,10 @@ def health(request: HttpRequest) -> dict[str, str]:
     return {"status": "ok", "version": "1"}
 
 
+# Routes are tried in the order they are mounted: `/agents/import` must come before the
+# agents router's `/agents/{agent_id}`, which would take "import" for an id (and answer a
+# POST with a 405).
+api.add_router("/agents", agentfiles_router)
 api.add_router("/agents", agents_router)
 api.add_router("/blocks", blocks_router)
 api.add_router("/blocks", block_agents_router)

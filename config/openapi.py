@@ -53,6 +53,8 @@ _SPECIFIC: dict[tuple[str, str], tuple[str, ...]] = {
     ("patch", "/v1/agents/{agent_id}/core-memory/blocks/attach/{block_id}"): ("409",),
     ("patch", "/v1/agents/{agent_id}/sources/attach/{source_id}"): ("409",),
     ("patch", "/v1/agents/{agent_id}/folders/attach/{source_id}"): ("409",),
+    # An agent file over MAX_UPLOAD_MB.
+    ("post", "/v1/agents/import"): ("413",),
     # A file already there (duplicate_handling=error).
     ("post", "/v1/sources/{source_id}/upload"): ("409", "413", "415"),
     ("post", "/v1/folders/{source_id}/upload"): ("409", "413", "415"),
@@ -84,7 +86,7 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
             if "application/json" in body:
                 _storable(body["application/json"].get("schema"))
             if "multipart/form-data" in body:
-                _document_upload(body["multipart/form-data"], components)
+                _document_upload(body["multipart/form-data"], components, path)
     return schema
 
 
@@ -104,6 +106,8 @@ def _document_responses(method: str, path: str, operation: dict[str, Any]) -> No
 def _document_parameters(operation: dict[str, Any]) -> None:
     for parameter in operation.get("parameters") or []:
         parameter_schema = parameter.get("schema") or {}
+        if parameter["name"] in _ONLY:
+            parameter_schema["enum"] = list(_ONLY[parameter["name"]])
         if parameter["name"] in _FORMATS:
             for branch in [parameter_schema, *parameter_schema.get("anyOf", [])]:
                 if branch.get("type") == "string":
@@ -111,12 +115,14 @@ def _document_parameters(operation: dict[str, Any]) -> None:
         _storable(parameter_schema)
 
 
-def _document_upload(form: dict[str, Any], components: dict[str, Any]) -> None:
-    form["encoding"] = {"file": {"contentType": ", ".join(UPLOAD_TYPES)}}
+def _document_upload(form: dict[str, Any], components: dict[str, Any], path: str) -> None:
+    types = AGENT_FILE_TYPES if path == "/v1/agents/import" else UPLOAD_TYPES
+    form["encoding"] = {"file": {"contentType": ", ".join(types)}}
     fields = form["schema"]
     if "$ref" in fields:
         fields = components[fields["$ref"].rsplit("/", 1)[-1]]
-    # An empty file is refused (sources/services.py, upload_file).
+    # An empty file is refused (sources/services.py, upload_file; an empty agent file is
+    # not JSON).
     fields["properties"]["file"]["minLength"] = 1
 
 
@@ -130,6 +136,13 @@ UPLOAD_TYPES = (
     "application/json",
     "text/csv",
 )
+
+# An Agent File is JSON (agents/agentfile).
+AGENT_FILE_TYPES = ("application/json",)
+
+# Query parameters of which the server accepts only some values (agents/api/agentfiles.py:
+# Letta's legacy export format is not written).
+_ONLY: dict[str, tuple[Any, ...]] = {"use_legacy_format": (False,)}
 
 # Query parameters parsed as more than strings (agents/api/agents.py, `_parse_when`).
 _FORMATS = {"start_datetime": "date-time", "end_datetime": "date-time"}

@@ -139,7 +139,9 @@ def process_file(file_id: str) -> str:
                 FileStatus.EMBEDDING,
             ):
                 _parse_and_embed(upload)
-            agents = digesting_agents(upload.source)
+            # A file imported with its agents (sources/agentfile.py) comes with what they
+            # learned from it: it has no windows to digest (0 from the start).
+            agents = [] if upload.total_windows == 0 else digesting_agents(upload.source)
             if agents:
                 _digest_file(upload, agents)
             touch(

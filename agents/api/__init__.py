@@ -1,7 +1,9 @@
-"""The agents app's routers: agents (with messages, memory and insights), groups, runs."""
+"""The agents app's routers: agents (with messages, memory and insights), Agent Files,
+groups, runs."""
 
 from __future__ import annotations
 
+from agents.api.agentfiles import router as agentfiles_router
 from agents.api.agents import router, tools_router
 from agents.api.blocks import block_agents_router
 from agents.api.conversations import conversations_router
@@ -9,6 +11,7 @@ from agents.api.groups import groups_router
 from agents.api.runs import runs_router
 
 __all__ = [
+    "agentfiles_router",
     "block_agents_router",
     "conversations_router",
     "groups_router",

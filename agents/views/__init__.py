@@ -1,10 +1,11 @@
 """The ADE's agent views: `pages` (list, create, delete, the agent page and its panels),
-`conversations` (the chat's threads and approvals), `memory` (its archival passages and
-context window) and `runs` (one background run);
-`access` finds the agent a page is about."""
+`agentfiles` (importing and exporting Agent Files), `conversations` (the chat's threads
+and approvals), `memory` (its archival passages and context window) and `runs` (one
+background run); `access` finds the agent a page is about."""
 
 from __future__ import annotations
 
+from agents.views.agentfiles import agent_export, agent_import
 from agents.views.conversations import approval_answer, conversation_create
 from agents.views.memory import archival, context_window
 from agents.views.pages import (
@@ -25,6 +26,8 @@ __all__ = [
     "agent_create",
     "agent_delete",
     "agent_detail",
+    "agent_export",
+    "agent_import",
     "agent_list",
     "agent_send_message",
     "agent_sleeptime",

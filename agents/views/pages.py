@@ -25,6 +25,7 @@ from agents.contexts import config_context, page_parts
 from agents.forms import (
     AgentConfigForm,
     AgentCreateForm,
+    AgentFileImportForm,
     MessageForm,
     SleeptimeForm,
     embedding_suggestions,
@@ -50,6 +51,16 @@ LIST_LIMIT = 200
 @require_GET
 def agent_list(request: HtmxHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
+    context = list_context(request, query)
+    template = "agents/partials/_agent_rows.html" if wants_partial(request) else "agents/list.html"
+    response = render(request, template, context)
+    # One URL answers with a fragment or a page; caches must keep them apart.
+    vary_on_htmx(response)
+    return response
+
+
+def list_context(request: HttpRequest, query: str = "") -> dict[str, Any]:
+    """The agent list page's rows (and its import form, empty)."""
     agents = (
         services.list_agents(request.user, query_text=query or None, limit=None, ascending=False)
         # Sleep-time agents are listed on their primary's page, not beside it.
@@ -63,12 +74,12 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
         )
     )
     rows = list(agents[: LIST_LIMIT + 1])
-    context = {"agents": rows[:LIST_LIMIT], "truncated": len(rows) > LIST_LIMIT, "query": query}
-    template = "agents/partials/_agent_rows.html" if wants_partial(request) else "agents/list.html"
-    response = render(request, template, context)
-    # One URL answers with a fragment or a page; caches must keep them apart.
-    vary_on_htmx(response)
-    return response
+    return {
+        "agents": rows[:LIST_LIMIT],
+        "truncated": len(rows) > LIST_LIMIT,
+        "query": query,
+        "import_form": AgentFileImportForm(),
+    }
 
 
 # --- Create and delete ---------------------------------------------------------------------
