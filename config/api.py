@@ -20,6 +20,7 @@ from agents.api import (
     block_agents_router,
     conversations_router,
     groups_router,
+    messages_router,
     runs_router,
     tools_router,
 )
@@ -171,6 +172,7 @@ api.add_router("/blocks", blocks_router)
 api.add_router("/blocks", block_agents_router)
 api.add_router("/conversations", conversations_router)
 api.add_router("/groups", groups_router)
+api.add_router("/messages", messages_router)
 api.add_router("/runs", runs_router)
 api.add_router("/sources", sources_router)
 api.add_router("/folders", folders_router)

@@ -8,6 +8,7 @@ from agents.api.agents import router, tools_router
 from agents.api.blocks import block_agents_router
 from agents.api.conversations import conversations_router
 from agents.api.groups import groups_router
+from agents.api.messages import messages_router
 from agents.api.runs import runs_router
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "block_agents_router",
     "conversations_router",
     "groups_router",
+    "messages_router",
     "router",
     "runs_router",
     "tools_router",

@@ -26,6 +26,7 @@ def list_runs(
     statuses: list[str] | None = None,
     active: bool = False,
     background: bool | None = None,
+    conversation_id: str | None = None,
     after: str | None = None,
     before: str | None = None,
     limit: int = 50,
@@ -42,6 +43,10 @@ def list_runs(
     if background is not None:
         turns = Q(trigger=RunTrigger.MESSAGE)
         runs = runs.exclude(turns) if background else runs.filter(turns)
+    if conversation_id:
+        # The turns of one conversation (`default`: of agents' own histories).
+        thread = None if conversation_id == "default" else conversation_id
+        runs = runs.filter(trigger=RunTrigger.MESSAGE, metadata__conversation_id=thread)
     return cursor_page(runs, after=after, before=before, limit=limit, ascending=ascending)
 
 

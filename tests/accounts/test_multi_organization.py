@@ -105,6 +105,9 @@ def world(db: Any, django_user_model: Any) -> World:
     conversation = _ok(
         _call(north_api, "post", f"/v1/conversations/?agent_id={agent['id']}", {"summary": "x"})
     )
+    from agents.models import Message
+
+    message = Message.objects.create(agent_id=agent["id"], role="user", content=NORTH_SECRET)
     north_ids = {
         "agent_id": agent["id"],
         "block_id": block["id"],
@@ -116,6 +119,7 @@ def world(db: Any, django_user_model: Any) -> World:
         "group_id": agent["multi_agent_group"]["id"],
         "run_id": run["id"],
         "conversation_id": conversation["id"],
+        "message_id": message.uid,
         "job_id": upload["id"],
         "insight_id": "insight-00000000-0000-0000-0000-000000000000",
     }

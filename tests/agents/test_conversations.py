@@ -373,3 +373,22 @@ def test_a_transcript_stops_before_a_turn_still_running_in_another_conversation(
     text = run_sleeper_now(group).transcript
     assert "user: slow question" in text and "user: quick one" in text
     assert "early" not in text
+
+
+def test_a_stored_message_and_a_conversations_turns_can_be_looked_up(api, make_agent, llm):
+    agent = make_agent()
+    conversation = new_conversation(api, agent)
+    llm.tool_call("send_message", {"message": "Hi there."}, content="A greeting.")
+    answer = talk(api, conversation["id"], "hello")
+    talk(api, "default", "elsewhere", agent_id=agent.id)
+
+    reply_id = answer["messages"][0]["id"]
+    parts = api.get(f"/v1/messages/{reply_id}").json()
+    assert [p["message_type"] for p in parts] == ["reasoning_message", "assistant_message"]
+    assert {p["id"] for p in parts} == {reply_id}
+
+    turns = api.get(
+        f"/v1/runs/?conversation_id={conversation['id']}&statuses=completed&order=desc&limit=1"
+    ).json()
+    assert [run["id"] for run in turns] == [answer["usage"]["run_id"]]
+    assert api.get("/v1/messages/message-00000000-0000-0000-0000-000000000000").status_code == 404
