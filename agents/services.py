@@ -414,19 +414,18 @@ def check_approvals(thread: Thread, inputs: list[loop.InputMessage]) -> None:
                 "send an approval message with their results or decisions first."
             )
         return
+    # What waits is stored state, so answers that do not fit it are conflicts (409).
     if not waiting:
-        raise InvalidRequest("No tool call is currently awaiting approval.")
+        raise Conflict("No tool call is currently awaiting approval.")
     unknown = [call_id for call_id in answers if call_id not in waiting]
     if unknown:
-        raise InvalidRequest(
+        raise Conflict(
             f"Tool call(s) {', '.join(unknown)} are not awaiting approval; "
             f"awaiting: {', '.join(waiting)}."
         )
     missing = [call_id for call_id in waiting if call_id not in answers]
     if missing:
-        raise InvalidRequest(
-            f"Answer every tool call awaiting approval; missing: {', '.join(missing)}."
-        )
+        raise Conflict(f"Answer every tool call awaiting approval; missing: {', '.join(missing)}.")
 
 
 def check_turn(

@@ -24,7 +24,9 @@ _REASONS = {
     "404": "Not found, or not visible to this key's organization.",
     "409": "In conflict with the current state: a block changed meanwhile on the same lines "
     "(`current_value` and `current_version` say what it is now), a run still in progress, "
-    "a name or block label already taken, a file already uploaded or still being processed.",
+    "a name or block label already taken, a file already uploaded or still being processed, "
+    "a turn waiting for the approval of tool calls (or approvals with none waiting), a turn "
+    "running in a conversation to delete.",
     "413": "Over a size limit (MAX_MESSAGE_CHARS, MAX_UPLOAD_MB).",
     "415": "A file of a kind that cannot be read.",
     "422": "The parameters or the body do not match this schema; `detail` lists where.",
@@ -42,8 +44,11 @@ _SPECIFIC: dict[tuple[str, str], tuple[str, ...]] = {
     ("patch", "/v1/sources/{source_id}"): ("409",),
     ("patch", "/v1/folders/{source_id}"): ("409",),
     ("patch", "/v1/agents/{agent_id}/core-memory/blocks/{block_label}"): ("409",),
-    ("post", "/v1/agents/{agent_id}/messages"): ("413", "502"),
-    ("post", "/v1/agents/{agent_id}/messages/stream"): ("413", "502"),
+    # A turn waiting for approvals (or approvals with none waiting).
+    ("post", "/v1/agents/{agent_id}/messages"): ("409", "413", "502"),
+    ("post", "/v1/agents/{agent_id}/messages/stream"): ("409", "413", "502"),
+    ("post", "/v1/conversations/{conversation_id}/messages"): ("409", "413", "502"),
+    ("delete", "/v1/conversations/{conversation_id}"): ("409",),
     ("post", "/v1/agents/{agent_id}/archival-memory"): ("502",),
     ("get", "/v1/agents/{agent_id}/archival-memory/search"): ("502",),
     ("post", "/v1/agents/{agent_id}/forget"): ("409",),

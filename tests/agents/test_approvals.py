@@ -134,14 +134,14 @@ def test_approvals_that_do_not_match_what_waits_are_refused_and_nothing_is_store
     agent = make_agent()
     stray = {"type": "tool", "tool_call_id": "call_nothing", "tool_return": "x"}
     nothing = send(api, agent, approval(stray))
-    assert nothing.status_code == 400
+    assert nothing.status_code == 409
     assert nothing.json()["detail"] == "No tool call is currently awaiting approval."
 
     llm.tool_call("ShellCommand", {"command": "ls"})
     call = _requested(send(api, agent, user("list files"), client_tools=[SHELL]))
     stored = Message.objects.filter(agent=agent).count()
     wrong = send(api, agent, approval(stray), client_tools=[SHELL])
-    assert wrong.status_code == 400
+    assert wrong.status_code == 409
     assert "call_nothing" in wrong.json()["detail"] and call in wrong.json()["detail"]
     assert Message.objects.filter(agent=agent).count() == stored
 
