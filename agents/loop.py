@@ -46,6 +46,10 @@ HISTORY_FIELDS = ("seq", "role", "content", "reasoning", "tool_calls", "tool_cal
 
 # Called with each stored response message as soon as it is written (for streaming).
 Emit = Callable[["Message"], None]
+# Called with each piece of a reply as the model writes it (token streaming), and the
+# assistant message the step is writing: not stored yet, but with the uid, turn, step and
+# run it will be stored with, so what is sent of it now carries the stored message's ids.
+OnDelta = Callable[["Message", llm.Delta], None]
 
 
 @dataclass
@@ -327,11 +331,14 @@ def run_turn(
     emit: Emit | None = None,
     run_id: str = "",
     max_tool_errors: int | None = None,
+    on_delta: OnDelta | None = None,
 ) -> TurnResult:
     """Run one turn. The provider must be configured (llm.ensure_configured) beforehand.
 
     `run_id` marks a background run's messages and edits; `max_tool_errors` ends the turn
     (stop reason `invalid_tool_call`) once the model has made that many failed calls.
+    With `on_delta` the model streams its replies, and `on_delta` gets every piece; a
+    reply that breaks off ends the turn as any model failure does, and is not stored.
     """
     result = TurnResult()
     turn_id = uuid.uuid4().hex
@@ -361,7 +368,7 @@ def run_turn(
                 )
             ctx = ToolContext(agent=agent, turn_id=turn_id, run_id=run_id)
             try:
-                _steps(agent, ctx, turn_id, max_steps, result, publish, max_tool_errors)
+                _steps(agent, ctx, turn_id, max_steps, result, publish, max_tool_errors, on_delta)
             except llm.LLMError as error:
                 result.stop_reason = "error"
                 result.error = str(error)
@@ -380,6 +387,34 @@ def run_turn(
     return result
 
 
+def _draft(agent: Agent, ctx: ToolContext, turn_id: str, step: int) -> Message:
+    """The assistant message a streamed step is writing, with the ids it will be stored
+    with (Message.uid is drawn when the instance is made)."""
+    return Message(
+        agent=agent,
+        role=Role.ASSISTANT,
+        turn_id=turn_id,
+        run_id=ctx.run_id,
+        step=step,
+        created_at=timezone.now(),
+    )
+
+
+def _ask(
+    agent: Agent, request: list[dict[str, Any]], draft: Message | None, on_delta: OnDelta | None
+) -> llm.ChatResult:
+    options: dict[str, Any] = {
+        "tools": tool_schemas(agent),
+        "temperature": agent.temperature,
+        "max_tokens": agent.max_tokens,
+    }
+    if draft is None or on_delta is None:
+        return llm.chat(agent.llm_handle, request, **options)
+    return llm.chat_stream(
+        agent.llm_handle, request, on_delta=lambda delta: on_delta(draft, delta), **options
+    )
+
+
 def _steps(
     agent: Agent,
     ctx: ToolContext,
@@ -388,6 +423,7 @@ def _steps(
     result: TurnResult,
     publish: Callable[[Message], None],
     max_tool_errors: int | None = None,
+    on_delta: OnDelta | None = None,
 ) -> None:
     for step in range(1, max_steps + 1):
         result.step_count = step
@@ -403,13 +439,10 @@ def _steps(
         if summary:
             request.append(summary)
         request += to_openai(history)
-        reply = llm.chat(
-            agent.llm_handle,
-            request,
-            tools=tool_schemas(agent),
-            temperature=agent.temperature,
-            max_tokens=agent.max_tokens,
-        )
+        draft = None if on_delta is None else _draft(agent, ctx, turn_id, step)
+        reply = _ask(agent, request, draft, on_delta)
+        # A streamed reply is stored under the uid its pieces were sent with.
+        known = {"uid": draft.uid} if draft is not None else {}
         result.prompt_tokens += reply.prompt_tokens
         result.completion_tokens += reply.completion_tokens
         usage = {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens}
@@ -430,6 +463,7 @@ def _steps(
             publish(
                 _store(
                     agent,
+                    **known,
                     role=Role.ASSISTANT,
                     content=reply.content or "",
                     reasoning=reply.reasoning or "",
@@ -444,8 +478,12 @@ def _steps(
         publish(
             _store(
                 agent,
+                **known,
                 role=Role.ASSISTANT,
+                # Text beside tool calls is the model thinking aloud, unless a reasoning
+                # model already thought apart: then it is the text the model wrote.
                 reasoning=reply.reasoning or reply.content or "",
+                content=(reply.content or "") if reply.reasoning else "",
                 tool_calls=calls,
                 turn_id=turn_id,
                 run_id=ctx.run_id,

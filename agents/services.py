@@ -16,7 +16,7 @@ from django.utils import timezone
 
 import llm
 from accounts.access import organization_of
-from agents import loop, prompts, sleeptime
+from agents import chat, loop, prompts, sleeptime
 from agents.letta_format import Rendering, render_all
 from agents.models import Agent, AgentType, Group, Insight, Message
 from agents.tools import BASE_TOOLS, SLEEPTIME_CHAT_TOOLS, SLEEPTIME_TOOLS, TOOLS, default_rules
@@ -354,8 +354,14 @@ def send_message(
     *,
     max_steps: int = loop.DEFAULT_MAX_STEPS,
     emit: loop.Emit | None = None,
+    stream_tokens: bool = False,
+    on_delta: loop.OnDelta | None = None,
 ) -> loop.TurnResult:
-    """Run one turn. Raises InvalidRequest, storing nothing, when the provider is missing."""
+    """Run one turn. Raises InvalidRequest, storing nothing, when the provider is missing.
+
+    With `stream_tokens` (or an `on_delta`, which then gets every piece) the model streams
+    its replies and the pages open on the agent show them as they are written.
+    """
     if not inputs:
         raise InvalidRequest("At least one message is needed.")
     if max_steps < 1:
@@ -365,7 +371,22 @@ def send_message(
         llm.ensure_configured(agent.llm_handle)
     except llm.ProviderNotConfigured as error:
         raise InvalidRequest(str(error)) from None
-    result = loop.run_turn(agent, inputs, max_steps=max_steps, emit=emit)
+    if not (stream_tokens or on_delta):
+        result = loop.run_turn(agent, inputs, max_steps=max_steps, emit=emit)
+    else:
+        drafts = chat.LiveDrafts(agent.id)
+
+        def deltas(draft: Message, delta: llm.Delta) -> None:
+            drafts.delta(draft, delta)
+            if on_delta is not None:
+                on_delta(draft, delta)
+
+        stored: list[Message] = []
+        try:
+            result = loop.run_turn(agent, inputs, max_steps=max_steps, emit=emit, on_delta=deltas)
+            stored = result.messages
+        finally:
+            drafts.close(stored)
     # run_turn re-read the agent under its turn lock: sleep-time counts the turn if it
     # was on when the turn began (switching it off takes effect from the next turn).
     result.run_ids = sleeptime.after_turn(agent, failed=result.stop_reason == "error")

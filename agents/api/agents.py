@@ -16,7 +16,7 @@ from ninja import Query, Router
 
 import llm
 from agents import services, sleeptime
-from agents.letta_format import Rendering, iso, render_all
+from agents.letta_format import Rendering, StreamRendering, iso, render_all
 from agents.loop import InputMessage, TurnResult
 from agents.models import Agent, Group, Insight, Message, Run
 from agents.schemas import (
@@ -380,7 +380,10 @@ def _rendering(payload: LettaRequestIn) -> Rendering:
 
 
 def _render(messages: list[Message], payload: LettaRequestIn) -> list[dict[str, Any]]:
-    rendered = render_all(messages, _rendering(payload))
+    return _wanted(render_all(messages, _rendering(payload)), payload)
+
+
+def _wanted(rendered: list[dict[str, Any]], payload: LettaRequestIn) -> list[dict[str, Any]]:
     if payload.include_return_message_types:
         wanted = set(payload.include_return_message_types)
         rendered = [item for item in rendered if item["message_type"] in wanted]
@@ -445,17 +448,41 @@ def _sse_event(data: dict[str, Any] | str) -> bytes:
 async def _sse(
     agent: Agent, inputs: list[InputMessage], payload: LettaRequestIn
 ) -> AsyncIterator[bytes]:
-    """Stream each message as the loop stores it, then the stop reason and usage."""
+    """Stream each message as the loop stores it, then the stop reason and usage.
+
+    With `stream_tokens`, the assistant's words and reasoning come piece by piece as the
+    model writes them, in chunks that share the id of the message they become; a part
+    streamed so is not sent again once stored (letta_format.StreamRendering).
+    """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    tokens = StreamRendering(_rendering(payload)) if payload.stream_tokens else None
+
+    # Both run in the turn's thread; the chunks cross to the event loop in order.
+    def send(items: list[dict[str, Any]]) -> None:
+        items = _wanted(items, payload)
+        if items:
+            loop.call_soon_threadsafe(queue.put_nowait, ("items", items))
 
     def emit(message: Message) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, ("message", message))
+        send(tokens.stored(message) if tokens else render_all([message], _rendering(payload)))
+
+    def on_delta(draft: Message, delta: llm.Delta) -> None:
+        assert tokens is not None
+        chunk = tokens.delta(draft, delta)
+        if chunk is not None:
+            send([chunk])
 
     async def run() -> None:
         try:
             result = await offload(
-                lambda: services.send_message(agent, inputs, max_steps=payload.max_steps, emit=emit)
+                lambda: services.send_message(
+                    agent,
+                    inputs,
+                    max_steps=payload.max_steps,
+                    emit=emit,
+                    on_delta=on_delta if tokens else None,
+                )
             )
             await queue.put(("done", result))
         except Exception as error:  # the stream has begun: report in-band, never a 500
@@ -465,8 +492,8 @@ async def _sse(
     try:
         while True:
             kind, value = await queue.get()
-            if kind == "message":
-                for item in _render([value], payload):
+            if kind == "items":
+                for item in value:
                     yield _sse_event(item)
                 continue
             if kind == "failed":

@@ -202,8 +202,11 @@ def agent_send_message(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
         # Turns of one agent are serialised, so everything after this is the new turn.
         since = Message.objects.filter(agent=agent).aggregate(last=Max("seq"))["last"] or 0
         try:
+            # The reply shows in the chat as the model writes it, through the page's socket.
             result = services.send_message(
-                agent, [InputMessage(role="user", content=form.cleaned_data["text"])]
+                agent,
+                [InputMessage(role="user", content=form.cleaned_data["text"])],
+                stream_tokens=True,
             )
         except InvalidRequest as error:
             form.add_error(None, error.message)
