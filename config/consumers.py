@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -104,7 +104,9 @@ def render_message(agent: Agent, message_id: int) -> str:
 
 def render_draft(agent: Agent, event: dict[str, Any]) -> str:
     """A piece of a reply being written (memory.events.MessageDelta)."""
-    kind = "reasoning" if event["kind"] == "reasoning" else "assistant"
+    kind: Literal["assistant", "reasoning"] = (
+        "reasoning" if event["kind"] == "reasoning" else "assistant"
+    )
     item = chat.draft_item(str(event["item_id"]), kind, str(event["text"]))
     context = {"agent": agent, "item": item, "items": [item], "start": bool(event["start"])}
     return render_to_string("agents/partials/_chat_draft.html", context)

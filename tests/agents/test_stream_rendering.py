@@ -11,7 +11,7 @@ import random
 import pytest
 from django.utils import timezone
 
-from agents.letta_format import JsonStringReader, Rendering, StreamRendering, to_letta
+from agents.letta_format import DEFAULT, JsonStringReader, Rendering, StreamRendering, to_letta
 from agents.models import Message, Role
 from llm import Delta
 
@@ -83,7 +83,7 @@ def joined_by_id(chunks: list[dict]) -> dict[tuple[str, str, str], str]:
     return out
 
 
-def listed(message: Message, rendering: Rendering = Rendering()) -> dict[tuple[str, str, str], str]:
+def listed(message: Message, rendering: Rendering = DEFAULT) -> dict[tuple[str, str, str], str]:
     return {
         (m["id"], m["otid"], m["message_type"]): m.get("content") or m.get("reasoning") or ""
         for m in to_letta(message, rendering)

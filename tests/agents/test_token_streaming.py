@@ -78,6 +78,7 @@ def test_a_reasoning_models_thinking_and_its_text_beside_a_tool_call_are_both_ke
     )
     result, seen = stream_turn(agent)
 
+    assert result.stop_reason == "end_turn"
     assert [d.kind for _, d in seen if d.kind != "tool_call"][:1] == ["reasoning"]
     stored = Message.objects.get(agent=agent, role=Role.ASSISTANT)
     assert (stored.reasoning, stored.content) == ("The user greets me.", "Let me answer.")
