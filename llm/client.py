@@ -203,16 +203,20 @@ def chat_stream(
     prompt_tokens = completion_tokens = 0
     finish_reason: str | None = None
     try:
-        stream = client.post(
-            "/chat/completions",
-            body=kwargs,
-            cast_to=ChatCompletionChunk,
-            stream=True,
-            stream_cls=openai.Stream[ChatCompletionChunk],
-        )
-        chunks = iter(stream)
+        stream = _open_stream(client, kwargs)
+    except (openai.BadRequestError, openai.UnprocessableEntityError) as error:
+        # A gateway that does not know `stream_options` (usage is then whatever the
+        # provider reports, or 0) still streams.
+        if "stream_options" not in _describe(error):
+            raise LLMError(_describe(error)) from error
+        del kwargs["stream_options"]
+        try:
+            stream = _open_stream(client, kwargs)
+        except openai.OpenAIError as again:
+            raise LLMError(_describe(again)) from again
     except openai.OpenAIError as error:
         raise LLMError(_describe(error)) from error
+    chunks = iter(stream)
     with stream:
         while True:
             # Only the provider's part is translated into LLMError; an error of `on_delta`
@@ -250,6 +254,16 @@ def chat_stream(
         prompt_tokens=prompt_tokens or 0,
         completion_tokens=completion_tokens or 0,
         finish_reason=finish_reason,
+    )
+
+
+def _open_stream(client: openai.OpenAI, body: dict[str, Any]) -> openai.Stream[ChatCompletionChunk]:
+    return client.post(
+        "/chat/completions",
+        body=body,
+        cast_to=ChatCompletionChunk,
+        stream=True,
+        stream_cls=openai.Stream[ChatCompletionChunk],
     )
 
 

@@ -107,3 +107,24 @@ def test_a_provider_error_in_the_middle_of_a_reply_ends_the_turn_with_its_messag
     assert result.stop_reason == "error"
     assert "the model is overloaded" in (result.error or "")
     assert not Message.objects.filter(agent=agent, role=Role.ASSISTANT).exists()
+
+
+def test_a_provider_that_refuses_stream_options_still_streams_the_reply(make_agent, llm):
+    agent = make_agent()
+    llm.fail(400, "Unrecognized request argument supplied: stream_options")
+    llm.reply(REPLY)
+    result, seen = stream_turn(agent)
+
+    assert result.stop_reason == "end_turn"
+    assert "".join(delta.text for _, delta in seen) == REPLY
+    assert "stream_options" in llm.requests[-2] and "stream_options" not in llm.requests[-1]
+    assert llm.last_request["stream"] is True
+
+
+def test_a_refused_streamed_request_fails_the_turn_as_a_plain_one_does(make_agent, llm):
+    agent = make_agent()
+    llm.fail(400, "model not found")
+    result, seen = stream_turn(agent)
+
+    assert seen == [] and result.stop_reason == "error"
+    assert "model not found" in (result.error or "")
