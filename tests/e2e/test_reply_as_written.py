@@ -12,6 +12,14 @@ from tests.e2e.steps import create_agent, log_in
 from tests.llm_server import STREAM_PIECE, ScriptedLLM
 
 REPLY = "Green tea in the morning, black tea after lunch, and never coffee after four."
+RECORD_DRAFT_TEXTS = """() => {
+  window.draftTexts = [];
+  const log = document.getElementById("chat-log");
+  new MutationObserver(() => {
+    const draft = log.querySelector(".msg-draft .text");
+    if (draft) window.draftTexts.push(draft.textContent);
+  }).observe(log, { childList: true, subtree: true, characterData: true });
+}"""
 
 
 def test_the_reply_grows_in_the_chat_while_the_model_writes_it(
@@ -39,6 +47,9 @@ def test_the_reply_grows_in_the_chat_while_the_model_writes_it(
         assert REPLY.startswith(shown) and len(shown) < len(REPLY), shown
     expect(page.get_by_text("The agent is thinking…")).to_be_visible()
 
+    # Every text the draft shows from now on, to see it grow once the model goes on.
+    page.evaluate(RECORD_DRAFT_TEXTS)
+    page.wait_for_timeout(300)  # longer than a draft's pushes are apart (agents/chat.py)
     llm_server.main.release()
     for tab in (page, other):
         reply = tab.locator("#chat-log .msg-assistant")
@@ -46,6 +57,10 @@ def test_the_reply_grows_in_the_chat_while_the_model_writes_it(
         expect(reply.locator(".text")).to_have_text(REPLY)
         expect(tab.locator("#chat-log .msg-draft")).to_have_count(0)
     expect(page.get_by_text("The agent is thinking…")).to_be_hidden()
+
+    grown = page.evaluate("window.draftTexts")
+    assert any(len(REPLY[:STREAM_PIECE]) < len(text) < len(REPLY) for text in grown), grown
+    assert all(REPLY.startswith(text) for text in grown), grown
 
     page.reload()
     expect(page.locator("#chat-log .msg-assistant .text")).to_have_text(REPLY)
