@@ -8,20 +8,29 @@ run arrives, so a live update and a reload show the same thing.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from agents.letta_format import render_all
+import llm
+from agents.letta_format import StreamRendering, render_all
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Conversation, Message, Role, Run
 from agents.threads import Thread
+from memory import events
 from memory.models import BlockVersion
 
 CHAT_HISTORY = 50
 RECENT_RUNS = 10
+# A reply being written reaches the pages at most this often (seconds), in pieces of at
+# most this many characters: each push is an event through PostgreSQL's NOTIFY (at most
+# 8000 bytes, and a character may take 12 in its JSON) and a render per open page.
+DRAFT_INTERVAL = 0.1
+DRAFT_PIECE = 500
 
 
 class ChatItem(TypedDict):
@@ -63,6 +72,11 @@ def _blank(item_id: str, date: datetime) -> ChatItem:
     }
 
 
+def item_id(letta: dict[str, Any]) -> str:
+    """A Letta message's chat item id: one stored message can make several items."""
+    return f"{letta['id']}-{letta['otid']}"
+
+
 def chat_items(stored: list[Message], tools: Iterable[str] = ()) -> list[ChatItem]:
     """Stored messages as chat items; a tool call carries its result when the result is
     among `stored`, so the two fold into one `<details>`. `tools` are the agent's own
@@ -74,7 +88,7 @@ def chat_items(stored: list[Message], tools: Iterable[str] = ()) -> list[ChatIte
     items: list[ChatItem] = []
     for m in letta:
         kind = m["message_type"]
-        base = _blank(f"{m['id']}-{m['otid']}", datetime.fromisoformat(m["date"]))
+        base = _blank(item_id(m), datetime.fromisoformat(m["date"]))
         if kind == "user_message":
             items.append({**base, "kind": "user", "text": m["content"]})
         elif kind == "assistant_message":
@@ -208,3 +222,70 @@ def message_update(message: Message) -> tuple[list[ChatItem], list[ChatItem]]:
         if item["kind"] in {"tool_call", "approval"}
     ]
     return [], [item for item in folded if item["result"] is not None]
+
+
+def draft_item(item: str, kind: Literal["assistant", "reasoning"], text: str) -> ChatItem:
+    """A reply being written, as the chat item its stored message will replace."""
+    return {**_blank(item, timezone.now()), "kind": kind, "text": text}
+
+
+class LiveDrafts:
+    """Shows the replies of a turn to the pages open on the agent while the model writes
+    them: pieces appended to a draft item, which the stored message replaces when it
+    arrives (static/reverie.js), and which goes away if it is never stored.
+
+    Pieces are gathered and pushed every DRAFT_INTERVAL at most (a provider sends tens a
+    second); the first piece of an item goes at once. Whatever is still gathered when the
+    message is stored is dropped: the stored message says it all.
+    """
+
+    def __init__(self, agent_id: str, conversation_id: str | None = None) -> None:
+        self.agent_id = agent_id
+        self.conversation_id = conversation_id
+        self.rendering = StreamRendering()
+        self.uid = ""
+        self.pending: dict[str, tuple[Literal["assistant", "reasoning"], list[str]]] = {}
+        self.shown: dict[str, str] = {}  # item id -> uid of its message
+        self.pushed_at = 0.0
+
+    def delta(self, draft: Message, delta: llm.Delta) -> None:
+        if draft.uid != self.uid:
+            self.uid = draft.uid
+            self.pending.clear()  # the previous step's message is stored by now
+        chunk = self.rendering.delta(draft, delta)
+        if chunk is not None:
+            reasoning = chunk["message_type"] == "reasoning_message"
+            item = item_id(chunk)
+            kind: Literal["assistant", "reasoning"] = "reasoning" if reasoning else "assistant"
+            self.pending.setdefault(item, (kind, []))[1].append(
+                chunk["reasoning"] if reasoning else chunk["content"]
+            )
+            if item not in self.shown:
+                self.shown[item] = draft.uid
+                self.push(first=item)
+                return
+        if self.pending and time.monotonic() - self.pushed_at >= DRAFT_INTERVAL:
+            self.push()
+
+    def push(self, first: str = "") -> None:
+        for item, (kind, pieces) in self.pending.items():
+            text = "".join(pieces)
+            for start in range(0, len(text), DRAFT_PIECE):
+                piece = text[start : start + DRAFT_PIECE]
+                events.publish_message_delta(
+                    self.agent_id,
+                    item,
+                    kind,
+                    piece,
+                    start=item == first and start == 0,
+                    conversation_id=self.conversation_id,
+                )
+        self.pending.clear()
+        self.pushed_at = time.monotonic()
+
+    def close(self, stored: Iterable[Message]) -> None:
+        """The turn is over: drafts of messages not among `stored` leave the pages."""
+        kept = {message.uid for message in stored}
+        gone = [item for item, uid in self.shown.items() if uid not in kept]
+        if gone:
+            events.publish_messages_discarded(self.agent_id, gone)

@@ -7,9 +7,10 @@ share the stored message's id and get distinct `otid`s, as Letta's do.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import llm
 from agents.models import Message
 
 
@@ -126,3 +127,228 @@ def to_letta(message: Message, rendering: Rendering = DEFAULT) -> list[dict[str,
 
 def render_all(messages: list[Message], rendering: Rendering = DEFAULT) -> list[dict[str, Any]]:
     return [item for message in messages for item in to_letta(message, rendering)]
+
+
+# --- Token streaming -----------------------------------------------------------------------
+
+_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+class JsonStringReader:
+    """The string value of one top-level key of a JSON object, decoded as the object's
+    text arrives in pieces (a tool call's arguments as the model writes them).
+
+    `feed` returns the characters of the value that the new piece completes: an escape
+    cut between two pieces (`\\` | `n`, `\\u00` | `e9`, a surrogate pair's two halves)
+    comes out whole once its end arrives. What the pieces add up to is what `json.loads`
+    gives for the key, as long as the key comes once and the text is valid JSON.
+    """
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.state = "start"
+        self.depth = 0  # nesting inside a value that is not a string
+        self.in_string = False  # inside a string nested in such a value
+        self.escape = ""  # an escape begun and not finished
+        self.raw_key: list[str] = []
+        self.current_key = ""
+        self.capturing = False
+        self.high = ""  # a high surrogate waiting for its low half
+
+    def feed(self, piece: str) -> str:
+        out: list[str] = []
+        for char in piece:
+            if self.state == "done":
+                break
+            self._step(char, out)
+        return "".join(out)
+
+    def _step(self, char: str, out: list[str]) -> None:
+        state = self.state
+        if state == "start":
+            if char == "{":
+                self.state = "key?"
+            elif not char.isspace():
+                self.state = "done"  # not an object
+        elif state == "key?":
+            if char == '"':
+                self.state, self.raw_key, self.escape = "key", [], ""
+            elif char == "}":
+                self.state = "done"
+        elif state == "key":
+            if self.escape:
+                self.raw_key.append(char)
+                self.escape = ""
+            elif char == "\\":
+                self.raw_key.append(char)
+                self.escape = "\\"
+            elif char == '"':
+                try:
+                    self.current_key = json.loads('"' + "".join(self.raw_key) + '"')
+                except ValueError:
+                    self.current_key = ""
+                self.state = "colon"
+            else:
+                self.raw_key.append(char)
+        elif state == "colon":
+            if char == ":":
+                self.state = "value?"
+        elif state == "value?":
+            if char == '"':
+                self.state, self.escape = "string", ""
+                self.capturing = self.current_key == self.key
+            elif not char.isspace():
+                self.state, self.depth, self.in_string = "other", 0, False
+                self._step(char, out)
+        elif state == "string":
+            self._string_char(char, out)
+        elif state == "other":
+            self._other_char(char)
+        elif state == "next":
+            if char == ",":
+                self.state = "key?"
+            elif char == "}":
+                self.state = "done"
+
+    def _string_char(self, char: str, out: list[str]) -> None:
+        if self.escape:
+            self.escape += char
+            if self.escape[1] != "u":
+                self._emit(_ESCAPES.get(char, ""), out)
+                self.escape = ""
+            elif len(self.escape) == 6:
+                try:
+                    self._emit_code(int(self.escape[2:], 16), out)
+                except ValueError:
+                    pass  # not JSON: json.loads refuses it too, and nothing is said
+                self.escape = ""
+        elif char == "\\":
+            self.escape = "\\"
+        elif char == '"':
+            if self.capturing:
+                out.append(self.high)
+                self.high = ""
+                self.state = "done"  # the value is complete
+            else:
+                self.state = "next"
+        else:
+            self._emit(char, out)
+
+    def _emit(self, text: str, out: list[str]) -> None:
+        if not self.capturing:
+            return
+        if self.high:
+            out.append(self.high)
+            self.high = ""
+        out.append(text)
+
+    def _emit_code(self, code: int, out: list[str]) -> None:
+        if not self.capturing:
+            return
+        if 0xD800 <= code <= 0xDBFF:
+            if self.high:
+                out.append(self.high)
+            self.high = chr(code)
+        elif 0xDC00 <= code <= 0xDFFF and self.high:
+            pair = 0x10000 + ((ord(self.high) - 0xD800) << 10) + (code - 0xDC00)
+            self.high = ""
+            out.append(chr(pair))
+        else:
+            self._emit(chr(code), out)
+
+    def _other_char(self, char: str) -> None:
+        if self.in_string:
+            if self.escape:
+                self.escape = ""
+            elif char == "\\":
+                self.escape = "\\"
+            elif char == '"':
+                self.in_string = False
+        elif char == '"':
+            self.in_string = True
+        elif char in "{[":
+            self.depth += 1
+        elif char in "}]":
+            if self.depth == 0:
+                self.state = "done"  # the object ends
+            else:
+                self.depth -= 1
+        elif char == "," and self.depth == 0:
+            self.state = "key?"
+
+
+@dataclass
+class _Draft:
+    uid: str = ""
+    reasoning: bool = False
+    content: bool = False
+    # Each tool call seen, by its index; a reader where the call says the assistant's words.
+    calls: dict[int, JsonStringReader | None] = field(default_factory=dict)
+
+
+class StreamRendering:
+    """Letta messages of the replies a turn's model is writing, one chunk per piece
+    (`stream_tokens`): `reasoning_message` and `assistant_message` objects whose `id` and
+    `otid` are those `to_letta` gives the stored message, so a client that joins the
+    chunks by id has what listing the messages shows afterwards.
+
+    The parts of a stored assistant message come in a fixed order (reasoning, text, one
+    per tool call); providers stream them in that order too, and a piece that comes out
+    of order is stored but not streamed, so the ids stay those of the stored parts. Text
+    streams as the assistant's words before it is known whether tool calls follow; with
+    tool calls it is stored as the model's reasoning (the step's first part, same ids).
+    Tool calls, their results and everything else are sent whole once stored (`stored`),
+    except the parts already streamed.
+    """
+
+    def __init__(self, rendering: Rendering = DEFAULT) -> None:
+        self.rendering = rendering
+        self.draft = _Draft()
+        self.streamed: set[str] = set()  # otids of the parts sent piece by piece
+
+    def delta(self, message: Message, delta: llm.Delta) -> dict[str, Any] | None:
+        """The chunk saying `delta` of `message` (a step's reply, not stored yet), or None
+        when it says nothing to a client (arguments of a call that is not the assistant's
+        words, a piece out of order)."""
+        draft = self.draft
+        if draft.uid != message.uid:
+            draft = self.draft = _Draft(uid=message.uid)
+        if delta.kind == "reasoning":
+            if draft.content or draft.calls:
+                return None
+            draft.reasoning = True
+            fields = {"source": "non_reasoner_model", "reasoning": delta.text, "signature": None}
+            return self._chunk(message, "reasoning_message", 0, fields)
+        if delta.kind == "content":
+            if draft.calls:
+                return None
+            draft.content = True
+            return self._chunk(
+                message, "assistant_message", int(draft.reasoning), {"content": delta.text}
+            )
+        if delta.index not in draft.calls:
+            says = (
+                self.rendering.use_assistant_message and delta.name == self.rendering.assistant_tool
+            )
+            draft.calls[delta.index] = (
+                JsonStringReader(self.rendering.assistant_kwarg) if says else None
+            )
+        reader = draft.calls[delta.index]
+        said = reader.feed(delta.text) if reader is not None else ""
+        if not said:
+            return None
+        index = int(draft.reasoning) + int(draft.content) + sorted(draft.calls).index(delta.index)
+        return self._chunk(message, "assistant_message", index, {"content": said})
+
+    def stored(self, message: Message) -> list[dict[str, Any]]:
+        """A stored message's Letta messages, less the parts already streamed."""
+        return [
+            part for part in to_letta(message, self.rendering) if part["otid"] not in self.streamed
+        ]
+
+    def _chunk(
+        self, message: Message, kind: str, index: int, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        chunk = {**_base(message, kind, index), **fields}
+        self.streamed.add(chunk["otid"])
+        return chunk

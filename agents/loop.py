@@ -47,6 +47,10 @@ HISTORY_FIELDS = ("seq", "role", "content", "reasoning", "tool_calls", "tool_cal
 
 # Called with each stored response message as soon as it is written (for streaming).
 Emit = Callable[["Message"], None]
+# Called with each piece of a reply as the model writes it (token streaming), and the
+# assistant message the step is writing: not stored yet, but with the uid, turn, step and
+# run it will be stored with, so what is sent of it now carries the stored message's ids.
+OnDelta = Callable[["Message", llm.Delta], None]
 
 
 @dataclass
@@ -428,6 +432,7 @@ def run_turn(
     conversation: Conversation | None = None,
     should_stop: Callable[[], bool] | None = None,
     client_tools: list[dict[str, Any]] | None = None,
+    on_delta: OnDelta | None = None,
 ) -> TurnResult:
     """Run one turn, in the agent's own history or in `conversation`. The provider must
     be configured (llm.ensure_configured) beforehand.
@@ -438,6 +443,8 @@ def run_turn(
     `client_tools` are offered to the model beside the agent's; a call to one (or to a
     tool that requires approval) ends the turn `requires_approval`, and the next turn's
     approval message carries the results.
+    With `on_delta` the model streams its replies, and `on_delta` gets every piece; a
+    reply that breaks off ends the turn as any model failure does, and is not stored.
     """
     result = TurnResult()
     turn_id = uuid.uuid4().hex
@@ -486,6 +493,7 @@ def run_turn(
                     max_tool_errors,
                     should_stop,
                     client_tools,
+                    on_delta,
                 )
             except llm.LLMError as error:
                 result.stop_reason = "error"
@@ -551,6 +559,39 @@ def _run_tool(ctx: ToolContext, call: dict[str, Any]) -> tuple[str, str]:
         return "error", f"Error executing function {call['name']}: {error}"
 
 
+def _draft(thread: Thread, ctx: ToolContext, turn_id: str, step: int) -> Message:
+    """The assistant message a streamed step is writing, with the ids it will be stored
+    with (Message.uid is drawn when the instance is made)."""
+    return Message(
+        agent=thread.agent,
+        conversation=thread.conversation,
+        role=Role.ASSISTANT,
+        turn_id=turn_id,
+        run_id=ctx.run_id,
+        step=step,
+        created_at=timezone.now(),
+    )
+
+
+def _ask(
+    thread: Thread,
+    request: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    draft: Message | None,
+    on_delta: OnDelta | None,
+) -> llm.ChatResult:
+    options: dict[str, Any] = {
+        "tools": tools,
+        "temperature": thread.temperature,
+        "max_tokens": thread.max_tokens,
+    }
+    if draft is None or on_delta is None:
+        return llm.chat(thread.llm_handle, request, **options)
+    return llm.chat_stream(
+        thread.llm_handle, request, on_delta=lambda delta: on_delta(draft, delta), **options
+    )
+
+
 def _steps(
     thread: Thread,
     ctx: ToolContext,
@@ -561,6 +602,7 @@ def _steps(
     max_tool_errors: int | None = None,
     should_stop: Callable[[], bool] | None = None,
     client_tools: list[dict[str, Any]] | None = None,
+    on_delta: OnDelta | None = None,
 ) -> None:
     agent = thread.agent
     offered = tool_schemas(agent, client_tools)
@@ -581,13 +623,10 @@ def _steps(
         if summary:
             request.append(summary)
         request += to_openai(history)
-        reply = llm.chat(
-            thread.llm_handle,
-            request,
-            tools=offered,
-            temperature=thread.temperature,
-            max_tokens=thread.max_tokens,
-        )
+        draft = None if on_delta is None else _draft(thread, ctx, turn_id, step)
+        reply = _ask(thread, request, offered, draft, on_delta)
+        # A streamed reply is stored under the uid its pieces were sent with.
+        known = {"uid": draft.uid} if draft is not None else {}
         result.prompt_tokens += reply.prompt_tokens
         result.completion_tokens += reply.completion_tokens
         usage = {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens}
@@ -611,6 +650,7 @@ def _steps(
             publish(
                 _store(
                     thread,
+                    **known,
                     role=Role.ASSISTANT,
                     content=reply.content or "",
                     reasoning=reply.reasoning or "",
@@ -625,8 +665,12 @@ def _steps(
         publish(
             _store(
                 thread,
+                **known,
                 role=Role.ASSISTANT,
+                # Text beside tool calls is the model thinking aloud, unless a reasoning
+                # model already thought apart: then it is the text the model wrote.
                 reasoning=reply.reasoning or reply.content or "",
+                content=(reply.content or "") if reply.reasoning else "",
                 tool_calls=calls,
                 turn_id=turn_id,
                 run_id=ctx.run_id,

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 import llm
 from accounts.access import organization_of
-from agents import loop, prompts, sleeptime
+from agents import chat, loop, prompts, sleeptime
 from agents.letta_format import Rendering, render_all
 from agents.models import Agent, AgentType, Conversation, Group, Insight, Message, Run
 from agents.runs import turns
@@ -369,14 +369,32 @@ def send_message(
     run: Run | None = None,
     owner_id: int | None = None,
     client_tools: list[dict[str, Any]] | None = None,
+    stream_tokens: bool = False,
+    on_delta: loop.OnDelta | None = None,
 ) -> loop.TurnResult:
     """Run one turn, in the agent's own history or in `conversation`, as a run (opened
     here unless `run` was opened beforehand, for a turn in the background). Raises
     InvalidRequest, storing nothing, when the input is wrong or the provider is missing.
+
+    With `stream_tokens` (or an `on_delta`, which then gets every piece) the model streams
+    its replies and the pages open on the thread show them as they are written.
     """
     check_turn(agent, inputs, max_steps, conversation)
     run = run or turns.open_turn(agent, conversation, owner_id=owner_id)
     started = clock.monotonic()
+    drafts = (
+        chat.LiveDrafts(agent.id, conversation.id if conversation else None)
+        if stream_tokens or on_delta
+        else None
+    )
+
+    def deltas(draft: Message, delta: llm.Delta) -> None:
+        if drafts is not None:
+            drafts.delta(draft, delta)
+        if on_delta is not None:
+            on_delta(draft, delta)
+
+    stored: list[Message] = []
     try:
         with turns.beating(run):
             result = loop.run_turn(
@@ -388,10 +406,15 @@ def send_message(
                 conversation=conversation,
                 should_stop=lambda: turns.cancelled(run.id),
                 client_tools=client_tools,
+                on_delta=deltas if drafts is not None else None,
             )
+        stored = result.messages
     except Exception as error:
         turns.close_turn(run, loop.TurnResult(stop_reason="error", error=str(error)), started)
         raise
+    finally:
+        if drafts is not None:
+            drafts.close(stored)
     result.run_id = run.id
     turns.close_turn(run, result, started)
     # run_turn re-read the agent under its turn lock: sleep-time counts the turn if it

@@ -10,30 +10,46 @@ from bench.common import Context, summary
 
 def bench_turn_overhead(turns: int = 200) -> dict[str, Any]:
     """Server time per turn with a zero-latency model: prompt compilation, storage,
-    tool execution and the HTTP round trip to the model (which is loopback)."""
-    from django.contrib.auth import get_user_model
+    tool execution and the HTTP round trip to the model (which is loopback).
 
+    Alternating with it, the same turn with the model's reply streamed (`stream_tokens`,
+    as the ADE's chat asks): the streamed request and its chunks, each piece rendered in
+    Letta's shape and pushed to the agent's pages."""
     from agents.loop import InputMessage
     from agents.services import send_message
-    from tests.factories import make_agent
+    from tests.factories import make_agent, make_user
 
-    user = get_user_model().objects.create_user(username=f"bench-{time.time_ns()}")
-    agent = make_agent(user, name="bench")
-    samples = []
+    user = make_user(f"bench-{time.time_ns()}")
+    plain, streamed = make_agent(user, name="bench"), make_agent(user, name="bench-streamed")
+    samples: dict[bool, list[float]] = {False: [], True: []}
     for index in range(turns):
-        started = time.perf_counter()
-        result = send_message(agent, [InputMessage(role="user", content=f"message {index}")])
-        samples.append(time.perf_counter() - started)
-        assert result.stop_reason == "end_turn", result.error
-    return {"turn_overhead_single_client": summary(samples[10:])}  # first turns warm caches
+        for stream_tokens, agent in ((False, plain), (True, streamed)):
+            started = time.perf_counter()
+            result = send_message(
+                agent,
+                [InputMessage(role="user", content=f"message {index}")],
+                stream_tokens=stream_tokens,
+            )
+            samples[stream_tokens].append(time.perf_counter() - started)
+            assert result.stop_reason == "end_turn", result.error
+    # The first turns warm caches.
+    figures: dict[str, Any] = {
+        "turn_overhead_single_client": summary(samples[False][10:]),
+        "turn_overhead_streamed_tokens": summary(samples[True][10:]),
+    }
+    figures["streamed_to_plain_p50"] = round(
+        figures["turn_overhead_streamed_tokens"]["p50_ms"]
+        / figures["turn_overhead_single_client"]["p50_ms"],
+        2,
+    )
+    return figures
 
 
 def bench_block_edit(edits: int = 300) -> dict[str, Any]:
-    from django.contrib.auth import get_user_model
-
     from memory.services import Actor, create_block, update_block
+    from tests.factories import make_user
 
-    user = get_user_model().objects.create_user(username=f"bench-{time.time_ns()}")
+    user = make_user(f"bench-{time.time_ns()}")
     block = create_block(user, label="human", value="", limit=100_000)
     samples = []
     for index in range(edits):

@@ -4,16 +4,17 @@ because it shows what several apps contribute to the page, from their `contexts`
 modules (agents/contexts.py, sources/contexts.py), never from their views.
 
 A consumer authenticates with the session, checks that the user may see the agent, and
-joins the agent's group. Events carry ids; the consumer re-checks access, reads the
-current state and sends HTML rendered from the same partials the page includes, with
-`hx-swap-oob` so htmx's websocket extension swaps them in place. It never writes.
+joins the agent's group. Events carry ids (and a reply being written, its pieces); the
+consumer re-checks access, reads the current state and sends HTML rendered from the same
+partials the page includes, with `hx-swap-oob` so htmx's websocket extension swaps them
+in place. It never writes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -112,6 +113,16 @@ def render_message(agent: Agent, message_id: int, conversation_id: str | None = 
     appended, replaced = chat.message_update(message)
     context = {"agent": agent, "appended": appended, "replaced": replaced, "log": None}
     return render_to_string("agents/partials/_chat_update.html", context)
+
+
+def render_draft(agent: Agent, event: dict[str, Any]) -> str:
+    """A piece of a reply being written (memory.events.MessageDelta)."""
+    kind: Literal["assistant", "reasoning"] = (
+        "reasoning" if event["kind"] == "reasoning" else "assistant"
+    )
+    item = chat.draft_item(str(event["item_id"]), kind, str(event["text"]))
+    context = {"agent": agent, "item": item, "items": [item], "start": bool(event["start"])}
+    return render_to_string("agents/partials/_chat_draft.html", context)
 
 
 def render_run_card(agent: Agent, run_id: str) -> str:
@@ -252,6 +263,18 @@ class AgentConsumer(AsyncWebsocketConsumer):
     async def message_created(self, event: dict[str, Any]) -> None:
         await self._forward(
             lambda agent: render_message(agent, event["message_id"], self.conversation_id)
+        )
+
+    async def message_delta(self, event: dict[str, Any]) -> None:
+        if event.get("conversation_id") != self.conversation_id:
+            return  # a draft of another thread than the page shows
+        await self._forward(lambda agent: render_draft(agent, event))
+
+    async def messages_discarded(self, event: dict[str, Any]) -> None:
+        await self._forward(
+            lambda agent: render_to_string(
+                "agents/partials/_chat_discarded.html", {"item_ids": event["item_ids"]}
+            )
         )
 
     async def agent_changed(self, event: dict[str, Any]) -> None:

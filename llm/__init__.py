@@ -6,10 +6,12 @@ exceptions below, so the rest of the code never imports `openai`.
 
 from llm.client import (
     ChatResult,
+    Delta,
     LLMError,
     ProviderNotConfigured,
     ToolCall,
     chat,
+    chat_stream,
     embed,
     ensure_configured,
     parse_arguments,
@@ -17,10 +19,12 @@ from llm.client import (
 
 __all__ = [
     "ChatResult",
+    "Delta",
     "LLMError",
     "ProviderNotConfigured",
     "ToolCall",
     "chat",
+    "chat_stream",
     "embed",
     "ensure_configured",
     "parse_arguments",

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import openai
-from openai.types.chat import ChatCompletion
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from config import env
 from config.text import without_lone_surrogates
@@ -39,6 +40,17 @@ class ChatResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of a reply as the model writes it: reasoning, answer text, or a fragment of
+    the arguments of tool call `index` (whose name, so far, is `name`)."""
+
+    kind: Literal["reasoning", "content", "tool_call"]
+    text: str
+    index: int = 0
+    name: str = ""
 
 
 def split_handle(handle: str) -> tuple[str, str]:
@@ -92,6 +104,24 @@ def _describe(error: openai.OpenAIError) -> str:
     return str(error)
 
 
+def _request(
+    model: str,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]] | None,
+    temperature: float | None,
+    max_tokens: int | None,
+) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"model": model, "messages": messages}
+    if tools:
+        kwargs["tools"] = tools
+        kwargs["tool_choice"] = "auto"
+    if temperature is not None:
+        kwargs["temperature"] = temperature
+    if max_tokens:
+        kwargs["max_tokens"] = max_tokens
+    return kwargs
+
+
 def chat(
     handle: str,
     messages: list[dict[str, Any]],
@@ -102,14 +132,7 @@ def chat(
 ) -> ChatResult:
     """One chat completion. The openai client retries timeouts, 429 and 5xx itself."""
     client, model = _client_for(handle)
-    kwargs: dict[str, Any] = {"model": model, "messages": messages}
-    if tools:
-        kwargs["tools"] = tools
-        kwargs["tool_choice"] = "auto"
-    if temperature is not None:
-        kwargs["temperature"] = temperature
-    if max_tokens:
-        kwargs["max_tokens"] = max_tokens
+    kwargs = _request(model, messages, tools, temperature, max_tokens)
     try:
         # The request is already plain JSON. `chat.completions.create` would first walk it
         # against the SDK's TypedDicts, which cost ~1 ms per message of history and was
@@ -144,6 +167,130 @@ def chat(
         completion_tokens=usage.completion_tokens if usage else 0,
         finish_reason=choice.finish_reason,
     )
+
+
+@dataclass
+class _PartialCall:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+def chat_stream(
+    handle: str,
+    messages: list[dict[str, Any]],
+    *,
+    on_delta: Callable[[Delta], None],
+    tools: list[dict[str, Any]] | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+) -> ChatResult:
+    """`chat`, with the reply streamed: `on_delta` gets each piece as it arrives, and the
+    result is the whole reply, as `chat` returns it (usage from the provider's last chunk).
+
+    A stream that breaks off (the connection drops, the provider sends an error, or it
+    ends without saying the reply is finished) raises LLMError: the pieces already passed
+    to `on_delta` are not a reply. The openai client retries the request, never a stream
+    that has begun.
+    """
+    client, model = _client_for(handle)
+    kwargs = _request(model, messages, tools, temperature, max_tokens)
+    kwargs["stream"] = True
+    kwargs["stream_options"] = {"include_usage": True}
+    content: list[str] = []
+    reasoning: list[str] = []
+    calls: dict[int, _PartialCall] = {}
+    prompt_tokens = completion_tokens = 0
+    finish_reason: str | None = None
+    try:
+        stream = _open_stream(client, kwargs)
+    except (openai.BadRequestError, openai.UnprocessableEntityError) as error:
+        # A gateway that does not know `stream_options` (usage is then whatever the
+        # provider reports, or 0) still streams.
+        if "stream_options" not in _describe(error):
+            raise LLMError(_describe(error)) from error
+        del kwargs["stream_options"]
+        try:
+            stream = _open_stream(client, kwargs)
+        except openai.OpenAIError as again:
+            raise LLMError(_describe(again)) from again
+    except openai.OpenAIError as error:
+        raise LLMError(_describe(error)) from error
+    chunks = iter(stream)
+    with stream:
+        while True:
+            # Only the provider's part is translated into LLMError; an error of `on_delta`
+            # (the caller's) goes up as it is.
+            try:
+                chunk = next(chunks, None)
+            except openai.OpenAIError as error:
+                raise LLMError(f"the reply broke off: {_describe(error)}") from error
+            except ValueError as error:  # a chunk that is not JSON
+                raise LLMError(f"the reply broke off: the provider sent {error}") from error
+            if chunk is None:
+                break
+            if chunk.usage is not None:
+                prompt_tokens = chunk.usage.prompt_tokens
+                completion_tokens = chunk.usage.completion_tokens
+            if not chunk.choices:
+                continue
+            choice = chunk.choices[0]
+            finish_reason = choice.finish_reason or finish_reason
+            for delta in _deltas(choice.delta, calls):
+                if delta.kind == "content":
+                    content.append(delta.text)
+                elif delta.kind == "reasoning":
+                    reasoning.append(delta.text)
+                on_delta(delta)
+    if finish_reason is None:
+        raise LLMError("the reply broke off: the provider ended the stream before finishing it")
+    return ChatResult(
+        content="".join(content) if content else None,
+        tool_calls=[
+            ToolCall(id=call.id, name=call.name, arguments="".join(call.arguments))
+            for _, call in sorted(calls.items())
+        ],
+        reasoning="".join(reasoning) if reasoning else None,
+        prompt_tokens=prompt_tokens or 0,
+        completion_tokens=completion_tokens or 0,
+        finish_reason=finish_reason,
+    )
+
+
+def _open_stream(client: openai.OpenAI, body: dict[str, Any]) -> openai.Stream[ChatCompletionChunk]:
+    return client.post(
+        "/chat/completions",
+        body=body,
+        cast_to=ChatCompletionChunk,
+        stream=True,
+        stream_cls=openai.Stream[ChatCompletionChunk],
+    )
+
+
+def _deltas(delta: Any, calls: dict[int, _PartialCall]) -> list[Delta]:
+    """The pieces of one streamed chunk, each call's fragments gathered into `calls`.
+    Lone surrogates become U+FFFD piece by piece, as `chat` does for the whole."""
+    out: list[Delta] = []
+    if delta is None:
+        return out
+    thought = getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None)
+    if isinstance(thought, str) and thought:
+        out.append(Delta("reasoning", without_lone_surrogates(thought)))
+    if delta.content:
+        out.append(Delta("content", without_lone_surrogates(delta.content)))
+    for fragment in delta.tool_calls or []:
+        index = fragment.index if fragment.index is not None else 0
+        call = calls.setdefault(index, _PartialCall())
+        call.id = call.id or fragment.id or ""
+        function = fragment.function
+        if function is None:
+            continue
+        call.name += function.name or ""
+        if function.arguments:
+            piece = without_lone_surrogates(function.arguments)
+            call.arguments.append(piece)
+            out.append(Delta("tool_call", piece, index=index, name=call.name))
+    return out
 
 
 # Inputs per embeddings request: one request for many chunks, never one per chunk.

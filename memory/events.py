@@ -3,7 +3,10 @@
 The domain calls `publish_*` inside its transaction; the event leaves after the commit,
 so a rolled-back change never reaches a browser. Events carry ids only: the consumer
 re-reads and renders, and re-checks access, so nothing private rides on the channel.
-Every event goes to the group of each agent it concerns (`agent_group`).
+The one exception is a reply the model is still writing, which is nowhere else yet: its
+pieces ride on the channel as they come (`publish_message_delta`), and the consumer
+re-checks access before it forwards each. Every event goes to the group of each agent it
+concerns (`agent_group`).
 """
 
 from __future__ import annotations
@@ -55,6 +58,26 @@ class MessageCreated(TypedDict):
     message_id: int
 
 
+class MessageDelta(TypedDict):
+    """A piece of a reply being written, for the chat item `item_id` (the stored message's
+    Letta id and otid); `start` for its first piece."""
+
+    type: Literal["message.delta"]
+    item_id: str
+    kind: Literal["assistant", "reasoning"]
+    text: str
+    start: bool
+    # The thread the reply is written in; None for the agent's own history.
+    conversation_id: str | None
+
+
+class MessagesDiscarded(TypedDict):
+    """Replies whose pieces were shown and that will never be stored (the model failed)."""
+
+    type: Literal["messages.discarded"]
+    item_ids: list[str]
+
+
 class AgentChanged(TypedDict):
     """The agent's settings (name, model, system prompt, tools...) changed."""
 
@@ -63,6 +86,8 @@ class AgentChanged(TypedDict):
 
 Event = (
     MessageCreated
+    | MessageDelta
+    | MessagesDiscarded
     | AgentChanged
     | BlockChanged
     | BlocksChanged
@@ -123,3 +148,31 @@ def publish_message_created(message_id: int, agent_id: str) -> None:
 
 def publish_agent_changed(agent_id: str) -> None:
     _on_commit([agent_id], {"type": "agent.changed"})
+
+
+def publish_message_delta(
+    agent_id: str,
+    item_id: str,
+    kind: Literal["assistant", "reasoning"],
+    text: str,
+    start: bool,
+    conversation_id: str | None = None,
+) -> None:
+    # At once: nothing is written, so there is no commit to wait for. `text` must stay
+    # well under PostgreSQL's NOTIFY limit (agents.chat.LiveDrafts cuts it). Pages show
+    # the drafts of the thread they show (`conversation_id`, None: the agent's own).
+    _broadcast(
+        [agent_id],
+        {
+            "type": "message.delta",
+            "item_id": item_id,
+            "kind": kind,
+            "text": text,
+            "start": start,
+            "conversation_id": conversation_id,
+        },
+    )
+
+
+def publish_messages_discarded(agent_id: str, item_ids: list[str]) -> None:
+    _broadcast([agent_id], {"type": "messages.discarded", "item_ids": item_ids})

@@ -2,13 +2,22 @@
 "use strict";
 
 // The chat log hears of a turn twice: each message over the websocket as it is stored, and
-// the whole turn in the answer to the form. Whichever copy of an item came second goes.
+// the whole turn in the answer to the form. Whichever copy of an item came second goes,
+// unless the first is the draft of a reply that was being written: the stored message
+// then takes the draft's place.
 function dropRepeatedItems(log) {
-  const seen = new Set();
+  const seen = new Map();
   for (const item of Array.from(log.children)) {
     if (!item.id) continue;
-    if (seen.has(item.id)) item.remove();
-    else seen.add(item.id);
+    const first = seen.get(item.id);
+    if (!first) {
+      seen.set(item.id, item);
+    } else if (first.hasAttribute("data-draft") && !item.hasAttribute("data-draft")) {
+      first.replaceWith(item);
+      seen.set(item.id, item);
+    } else {
+      item.remove();
+    }
   }
 }
 

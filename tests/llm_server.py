@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "DEFAULT_EMBEDDING_DIMENSIONS",
@@ -84,6 +84,17 @@ class _Reply:
     tool_calls: tuple[ToolCall, ...]
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    # What a reasoning model thought apart (``reasoning_content``, streamed before the rest).
+    reasoning: str | None = None
+
+
+@dataclass(frozen=True)
+class _Interruption:
+    """What happens to the next streamed answer after ``after`` chunks past its first."""
+
+    after: int
+    kind: Literal["pause", "drop", "error"]
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -199,6 +210,7 @@ class Lane:
         self._replies: deque[_Reply] = deque()
         self._failures: deque[_Failure] = deque()
         self._delay = 0.0
+        self._interruptions: deque[_Interruption] = deque()
         self._held = False
         self._releases = 0  # bumped by release(); a waiter leaves once it changes
         self._waiting = 0
@@ -220,9 +232,12 @@ class Lane:
         tool_calls: list[ToolCall] | None = None,
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
+        reasoning: str | None = None,
     ) -> None:
-        """Queue the answer to the next chat completion request of this lane (FIFO)."""
-        item = _Reply(content, tuple(tool_calls or ()), prompt_tokens, completion_tokens)
+        """Queue the answer to the next chat completion request of this lane (FIFO);
+        ``reasoning`` is sent as ``reasoning_content``, as reasoning models behind
+        OpenAI-compatible gateways send their thinking."""
+        item = _Reply(content, tuple(tool_calls or ()), prompt_tokens, completion_tokens, reasoning)
         with self._cond:
             self._replies.append(item)
 
@@ -242,6 +257,22 @@ class Lane:
             raise ValueError(f"failure status must be 4xx or 5xx, got {status}")
         with self._cond:
             self._failures.extend(_Failure(status, message) for _ in range(times))
+
+    def pause_stream(self, after: int) -> None:
+        """Make the next streamed answer of this lane stop after ``after`` chunks past its
+        first (for a text reply, ``after`` pieces of STREAM_PIECE characters), its request
+        counted as waiting, until release(); then it goes on."""
+        with self._cond:
+            self._interruptions.append(_Interruption(after, "pause"))
+
+    def break_stream(self, after: int, error: str | None = None) -> None:
+        """Make the next streamed answer of this lane break off after ``after`` chunks past
+        its first: with ``error``, an error event as OpenAI sends one mid-stream, then the
+        end of the stream; without, the connection drops."""
+        with self._cond:
+            self._interruptions.append(
+                _Interruption(after, "error" if error is not None else "drop", error or "")
+            )
 
     def delay(self, seconds: float) -> None:
         """Add ``seconds`` of latency to every subsequent response of this lane (0 turns it off)."""
@@ -280,6 +311,7 @@ class Lane:
         with self._cond:
             self._replies.clear()
             self._failures.clear()
+            self._interruptions.clear()
             self._delay = 0.0
             self._answer = None
             self.requests.clear()
@@ -306,6 +338,23 @@ class Lane:
             return len(self._replies)
 
     # -- request handling (server threads, with the shared lock held) ------
+
+    def _interruption_locked(self, body: dict[str, Any]) -> _Interruption | None:
+        """The interruption scripted for a streamed answer to ``body``. Caller holds the lock."""
+        if body.get("stream") and self._interruptions:
+            return self._interruptions.popleft()
+        return None
+
+    def _pause(self) -> None:
+        """Block a stream mid-way, counted as waiting, until release()."""
+        with self._cond:
+            releases = self._releases
+            self._waiting += 1
+            self._cond.notify_all()  # wake wait_for_waiting()
+            try:
+                self._cond.wait_for(lambda: self._releases != releases)
+            finally:
+                self._waiting -= 1
 
     def _next_action_locked(self, body: dict[str, Any]) -> tuple[float, _Reply | _Failure]:
         """Record ``body``, wait out any hold, then pick its answer. Caller holds the lock."""
@@ -423,6 +472,7 @@ class ScriptedLLM:
         tool_calls: list[ToolCall] | None = None,
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
+        reasoning: str | None = None,
     ) -> None:
         """Queue the answer to the next main-lane chat completion request (FIFO)."""
         self._main.reply(
@@ -430,6 +480,7 @@ class ScriptedLLM:
             tool_calls=tool_calls,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
+            reasoning=reasoning,
         )
 
     def tool_call(
@@ -445,6 +496,14 @@ class ScriptedLLM:
     def fail(self, status: int = 500, message: str = "scripted failure", times: int = 1) -> None:
         """Make the next ``times`` main-lane requests answer with HTTP ``status``."""
         self._main.fail(status, message, times)
+
+    def pause_stream(self, after: int) -> None:
+        """Pause the next streamed main-lane answer mid-way; see Lane.pause_stream()."""
+        self._main.pause_stream(after)
+
+    def break_stream(self, after: int, error: str | None = None) -> None:
+        """Break off the next streamed main-lane answer; see Lane.break_stream()."""
+        self._main.break_stream(after, error)
 
     def delay(self, seconds: float) -> None:
         """Add ``seconds`` of latency to every subsequent main-lane response (0 turns it off)."""
@@ -490,12 +549,16 @@ class ScriptedLLM:
     def _lane_for(self, body: dict[str, Any]) -> Lane:
         return self._sleeper if _has_tool(body, SLEEPER_TOOL) else self._main
 
-    def _next_chat_action(self, body: dict[str, Any]) -> tuple[float, _Reply | _Failure]:
+    def _next_chat_action(
+        self, body: dict[str, Any]
+    ) -> tuple[float, _Reply | _Failure, _Interruption | None, Lane]:
         """Record a chat request, route it to its lane and decide how to answer it."""
         lane = self._lane_for(body)
         with self._lock:
             self.requests.append(body)
-            return lane._next_action_locked(body)
+            delay, action = lane._next_action_locked(body)
+            interruption = None if isinstance(action, _Failure) else lane._interruption_locked(body)
+            return delay, action, interruption, lane
 
     def _record_served(self, body: dict[str, Any], seconds: float) -> None:
         with self._lock:
@@ -528,6 +591,8 @@ class ScriptedLLM:
     def _completion(self, body: dict[str, Any], reply: _Reply) -> dict[str, Any]:
         """A full ``chat.completion`` object."""
         message: dict[str, Any] = {"role": "assistant", "content": reply.content, "refusal": None}
+        if reply.reasoning is not None:
+            message["reasoning_content"] = reply.reasoning
         if reply.tool_calls:
             message["tool_calls"] = [
                 {
@@ -573,6 +638,7 @@ class ScriptedLLM:
 
         first_content = "" if reply.content is not None else None
         chunks = [chunk({"role": "assistant", "content": first_content})]
+        chunks += [chunk({"reasoning_content": piece}) for piece in _pieces(reply.reasoning or "")]
         chunks += [chunk({"content": piece}) for piece in _pieces(reply.content or "")]
         for index, call in enumerate(reply.tool_calls):
             opening = {
@@ -738,8 +804,14 @@ class _Handler(BaseHTTPRequestHandler):
         """Write an OpenAI-style error response."""
         self._send_json(status, _error_body(message, status), headers)
 
-    def _send_stream(self, chunks: list[dict[str, Any]]) -> None:
-        """Write ``chunks`` as server-sent events over chunked transfer encoding."""
+    def _send_stream(
+        self,
+        chunks: list[dict[str, Any]],
+        interruption: _Interruption | None = None,
+        lane: Lane | None = None,
+    ) -> None:
+        """Write ``chunks`` as server-sent events over chunked transfer encoding, paused or
+        broken off as ``interruption`` says."""
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-cache")
@@ -747,14 +819,36 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("x-request-id", _new_id("req_"))
         self.end_headers()
         events = [f"data: {json.dumps(chunk)}\n\n" for chunk in chunks] + ["data: [DONE]\n\n"]
+        cut = len(events) if interruption is None else 1 + interruption.after
         try:
-            for event in events:
-                data = event.encode("utf-8")
-                self.wfile.write(f"{len(data):X}\r\n".encode("ascii") + data + b"\r\n")
-                self.wfile.flush()
+            for index, event in enumerate(events):
+                if index == cut and interruption is not None:
+                    if interruption.kind == "drop":
+                        self._drop_connection()
+                        return
+                    if interruption.kind == "error":
+                        error = _error_body(interruption.message, 500)
+                        self._write_chunk(f"data: {json.dumps(error)}\n\n")
+                        break
+                    if lane is not None:
+                        lane._pause()
+                self._write_chunk(event)
             self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _write_chunk(self, event: str) -> None:
+        data = event.encode("utf-8")
+        self.wfile.write(f"{len(data):X}\r\n".encode("ascii") + data + b"\r\n")
+        self.wfile.flush()
+
+    def _drop_connection(self) -> None:
+        """Hang up in the middle of a response, as a provider whose connection fails."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def _json_body(self) -> dict[str, Any] | None:
         """Parse the body as a JSON object, answering 400 (and returning None) if it is not one."""
@@ -798,7 +892,7 @@ class _Handler(BaseHTTPRequestHandler):
             if route == "/embeddings":
                 self._send_json(200, llm._embeddings(body))
                 return
-            delay, action = llm._next_chat_action(body)
+            delay, action, interruption, lane = llm._next_chat_action(body)
         except _BadRequest as exc:
             self._send_error(400, str(exc))
             return
@@ -807,7 +901,7 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(action, _Failure):
             self._send_error(action.status, action.message, {"retry-after-ms": RETRY_AFTER_MS})
         elif body.get("stream"):
-            self._send_stream(llm._chunks(body, action))
+            self._send_stream(llm._chunks(body, action), interruption, lane)
         else:
             self._send_json(200, llm._completion(body, action))
         llm._record_served(body, time.perf_counter() - started)

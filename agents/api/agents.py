@@ -16,7 +16,7 @@ from ninja import Query, Router
 
 import llm
 from agents import services, sleeptime
-from agents.letta_format import Rendering, iso, render_all
+from agents.letta_format import Rendering, StreamRendering, iso, render_all
 from agents.loop import Approval, InputMessage, TurnResult
 from agents.models import Agent, Group, Insight, Message, Run
 from agents.runs import turns
@@ -409,7 +409,10 @@ def _rendering(payload: LettaRequestIn) -> Rendering:
 
 
 def _render(messages: list[Message], payload: LettaRequestIn) -> list[dict[str, Any]]:
-    rendered = render_all(messages, _rendering(payload))
+    return _wanted(render_all(messages, _rendering(payload)), payload)
+
+
+def _wanted(rendered: list[dict[str, Any]], payload: LettaRequestIn) -> list[dict[str, Any]]:
     if payload.include_return_message_types:
         wanted = set(payload.include_return_message_types)
         rendered = [item for item in rendered if item["message_type"] in wanted]
@@ -515,9 +518,9 @@ async def follow_run(
         run, fresh = await sync_to_async(_run_progress)(run_id, after)
         for message in fresh:
             after = message.seq
-            for item in render_all([message], rendering):
-                if payload is None or _wanted(item, payload):
-                    yield _sse_event(item)
+            items = render_all([message], rendering)
+            for item in items if payload is None else _wanted(items, payload):
+                yield _sse_event(item)
         if fresh:
             quiet = 0.0
         if run is None or (not run.is_active and not fresh):
@@ -555,11 +558,6 @@ def _result_of(run: Run | None) -> TurnResult:
     )
 
 
-def _wanted(item: dict[str, Any], payload: LettaRequestIn) -> bool:
-    wanted = payload.include_return_message_types
-    return not wanted or item["message_type"] in wanted
-
-
 def _sse_event(data: dict[str, Any] | str) -> bytes:
     text = data if isinstance(data, str) else json.dumps(data, default=str)
     # No `event:` line: the v1 SDK drops named events.
@@ -569,12 +567,30 @@ def _sse_event(data: dict[str, Any] | str) -> bytes:
 async def _sse(
     thread: Thread, inputs: list[InputMessage], payload: LettaRequestIn, owner_id: int
 ) -> AsyncIterator[bytes]:
-    """Stream each message as the loop stores it, then the stop reason and usage."""
+    """Stream each message as the loop stores it, then the stop reason and usage.
+
+    With `stream_tokens`, the assistant's words and reasoning come piece by piece as the
+    model writes them, in chunks that share the id of the message they become; a part
+    streamed so is not sent again once stored (letta_format.StreamRendering).
+    """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    tokens = StreamRendering(_rendering(payload)) if payload.stream_tokens else None
+
+    # Both run in the turn's thread; the chunks cross to the event loop in order.
+    def send(items: list[dict[str, Any]]) -> None:
+        items = _wanted(items, payload)
+        if items:
+            loop.call_soon_threadsafe(queue.put_nowait, ("items", items))
 
     def emit(message: Message) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, ("message", message))
+        send(tokens.stored(message) if tokens else render_all([message], _rendering(payload)))
+
+    def on_delta(draft: Message, delta: llm.Delta) -> None:
+        assert tokens is not None
+        chunk = tokens.delta(draft, delta)
+        if chunk is not None:
+            send([chunk])
 
     async def run() -> None:
         try:
@@ -587,6 +603,7 @@ async def _sse(
                     conversation=thread.conversation,
                     owner_id=owner_id,
                     client_tools=_client_tools(payload),
+                    on_delta=on_delta if tokens else None,
                 )
             )
             await queue.put(("done", result))
@@ -597,8 +614,8 @@ async def _sse(
     try:
         while True:
             kind, value = await queue.get()
-            if kind == "message":
-                for item in _render([value], payload):
+            if kind == "items":
+                for item in value:
                     yield _sse_event(item)
                 continue
             if kind == "failed":

@@ -217,11 +217,13 @@ def agent_send_message(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
     form = MessageForm(request.POST)
     if form.is_valid():
         try:
+            # The reply shows in the chat as the model writes it, through the page's socket.
             result = services.send_message(
                 agent,
                 [InputMessage(role="user", content=form.cleaned_data["text"])],
                 conversation=conversation,
                 owner_id=request.user.pk,
+                stream_tokens=True,
             )
         except InvalidRequest as error:
             form.add_error(None, error.message)

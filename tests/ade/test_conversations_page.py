@@ -137,7 +137,8 @@ async def test_the_socket_of_a_conversations_page_shows_that_thread_only(django_
     await _snapshot(communicator)
 
     send = closed_thread_connection(services.send_message)
-    await send(agent, [InputMessage(role="user", content="in my own history")])
+    # Neither its messages nor the drafts of its reply reach a page on another thread.
+    await send(agent, [InputMessage(role="user", content="in my own history")], stream_tokens=True)
     assert await communicator.receive_nothing(timeout=0.5)
     await send(agent, [InputMessage(role="user", content="on the trip")], conversation=trip)
     frame = await communicator.receive_from(timeout=5)

@@ -309,6 +309,80 @@ def test_stream_helper_final_completion(llm: ScriptedLLM, client: OpenAI) -> Non
     assert final.choices[0].finish_reason == "tool_calls"
 
 
+def streamed_text(stream: Any) -> tuple[str, str, list[str]]:
+    """(reasoning, content, finish reasons) of a streamed answer read to its end."""
+    reasoning, content, finish = "", "", []
+    for chunk in stream:
+        for choice in chunk.choices:
+            reasoning += getattr(choice.delta, "reasoning_content", None) or ""
+            content += choice.delta.content or ""
+            if choice.finish_reason:
+                finish.append(choice.finish_reason)
+    return reasoning, content, finish
+
+
+def test_a_reasoning_reply_sends_its_thinking_apart_whole_or_streamed_first(
+    llm: ScriptedLLM, client: OpenAI
+) -> None:
+    llm.reply("Four.", reasoning="Two and two make four, as always.")
+    llm.reply("Four.", reasoning="Two and two make four, as always.")
+
+    whole = client.chat.completions.create(model=MODEL, messages=[user("2+2?")])
+    message = whole.choices[0].message
+    assert (message.content, getattr(message, "reasoning_content", None)) == (
+        "Four.",
+        "Two and two make four, as always.",
+    )
+    stream = client.chat.completions.create(model=MODEL, messages=[user("2+2?")], stream=True)
+    assert streamed_text(stream) == ("Two and two make four, as always.", "Four.", ["stop"])
+
+
+def test_a_paused_stream_waits_part_way_until_released(llm: ScriptedLLM, client: OpenAI) -> None:
+    text = "The quick brown fox jumps over the lazy dog."
+    llm.reply(text)
+    llm.pause_stream(after=2)
+    stream = client.chat.completions.create(model=MODEL, messages=[user("hi")], stream=True)
+    first = [next(stream) for _ in range(3)]  # the opening chunk, then two pieces
+
+    llm.main.wait_for_waiting()
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in first) == text[:16]
+    llm.release()
+    assert streamed_text(stream)[1] == text[16:]
+    assert llm.waiting == 0
+
+
+def test_a_broken_stream_drops_the_connection_part_way(llm: ScriptedLLM, client: OpenAI) -> None:
+    llm.reply("The quick brown fox jumps over the lazy dog.")
+    llm.break_stream(after=2)
+    stream = client.chat.completions.create(model=MODEL, messages=[user("hi")], stream=True)
+    pieces = []
+    with pytest.raises(openai.APIConnectionError):
+        for chunk in stream:
+            pieces.append(chunk.choices[0].delta.content or "")
+    assert "".join(pieces) == "The quick brown "
+
+    llm.reply("Fine again.")
+    again = client.chat.completions.create(model=MODEL, messages=[user("hi")], stream=True)
+    assert streamed_text(again)[1] == "Fine again."
+
+
+def test_a_stream_can_end_with_an_error_event_part_way(llm: ScriptedLLM, client: OpenAI) -> None:
+    llm.reply("The quick brown fox jumps over the lazy dog.")
+    llm.break_stream(after=1, error="overloaded mid-way")
+    stream = client.chat.completions.create(model=MODEL, messages=[user("hi")], stream=True)
+    with pytest.raises(openai.APIError, match="overloaded mid-way"):
+        streamed_text(stream)
+
+
+def test_interruptions_wait_for_a_streamed_request(llm: ScriptedLLM, client: OpenAI) -> None:
+    llm.break_stream(after=0)
+    assert client.chat.completions.create(model=MODEL, messages=[user("hi")]).choices
+    with pytest.raises(openai.APIConnectionError):
+        streamed_text(
+            client.chat.completions.create(model=MODEL, messages=[user("hi")], stream=True)
+        )
+
+
 def test_embeddings_batch(llm: ScriptedLLM, client: OpenAI) -> None:
     texts = [
         "my dog loves long walks in the park",
