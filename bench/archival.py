@@ -517,12 +517,10 @@ def sweep(exact: Exact, agent: Any, queries: list[str]) -> list[dict[str, Any]]:
 
 
 def make_owners() -> tuple[Owners, Any, Any]:
-    from django.contrib.auth import get_user_model
-
     from sources.services import attach_source, create_source
-    from tests.factories import make_agent
+    from tests.factories import make_agent, make_user
 
-    user = get_user_model().objects.create_user(username=f"bench-archival-{time.time_ns()}")
+    user = make_user(f"bench-archival-{time.time_ns()}")
     agent = make_agent(user, name="archivist", embedding=HANDLE)
     selective = make_agent(user, name="newcomer", embedding=HANDLE)
     other = make_agent(user, name="neighbour", embedding=HANDLE)

@@ -23,15 +23,13 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
 
-from django.contrib.auth import get_user_model
-
 import llm
 from bench.common import Context
 from llm import local_embedder
 from memory.models import Passage
 from sources import chunking, ingest, parsing, services
 from sources.models import FileStatus, SourceFile
-from tests.factories import make_agent
+from tests.factories import make_agent, make_user
 from tests.sources.pdfs import text_pdf
 
 PAGES = 100
@@ -140,7 +138,7 @@ def instrumented(watch: Stopwatch) -> Iterator[None]:
 
 
 def digest_once(ctx: Context, data: bytes, number: int) -> dict[str, Any]:
-    user = get_user_model().objects.create_user(username=f"bench-digest-{time.time_ns()}")
+    user = make_user(f"bench-digest-{time.time_ns()}")
     agent = make_agent(user, name=f"reader-{number}", enable_sleeptime=True)
     label = f"handbook_{number}"
     source = services.create_source(

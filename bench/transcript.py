@@ -22,7 +22,6 @@ import time
 import uuid
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db.models import Max
 
 from agents import runs, sleeptime
@@ -30,7 +29,7 @@ from agents.loop import InputMessage
 from agents.models import Agent, Group, Message, Role, Run
 from agents.services import send_message
 from bench.common import Context, summary
-from tests.factories import make_agent
+from tests.factories import make_agent, make_user
 
 SIZES = (10, 1000)
 SAMPLES = 7
@@ -136,7 +135,7 @@ def _request_size(body: dict[str, Any]) -> dict[str, int]:
 
 
 def measure(ctx: Context, history: int) -> dict[str, Any]:
-    user = get_user_model().objects.create_user(username=f"bench-transcript-{time.time_ns()}")
+    user = make_user(f"bench-transcript-{time.time_ns()}")
     primary = make_agent(
         user,
         name=f"history-{history}",
@@ -193,7 +192,7 @@ def measure(ctx: Context, history: int) -> dict[str, Any]:
 def first_run_over_backlog(history: int) -> dict[str, Any]:
     """A run over a history nobody has read yet: it takes one bounded slice, then queues
     a follow-up for the rest (what turning sleep-time on for an old conversation costs)."""
-    user = get_user_model().objects.create_user(username=f"bench-backlog-{time.time_ns()}")
+    user = make_user(f"bench-backlog-{time.time_ns()}")
     primary = make_agent(user, name="backlog", enable_sleeptime=True, blocks={"human": PROFILE})
     group = sleeptime.group_of(primary)
     assert group is not None
