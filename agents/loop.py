@@ -463,10 +463,6 @@ def run_turn(
         with commits_without_flush():
             thread.refresh()
             thread.start_turn()
-            if conversation is not None:
-                Conversation.objects.filter(pk=conversation.pk).update(
-                    last_message_at=timezone.now()
-                )
             ctx = ToolContext(agent=agent, turn_id=turn_id, run_id=run_id, thread=thread)
             for item in inputs:
                 if item.approvals is not None:
@@ -504,8 +500,8 @@ def run_turn(
         # in another of its threads, which transcripts leave out until that turn ends
         # (threads.transcript_until).
         last_seq = Message.objects.filter(agent=agent).order_by("-seq").values("seq")[:1]
-        thread.end_turn()
         Agent.objects.filter(pk=agent.pk).update(
+            **thread.end_turn(),
             last_stop_reason=result.stop_reason,
             last_run_completion=now,
             last_run_duration_ms=int((clock.monotonic() - started) * 1000),
@@ -607,7 +603,8 @@ def _steps(
     agent = thread.agent
     offered = tool_schemas(agent, client_tools)
     for step in range(1, max_steps + 1):
-        if should_stop is not None and should_stop():
+        # Not before the first step: nobody could have stopped a turn that just began.
+        if step > 1 and should_stop is not None and should_stop():
             result.stop_reason = "cancelled"
             return
         result.step_count = step

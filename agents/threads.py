@@ -12,7 +12,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Max, Min, QuerySet
+from django.db.models import Min, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from agents.models import Agent, Conversation, Message
 from memory import services as memory_services
@@ -116,16 +118,23 @@ class Thread:
         Any message written after this has a higher seq than every message written
         before, so the agent's highest seq + 1 bounds the turn's first message.
         """
-        top = Message.objects.filter(agent=self.agent).aggregate(top=Max("seq"))["top"] or 0
-        self._owner().update(turn_started_seq=top + 1)
-
-    def end_turn(self) -> None:
-        self._owner().update(turn_started_seq=None)
-
-    def _owner(self) -> QuerySet[Any]:
+        newest = Message.objects.filter(agent=self.agent).order_by("-seq").values("seq")[:1]
+        mark = Coalesce(Subquery(newest), 0) + 1
         if self.conversation is not None:
-            return Conversation.objects.filter(pk=self.conversation.pk)
-        return Agent.objects.filter(pk=self.agent.pk)
+            # One statement: the mark, and when the conversation was last talked in.
+            Conversation.objects.filter(pk=self.conversation.pk).update(
+                turn_started_seq=mark, last_message_at=timezone.now()
+            )
+        else:
+            Agent.objects.filter(pk=self.agent.pk).update(turn_started_seq=mark)
+
+    def end_turn(self) -> dict[str, Any]:
+        """Take the mark off: a conversation's here, the agent's own in the fields returned,
+        for the update that ends every turn (loop.run_turn)."""
+        if self.conversation is not None:
+            Conversation.objects.filter(pk=self.conversation.pk).update(turn_started_seq=None)
+            return {}
+        return {"turn_started_seq": None}
 
 
 def transcript_until(primary: Agent) -> int:

@@ -392,3 +392,35 @@ def test_a_stored_message_and_a_conversations_turns_can_be_looked_up(api, make_a
     ).json()
     assert [run["id"] for run in turns] == [answer["usage"]["run_id"]]
     assert api.get("/v1/messages/message-00000000-0000-0000-0000-000000000000").status_code == 404
+
+
+@committed
+def test_a_turn_is_marked_running_from_its_first_message_until_it_ends(make_agent, user, llm):
+    agent = make_agent()
+    busy = create_conversation(user, agent, ConversationSpec())
+    send_message(agent, [InputMessage(role="user", content="before")])
+    llm.hold()
+
+    def turn() -> None:
+        try:
+            send_message(agent, [InputMessage(role="user", content="slow")], conversation=busy)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=turn)
+    worker.start()
+    try:
+        llm.main.wait_for_waiting()
+        question = Message.objects.get(content="slow")
+        busy.refresh_from_db()
+        assert busy.turn_started_seq is not None
+        assert busy.turn_started_seq <= question.seq
+        agent.refresh_from_db()
+        assert threads.transcript_until(agent) < question.seq
+    finally:
+        llm.release()
+        worker.join(10)
+    busy.refresh_from_db()
+    agent.refresh_from_db()
+    assert busy.turn_started_seq is None and busy.last_message_at is not None
+    assert threads.transcript_until(agent) == agent.last_turn_end_seq
