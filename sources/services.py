@@ -236,16 +236,16 @@ def upload_file(
 ) -> SourceFile:
     """Store an upload and queue its processing; answer at once.
 
+    A file whose name has no extension and whose media type is missing or generic is
+    typed by its content (sources/parsing.py, `sniff_kind`) and stored under its name
+    with the extension of what it holds.
+
     Duplicates, by content or by name: `skip` returns the existing file, `error` refuses,
     `replace` deletes the old file first, `suffix` (the default) stores a file of the same
     name as `name_(1).ext`. Identical content is never processed twice: with `suffix` it
     returns the existing file too.
     """
     display_name = PurePath(name or file_name or "upload").name
-    try:
-        kind = parsing.detect_kind(display_name, content_type)
-    except parsing.UnsupportedType as error:
-        raise UnsupportedMediaType(str(error)) from None
     limit_mb = max_upload_mb()
     if len(data) > limit_mb * 1024 * 1024:
         raise PayloadTooLarge(
@@ -254,6 +254,16 @@ def upload_file(
         )
     if not data:
         raise InvalidRequest(f"'{display_name}' is empty.")
+    try:
+        kind = parsing.detect_kind(display_name, content_type, data)
+    except parsing.UnsupportedType as error:
+        raise UnsupportedMediaType(str(error)) from None
+    if parsing.says_nothing(display_name, content_type):
+        # Typed by its content (the node.js SDK's Blob arrives as `blob`, octet-stream):
+        # stored as `blob.pdf` with the kind's media type, so that lists and a download
+        # say what it is; `original_file_name` keeps the name it came with.
+        display_name += parsing.EXTENSION_OF[kind]
+        content_type = parsing.MEDIA_TYPE_OF[kind]
     digest = hashlib.sha256(data).hexdigest()
     with transaction.atomic():
         # Serialise uploads into one source, so two identical uploads at once meet here.
