@@ -17,7 +17,7 @@ from django.utils import timezone
 import llm
 from accounts.access import organization_of
 from agents import loop, prompts, sleeptime
-from agents.letta_format import Rendering, render_all
+from agents.letta_format import Rendering, to_letta
 from agents.models import Agent, AgentType, Group, Insight, Message
 from agents.tools import BASE_TOOLS, SLEEPTIME_CHAT_TOOLS, SLEEPTIME_TOOLS, TOOLS, default_rules
 from config.errors import InvalidRequest, NotFound, TooLong
@@ -381,11 +381,7 @@ def list_messages(
     order: str = "asc",
     rendering: Rendering | None = None,
 ) -> list[dict[str, Any]]:
-    """A page of the agent's history as Letta messages.
-
-    Cursors are message ids; messages split from one stored message share its id, so a
-    page never cuts one stored message in half.
-    """
+    """A page of the agent's history as Letta messages (see `message_page`)."""
     return message_page(
         Message.objects.filter(agent=agent),
         after=after,
@@ -408,10 +404,21 @@ def message_page(
     """A page of `messages` as Letta messages; cursors are message ids within them.
 
     `after` and `before` follow the list's order: with `order="desc"` (newest first),
-    `after` the last id of a page gives the next, older page.
+    `after` the last id of a page gives the next, older page. A page taken `before` a
+    cursor is the one right before it.
+
+    One stored message can render as several Letta messages (reasoning, then a tool
+    call), which share its id, the cursor; so a page holds whole stored messages, or
+    the next page (`after` that id) would lose the rest. `limit` counts Letta messages:
+    a page holds as many whole stored messages as fit in it, and only a first stored
+    message whose parts alone outnumber `limit` makes a page longer. Stored messages
+    that render to nothing (the return of `send_message`, said already by its
+    assistant message) are passed over, so a page is empty only past the end: the v1
+    SDK's pager stops at the first empty page.
     """
     if order not in {"asc", "desc"}:
         raise InvalidRequest("order must be 'asc' or 'desc'.")
+    rendering = rendering or Rendering()
     later, earlier = ("gt", "lt") if order == "asc" else ("lt", "gt")
     for cursor_id, op in ((after, later), (before, earlier)):
         if cursor_id:
@@ -419,15 +426,40 @@ def message_page(
             if anchor is None:
                 raise NotFound(f"Message '{cursor_id}' not found")
             messages = messages.filter(**{f"seq__{op}": anchor})
-    natural, reverse = ("seq", "-seq") if order == "asc" else ("-seq", "seq")
-    if before and not after:
-        # The page right before the cursor, returned in the list's order.
-        page = list(messages.order_by(reverse)[: limit or None])
-        page.reverse()
-    else:
-        page = list(messages.order_by(natural)[: limit or None])
-    # Parts split from one stored message stay together and in their natural order.
-    return render_all(page, rendering or Rendering())
+    # Walked away from the cursor: forwards in the list's order, or back from `before`.
+    backwards = bool(before and not after)
+    walk_ascending = (order == "asc") != backwards
+    walk = messages.order_by("seq" if walk_ascending else "-seq")
+    batch = limit + 1 if limit else None
+    chunks: list[list[dict[str, Any]]] = []
+    count = 0
+    last_seq: int | None = None
+    while True:
+        rows = (
+            walk
+            if last_seq is None
+            else walk.filter(**{f"seq__{'gt' if walk_ascending else 'lt'}": last_seq})
+        )
+        fetched = list(rows[:batch]) if batch else list(rows)
+        for message in fetched:
+            parts = to_letta(message, rendering)
+            if not parts:
+                continue
+            if limit and count and count + len(parts) > limit:
+                return _in_order(chunks, backwards)
+            chunks.append(parts)
+            count += len(parts)
+            if limit and count >= limit:
+                return _in_order(chunks, backwards)
+        if batch is None or len(fetched) < batch:
+            return _in_order(chunks, backwards)
+        last_seq = fetched[-1].seq
+
+
+def _in_order(chunks: list[list[dict[str, Any]]], backwards: bool) -> list[dict[str, Any]]:
+    """The page's stored messages in the list's order, each one's parts in theirs."""
+    ordered = reversed(chunks) if backwards else chunks
+    return [part for chunk in ordered for part in chunk]
 
 
 # --- Context window ------------------------------------------------------------------------
@@ -473,11 +505,20 @@ def context_overview(agent: Agent) -> dict[str, Any]:
 # --- Insights ------------------------------------------------------------------------------
 
 
-def list_insights(agent: Agent, *, include_dismissed: bool = False) -> QuerySet[Insight]:
+def list_insights(
+    agent: Agent,
+    *,
+    include_dismissed: bool = False,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int | None = None,
+    ascending: bool = False,
+) -> QuerySet[Insight]:
+    """The agent's insights, newest first unless `ascending`; cursors are insight ids."""
     insights = Insight.objects.filter(agent=agent)
     if not include_dismissed:
         insights = insights.filter(dismissed_at__isnull=True)
-    return insights.order_by("-created_at", "id")
+    return cursor_page(insights, after=after, before=before, limit=limit, ascending=ascending)
 
 
 def dismiss_insight(agent: Agent, insight_id: str) -> Insight:

@@ -1,9 +1,10 @@
 """Turn an uploaded file into pages of plain text.
 
 The worker that ingests a data source calls `detect_kind` when the file arrives (its name,
-media type and, when those say nothing, its content decide) and `parse` when it processes it; the text then goes to `sources.chunking`. Every failure a user can cause
-with a bad file is a `ParseError` whose message can be shown to them as it is. Nothing here
-knows about Django.
+media type and, when those say nothing, its content decide) and `parse` when it processes
+it; the text then goes to `sources.chunking`. Every failure a user can cause with a bad
+file is a `ParseError` whose message can be shown to them as it is. Nothing here knows
+about Django.
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ from accounts.access import organization_of
 from agents import sleeptime
 from agents.models import Agent
 from config.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
-from config.pagination import cursor_page
+from config.pagination import cursor_page, list_page
 from memory import services as memory_services
-from memory.models import Block
+from memory.models import Block, Passage
 from sources import parsing, tasks
 from sources.models import FileStatus, Source, SourceFile
 
@@ -194,6 +194,24 @@ def list_files(
         limit=limit,
         ascending=ascending,
     )
+
+
+def source_passages(
+    source: Source,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int | None = 100,
+    ascending: bool = True,
+) -> list[Passage]:
+    """A page of the source's passages in document order: file by file as uploaded, chunk
+    by chunk. That order is not the passages' own (created_at, id), so the page is cut
+    from the list of their ids, then read."""
+    ordered = source.passages.order_by("file__created_at", "file_id", "chunk_index", "id")
+    ids = list(ordered.values_list("id", flat=True))
+    page = list_page(ids, str, after=after, before=before, limit=limit, ascending=ascending)
+    found = Passage.objects.defer("embedding").in_bulk(page)
+    return [found[passage_id] for passage_id in page]
 
 
 def get_file(source: Source, file_id: str) -> SourceFile:
