@@ -96,6 +96,8 @@ class AgentSpec:
     block_ids: list[str] = field(default_factory=list)
     tools: list[str] = field(default_factory=list)
     include_base_tools: bool = True
+    # False: no rules unless `tool_rules` gives some; else a rule per tool (default_rules).
+    include_base_tool_rules: bool | None = None
     tool_rules: list[dict[str, Any]] | None = None
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -109,6 +111,8 @@ class AgentSpec:
     sleeptime_model: str | None = None
     sleeptime_agent_frequency: int | None = None
     sleeptime_idle_seconds: int | None = None
+    # The start of the agent's history (Letta's initial_message_sequence).
+    initial_messages: list[loop.InputMessage] = field(default_factory=list)
 
 
 def _check_handle(handle: str, what: str) -> None:
@@ -167,6 +171,13 @@ def create_agent(owner: Any, spec: AgentSpec) -> Agent:
         raise InvalidRequest("Two blocks share a label; an agent's labels must differ.")
     if spec.context_window is not None and spec.context_window < 1000:
         raise InvalidRequest("context_window must be at least 1000 tokens.")
+    check_message_size(spec.initial_messages)
+    if spec.tool_rules is not None:
+        tool_rules = spec.tool_rules
+    elif spec.include_base_tool_rules is False:
+        tool_rules = []
+    else:
+        tool_rules = default_rules(tools)
 
     with transaction.atomic():
         agent = Agent.objects.create(
@@ -183,7 +194,7 @@ def create_agent(owner: Any, spec: AgentSpec) -> Agent:
             embedding_handle=embedding,
             embedding_chunk_size=spec.embedding_chunk_size or 300,
             tools=tools,
-            tool_rules=spec.tool_rules if spec.tool_rules is not None else default_rules(tools),
+            tool_rules=tool_rules,
             tags=spec.tags,
             metadata=spec.metadata,
             timezone=spec.timezone or "UTC",
@@ -205,6 +216,15 @@ def create_agent(owner: Any, spec: AgentSpec) -> Agent:
             memory_services.attach_block(agent, block)
         for block in shared:
             memory_services.attach_block(agent, block)
+        for item in spec.initial_messages:
+            Message.objects.create(
+                agent=agent,
+                role=item.role,
+                content=item.content,
+                name=item.name,
+                otid=item.otid,
+                sender_id=item.sender_id,
+            )
         if spec.enable_sleeptime:
             group = sleeptime.create_pair(agent, model=spec.sleeptime_model)
             sleeptime.configure(

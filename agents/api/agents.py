@@ -73,7 +73,11 @@ async def offload(func: Callable[[], T]) -> T:
 def _spec(payload: AgentCreateIn) -> services.AgentSpec:
     model = payload.model
     context_window = payload.context_window_limit
-    temperature, max_tokens = payload.temperature, payload.max_tokens
+    settings = payload.model_settings.changes() if payload.model_settings else {}
+    temperature = (
+        payload.temperature if payload.temperature is not None else settings.get("temperature")
+    )
+    max_tokens = payload.max_tokens or settings.get("max_tokens")
     if model is None and payload.llm_config is not None:
         config = payload.llm_config
         model = config.handle or f"{config.model_endpoint_type or 'openai'}/{config.model}"
@@ -107,6 +111,7 @@ def _spec(payload: AgentCreateIn) -> services.AgentSpec:
         block_ids=payload.block_ids,
         tools=payload.tools,
         include_base_tools=payload.include_base_tools,
+        include_base_tool_rules=payload.include_base_tool_rules,
         tool_rules=[rule.model_dump() for rule in payload.tool_rules]
         if payload.tool_rules is not None
         else None,
@@ -121,6 +126,16 @@ def _spec(payload: AgentCreateIn) -> services.AgentSpec:
         sleeptime_model=payload.sleeptime_model,
         sleeptime_agent_frequency=payload.sleeptime_agent_frequency,
         sleeptime_idle_seconds=payload.sleeptime_idle_seconds,
+        initial_messages=[
+            InputMessage(
+                role=message.role,
+                content=message.text(),
+                name=message.name or "",
+                otid=message.otid or "",
+                sender_id=message.sender_id or "",
+            )
+            for message in payload.initial_message_sequence or []
+        ],
     )
 
 
@@ -175,7 +190,11 @@ def update_agent(request: ApiRequest, agent_id: str, payload: AgentUpdateIn) -> 
             changes.setdefault("context_window", config.context_window)
     if "context_window_limit" in changes:
         changes["context_window"] = changes.pop("context_window_limit")
-    changes.pop("llm_config", None)
+    if payload.model_settings is not None:
+        for key, value in payload.model_settings.changes().items():
+            changes.setdefault(key, value)
+    for ignored in ("llm_config", "model_settings", "parallel_tool_calls", "compaction_settings"):
+        changes.pop(ignored, None)
     return fresh_state(services.update_agent(agent, changes, user=request.auth))
 
 
