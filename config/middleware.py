@@ -14,6 +14,11 @@ API_PREFIX = "/v1/"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
+def is_api_path(path: str) -> bool:
+    """Whether `path` is the API's (`/v1` itself included), whose answers are JSON."""
+    return path.startswith(API_PREFIX) or path == API_PREFIX.rstrip("/")
+
+
 def _strip(request: HttpRequest) -> None:
     path = request.path_info
     if path.startswith(API_PREFIX) and path.endswith("/") and len(path) > len("/v1/"):
@@ -81,7 +86,7 @@ def api_error_as_json(request: HttpRequest, response: HttpResponseBase) -> HttpR
     header, a crash (Django's HTML 400 and 500 pages). An SDK shows `detail`, so those are
     rewritten here, keeping the headers that still apply (`Allow` of a 405).
     """
-    if response.status_code < 400 or not request.path.startswith(API_PREFIX):
+    if response.status_code < 400 or not is_api_path(request.path):
         return response
     if response.streaming or response.get("Content-Type", "").startswith("application/json"):
         return response

@@ -70,6 +70,13 @@ def test_a_crash_in_a_handler_is_a_json_500_that_a_write_says_not_to_retry(
     assert write["x-should-retry"] == "false"
 
 
+def test_the_api_root_itself_answers_json(db):
+    response = Client().get("/v1")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found: GET /v1"}
+
+
 def test_a_host_the_server_does_not_serve_is_a_json_400(db):
     response = Client().get("/v1/health/", HTTP_HOST="elsewhere.example")
 
