@@ -446,21 +446,17 @@ def message_page(
             if anchor is None:
                 raise NotFound(f"Message '{cursor_id}' not found")
             messages = messages.filter(**{f"seq__{op}": anchor})
-    # Walked away from the cursor: forwards in the list's order, or back from `before`.
+    # Walked away from the cursor: forwards in the list's order, or back from `before`,
+    # in batches, since some stored messages add nothing to the page.
     backwards = bool(before and not after)
     walk_ascending = (order == "asc") != backwards
     walk = messages.order_by("seq" if walk_ascending else "-seq")
+    beyond = "seq__gt" if walk_ascending else "seq__lt"
     batch = limit + 1 if limit else None
     chunks: list[list[dict[str, Any]]] = []
     count = 0
-    last_seq: int | None = None
     while True:
-        rows = (
-            walk
-            if last_seq is None
-            else walk.filter(**{f"seq__{'gt' if walk_ascending else 'lt'}": last_seq})
-        )
-        fetched = list(rows[:batch]) if batch else list(rows)
+        fetched = list(walk[:batch]) if batch else list(walk)
         for message in fetched:
             parts = to_letta(message, rendering)
             if not parts:
@@ -473,7 +469,7 @@ def message_page(
                 return _in_order(chunks, backwards)
         if batch is None or len(fetched) < batch:
             return _in_order(chunks, backwards)
-        last_seq = fetched[-1].seq
+        walk = walk.filter(**{beyond: fetched[-1].seq})
 
 
 def _in_order(chunks: list[list[dict[str, Any]]], backwards: bool) -> list[dict[str, Any]]:
