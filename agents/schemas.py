@@ -46,6 +46,43 @@ class ToolRuleIn(In):
     type: str
 
 
+class TextPart(In):
+    type: Literal["text"] = "text"
+    text: str
+
+
+class MessageCreateIn(In):
+    type: Literal["message"] | None = None
+    role: Literal["user", "system", "assistant"] = "user"
+    content: str | list[TextPart]
+    name: str | None = None
+    otid: str | None = None
+    sender_id: str | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "\n".join(part.text for part in self.content)
+
+
+class ModelSettingsIn(In):
+    """Letta's `model_settings` (one shape per `provider_type`). Reverie honours
+    `temperature` and `max_output_tokens` (the agent's temperature and max_tokens). It
+    accepts and ignores the rest: `provider_type` (the model handle names the provider),
+    `parallel_tool_calls` (every call the model makes in a step is run), and the reasoning,
+    effort, thinking, verbosity, strict and response_format settings of some providers."""
+
+    provider_type: str | None = None
+    temperature: float | None = None
+    max_output_tokens: int | None = Field(None, ge=1, le=INT32)
+    parallel_tool_calls: bool | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The agent settings these set, by the names the services use."""
+        found = {"temperature": self.temperature, "max_tokens": self.max_output_tokens}
+        return {key: value for key, value in found.items() if value is not None}
+
+
 def _known_tools(schema: dict[str, Any]) -> None:
     """The tool names an agent may be given, read when the schema is built (feature apps
     add theirs when they start)."""
@@ -75,6 +112,8 @@ class AgentCreateIn(In):
     block_ids: list[str] = []
     tools: list[str] = Field([], json_schema_extra=_known_tools)
     include_base_tools: bool = True
+    # False: no rules for the tools unless `tool_rules` gives some (Letta Code sends it).
+    include_base_tool_rules: bool | None = None
     tool_rules: list[ToolRuleIn] | None = None
     tags: list[str] = []
     metadata: dict[str, Any] | None = None
@@ -82,15 +121,25 @@ class AgentCreateIn(In):
     embedding: str | None = Field(None, json_schema_extra=HANDLE)
     llm_config: LLMConfigIn | None = None
     embedding_config: EmbeddingConfigIn | None = None
+    model_settings: ModelSettingsIn | None = None
     context_window_limit: int | None = Field(None, json_schema_extra=CONTEXT_WINDOW)
     embedding_chunk_size: int | None = Field(None, ge=1, le=INT32)
     max_tokens: int | None = Field(None, ge=1, le=INT32)
     temperature: float | None = None
     timezone: str | None = None
+    # The agent's history starts with these (Reverie adds no messages of its own).
+    initial_message_sequence: list[MessageCreateIn] | None = None
     enable_sleeptime: bool | None = None
     sleeptime_model: str | None = Field(None, json_schema_extra=HANDLE)
     sleeptime_agent_frequency: int | None = Field(None, ge=0, le=INT32)
     sleeptime_idle_seconds: int | None = Field(None, ge=0, le=INT32)
+    # Accepted and ignored, as Letta Code sends them: every tool call of a step is run
+    # (`parallel_tool_calls`), a long history is summarised by the agent's own model
+    # (`compaction_settings`), and every agent is listed (`hidden`). Other fields Letta's
+    # clients may send are ignored too.
+    parallel_tool_calls: bool | None = None
+    compaction_settings: dict[str, Any] | None = None
+    hidden: bool | None = None
 
 
 class AgentUpdateIn(In):
@@ -105,6 +154,7 @@ class AgentUpdateIn(In):
     model: str | None = Field(None, json_schema_extra=HANDLE)
     embedding: str | None = Field(None, json_schema_extra=HANDLE)
     llm_config: LLMConfigIn | None = None
+    model_settings: ModelSettingsIn | None = None
     context_window_limit: int | None = Field(None, json_schema_extra=CONTEXT_WINDOW)
     embedding_chunk_size: int | None = Field(None, ge=1, le=INT32)
     max_tokens: int | None = Field(None, ge=1, le=INT32)
@@ -114,25 +164,9 @@ class AgentUpdateIn(In):
     sleeptime_model: str | None = Field(None, json_schema_extra=HANDLE)
     sleeptime_agent_frequency: int | None = Field(None, ge=0, le=INT32)
     sleeptime_idle_seconds: int | None = Field(None, ge=0, le=INT32)
-
-
-class TextPart(In):
-    type: Literal["text"] = "text"
-    text: str
-
-
-class MessageCreateIn(In):
-    type: Literal["message"] | None = None
-    role: Literal["user", "system", "assistant"] = "user"
-    content: str | list[TextPart]
-    name: str | None = None
-    otid: str | None = None
-    sender_id: str | None = None
-
-    def text(self) -> str:
-        if isinstance(self.content, str):
-            return self.content
-        return "\n".join(part.text for part in self.content)
+    # Accepted and ignored, as on create (AgentCreateIn).
+    parallel_tool_calls: bool | None = None
+    compaction_settings: dict[str, Any] | None = None
 
 
 class ToolReturnIn(In):
@@ -281,6 +315,7 @@ class AgentStateOut(Schema):
     agent_type: str
     llm_config: dict[str, Any]
     embedding_config: dict[str, Any]
+    model_settings: dict[str, Any]
     model: str
     embedding: str
     memory: MemoryOut
@@ -317,6 +352,16 @@ class AgentStateOut(Schema):
     @staticmethod
     def resolve_embedding_config(agent: Agent) -> dict[str, Any]:
         return embedding_config(agent)
+
+    @staticmethod
+    def resolve_model_settings(agent: Agent) -> dict[str, Any]:
+        # Letta's 1.x shape of the model's settings; every tool call of a step is run.
+        return {
+            "provider_type": agent.provider,
+            "temperature": agent.temperature,
+            "max_output_tokens": agent.max_tokens,
+            "parallel_tool_calls": True,
+        }
 
     @staticmethod
     def resolve_model(agent: Agent) -> str:

@@ -18,7 +18,7 @@ from django.utils import timezone
 import llm
 from accounts.access import organization_of
 from agents import chat, loop, prompts, sleeptime
-from agents.letta_format import Rendering, render_all
+from agents.letta_format import Rendering, to_letta
 from agents.models import Agent, AgentType, Conversation, Group, Insight, Message, Run
 from agents.runs import turns
 from agents.threads import Thread
@@ -99,6 +99,8 @@ class AgentSpec:
     block_ids: list[str] = field(default_factory=list)
     tools: list[str] = field(default_factory=list)
     include_base_tools: bool = True
+    # False: no rules unless `tool_rules` gives some; else a rule per tool (default_rules).
+    include_base_tool_rules: bool | None = None
     tool_rules: list[dict[str, Any]] | None = None
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -112,6 +114,8 @@ class AgentSpec:
     sleeptime_model: str | None = None
     sleeptime_agent_frequency: int | None = None
     sleeptime_idle_seconds: int | None = None
+    # The start of the agent's history (Letta's initial_message_sequence).
+    initial_messages: list[loop.InputMessage] = field(default_factory=list)
 
 
 def _check_handle(handle: str, what: str) -> None:
@@ -170,6 +174,13 @@ def create_agent(owner: Any, spec: AgentSpec) -> Agent:
         raise InvalidRequest("Two blocks share a label; an agent's labels must differ.")
     if spec.context_window is not None and spec.context_window < 1000:
         raise InvalidRequest("context_window must be at least 1000 tokens.")
+    check_message_size(spec.initial_messages)
+    if spec.tool_rules is not None:
+        tool_rules = spec.tool_rules
+    elif spec.include_base_tool_rules is False:
+        tool_rules = []
+    else:
+        tool_rules = default_rules(tools)
 
     with transaction.atomic():
         agent = Agent.objects.create(
@@ -186,7 +197,7 @@ def create_agent(owner: Any, spec: AgentSpec) -> Agent:
             embedding_handle=embedding,
             embedding_chunk_size=spec.embedding_chunk_size or 300,
             tools=tools,
-            tool_rules=spec.tool_rules if spec.tool_rules is not None else default_rules(tools),
+            tool_rules=tool_rules,
             tags=spec.tags,
             metadata=spec.metadata,
             timezone=spec.timezone or "UTC",
@@ -208,6 +219,15 @@ def create_agent(owner: Any, spec: AgentSpec) -> Agent:
             memory_services.attach_block(agent, block)
         for block in shared:
             memory_services.attach_block(agent, block)
+        for item in spec.initial_messages:
+            Message.objects.create(
+                agent=agent,
+                role=item.role,
+                content=item.content,
+                name=item.name,
+                otid=item.otid,
+                sender_id=item.sender_id,
+            )
         if spec.enable_sleeptime:
             group = sleeptime.create_pair(agent, model=spec.sleeptime_model)
             sleeptime.configure(
@@ -482,11 +502,10 @@ def list_messages(
     rendering: Rendering | None = None,
 ) -> list[dict[str, Any]]:
     """A page of the agent's messages as Letta messages: of every thread, as Letta's
-    server lists them (letta-evals reads a Letta Code run this way), or of one
-    conversation (`default` for the agent's own history).
-
-    Cursors are message ids; messages split from one stored message share its id, so a
-    page never cuts one stored message in half.
+       server lists them (letta-evals reads a Letta Code run this way), or of one
+       conversation (`default` for the agent's own history).
+    (Pages as
+       `message_page` says.)
     """
     messages = Message.objects.filter(agent=agent)
     if conversation_id == "default":
@@ -512,10 +531,21 @@ def message_page(
     """A page of `messages` as Letta messages; cursors are message ids within them.
 
     `after` and `before` follow the list's order: with `order="desc"` (newest first),
-    `after` the last id of a page gives the next, older page.
+    `after` the last id of a page gives the next, older page. A page taken `before` a
+    cursor is the one right before it.
+
+    One stored message can render as several Letta messages (reasoning, then a tool
+    call), which share its id, the cursor; so a page holds whole stored messages, or
+    the next page (`after` that id) would lose the rest. `limit` counts Letta messages:
+    a page holds as many whole stored messages as fit in it, and only a first stored
+    message whose parts alone outnumber `limit` makes a page longer. Stored messages
+    that render to nothing (the return of `send_message`, said already by its
+    assistant message) are passed over, so a page is empty only past the end: the v1
+    SDK's pager stops at the first empty page.
     """
     if order not in {"asc", "desc"}:
         raise InvalidRequest("order must be 'asc' or 'desc'.")
+    rendering = rendering or Rendering()
     later, earlier = ("gt", "lt") if order == "asc" else ("lt", "gt")
     for cursor_id, op in ((after, later), (before, earlier)):
         if cursor_id:
@@ -523,15 +553,36 @@ def message_page(
             if anchor is None:
                 raise NotFound(f"Message '{cursor_id}' not found")
             messages = messages.filter(**{f"seq__{op}": anchor})
-    natural, reverse = ("seq", "-seq") if order == "asc" else ("-seq", "seq")
-    if before and not after:
-        # The page right before the cursor, returned in the list's order.
-        page = list(messages.order_by(reverse)[: limit or None])
-        page.reverse()
-    else:
-        page = list(messages.order_by(natural)[: limit or None])
-    # Parts split from one stored message stay together and in their natural order.
-    return render_all(page, rendering or Rendering())
+    # Walked away from the cursor: forwards in the list's order, or back from `before`,
+    # in batches, since some stored messages add nothing to the page.
+    backwards = bool(before and not after)
+    walk_ascending = (order == "asc") != backwards
+    walk = messages.order_by("seq" if walk_ascending else "-seq")
+    beyond = "seq__gt" if walk_ascending else "seq__lt"
+    batch = limit + 1 if limit else None
+    chunks: list[list[dict[str, Any]]] = []
+    count = 0
+    while True:
+        fetched = list(walk[:batch]) if batch else list(walk)
+        for message in fetched:
+            parts = to_letta(message, rendering)
+            if not parts:
+                continue
+            if limit and count and count + len(parts) > limit:
+                return _in_order(chunks, backwards)
+            chunks.append(parts)
+            count += len(parts)
+            if limit and count >= limit:
+                return _in_order(chunks, backwards)
+        if batch is None or len(fetched) < batch:
+            return _in_order(chunks, backwards)
+        walk = walk.filter(**{beyond: fetched[-1].seq})
+
+
+def _in_order(chunks: list[list[dict[str, Any]]], backwards: bool) -> list[dict[str, Any]]:
+    """The page's stored messages in the list's order, each one's parts in theirs."""
+    ordered = reversed(chunks) if backwards else chunks
+    return [part for chunk in ordered for part in chunk]
 
 
 # --- Context window ------------------------------------------------------------------------
@@ -577,11 +628,20 @@ def context_overview(agent: Agent) -> dict[str, Any]:
 # --- Insights ------------------------------------------------------------------------------
 
 
-def list_insights(agent: Agent, *, include_dismissed: bool = False) -> QuerySet[Insight]:
+def list_insights(
+    agent: Agent,
+    *,
+    include_dismissed: bool = False,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int | None = None,
+    ascending: bool = False,
+) -> QuerySet[Insight]:
+    """The agent's insights, newest first unless `ascending`; cursors are insight ids."""
     insights = Insight.objects.filter(agent=agent)
     if not include_dismissed:
         insights = insights.filter(dismissed_at__isnull=True)
-    return insights.order_by("-created_at", "id")
+    return cursor_page(insights, after=after, before=before, limit=limit, ascending=ascending)
 
 
 def dismiss_insight(agent: Agent, insight_id: str) -> Insight:

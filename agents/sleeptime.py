@@ -143,11 +143,12 @@ def list_groups(
     after: str | None = None,
     before: str | None = None,
     limit: int = 50,
+    ascending: bool = True,
 ) -> Iterable[Group]:
     groups = Group.objects.for_user(user)
     if manager_type:
         groups = groups.filter(manager_type=manager_type)
-    page = cursor_page(groups, after=after, before=before, limit=limit)
+    page = cursor_page(groups, after=after, before=before, limit=limit, ascending=ascending)
     return page.select_related("manager_agent").prefetch_related("participants")
 
 

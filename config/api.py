@@ -6,6 +6,8 @@ import logging
 from typing import Any
 
 from django import db
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -136,6 +138,25 @@ def http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
     if isinstance(error.__cause__, UnstorableText):
         return _detail(request, 400, str(error.__cause__))
     return _detail(request, error.status_code, str(error.message))
+
+
+@api.exception_handler(RequestDataTooBig)
+def body_too_big(request: HttpRequest, error: RequestDataTooBig) -> HttpResponse:
+    # Django refuses to hold a body (files apart) over DATA_UPLOAD_MAX_MEMORY_SIZE in
+    # memory; said as a size limit, not as Django's bare 400 page.
+    limit_mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1024 / 1024
+    return _detail(
+        request,
+        413,
+        f"The request body is over {limit_mb:.1f} MB, more than this server reads. Long "
+        "texts belong in a file uploaded to a folder attached to the agent.",
+    )
+
+
+@api.exception_handler(TooManyFieldsSent)
+@api.exception_handler(TooManyFilesSent)
+def too_many_parts(request: HttpRequest, error: Exception) -> HttpResponse:
+    return _detail(request, 400, f"The request has too many form fields or files: {error}")
 
 
 @api.exception_handler(db.DataError)

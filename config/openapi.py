@@ -27,7 +27,8 @@ _REASONS = {
     "a name or block label already taken, a file already uploaded or still being processed, "
     "a turn waiting for the approval of tool calls (or approvals with none waiting), a turn "
     "running in a conversation to delete.",
-    "413": "Over a size limit (MAX_MESSAGE_CHARS, MAX_UPLOAD_MB).",
+    "413": "Over a size limit: the body over 2.5 MB (files apart), a message over "
+    "MAX_MESSAGE_CHARS, an upload over MAX_UPLOAD_MB.",
     "415": "A file of a kind that cannot be read.",
     "422": "The parameters or the body do not match this schema; `detail` lists where.",
     "429": "Too many wrong keys from this address; `Retry-After` says when to try again.",
@@ -132,7 +133,8 @@ def _document_upload(form: dict[str, Any], components: dict[str, Any], path: str
 
 
 # The media types an upload may have (sources/parsing.py reads these kinds; a file named
-# with a known extension may also come as application/octet-stream).
+# with a known extension, or one with no extension whose content says what it is, may
+# also come as application/octet-stream).
 UPLOAD_TYPES = (
     "application/pdf",
     "text/plain",
@@ -223,6 +225,8 @@ def _statuses(method: str, path: str, operation: dict[str, Any]) -> set[str]:
     takes_input = bool(parameters) or "requestBody" in operation
     if takes_input:
         statuses |= {"400", "422"}
+    if "requestBody" in operation:
+        statuses.add("413")  # a body larger than Django reads (config/api.py)
     if takes_input:
         # An id in the path, the query (a page's `after`) or the body (block_ids).
         statuses.add("404")

@@ -1,7 +1,9 @@
-"""Cursor pagination over (created_at, id), the order every Letta list uses."""
+"""Cursor pagination over (created_at, id), the order every Letta list uses, and over
+lists made in Python, in the same terms."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from django.db.models import Model, Q, QuerySet
@@ -46,3 +48,42 @@ def cursor_page(
         return queryset.filter(pk__in=window).order_by(*order)
     queryset = queryset.order_by(*order)
     return queryset[:limit] if limit else queryset
+
+
+T = TypeVar("T")
+
+
+def list_page(
+    items: Sequence[T],
+    key: Callable[[T], str],
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int | None = None,
+    ascending: bool = True,
+) -> list[T]:
+    """`cursor_page` over a list made in Python (tools, an agent's blocks in their order):
+    `items` in their ascending order, `key` the id a cursor names."""
+    ordered = list(items) if ascending else list(reversed(items))
+    ids = [key(item) for item in ordered]
+    start, end = 0, len(ordered)
+    for cursor_id in (after, before):
+        if cursor_id and cursor_id not in ids:
+            raise NotFound(f"No item with id '{cursor_id}' to page from")
+    if after:
+        start = ids.index(after) + 1
+    if before:
+        end = ids.index(before)
+    window = ordered[start:end]
+    if not limit:
+        return window
+    # A page taken `before` a cursor is the one right before it.
+    return window[-limit:] if before and not after else window[:limit]
+
+
+def is_ascending(order: str | None, ascending: bool | None, *, default: bool = True) -> bool:
+    """A list's direction from `order` ("asc"/"desc", the 1.x SDK) or else the older
+    `ascending` flag (0.1.x), else `default`."""
+    if order:
+        return order == "asc"
+    return default if ascending is None else ascending

@@ -30,17 +30,30 @@ class In(Schema):
         if not isinstance(raw, dict | BaseModel):
             raise ValueError("must be a JSON object")
         if isinstance(raw, dict):
-            # Pydantic reads true as 1 where a number belongs; JSON does not.
+            # Pydantic reads true as 1 where a number belongs, and 0 or "yes" as a
+            # boolean; JSON does neither.
             for name, field in cls.model_fields.items():
-                if isinstance(raw.get(name), bool) and _numeric(field.annotation):
-                    raise ValueError(f"{name} must be a number, not {str(raw[name]).lower()}")
+                given = raw.get(name)
+                if isinstance(given, bool) and _numeric(field.annotation):
+                    raise ValueError(f"{name} must be a number, not {str(given).lower()}")
+                if given is not None and not isinstance(given, bool) and _boolean(field):
+                    raise ValueError(f"{name} must be true or false, not {given!r}")
         return value
+
+
+def _kinds(annotation: Any) -> tuple[Any, ...]:
+    return get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
 
 
 def _numeric(annotation: Any) -> bool:
     """Whether `annotation` is a number or an optional one."""
-    kinds = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
-    return any(kind in (int, float) for kind in kinds)
+    return any(kind in (int, float) for kind in _kinds(annotation))
+
+
+def _boolean(field: Any) -> bool:
+    """Whether a field takes a boolean only (or null)."""
+    kinds = set(_kinds(field.annotation)) - {type(None)}
+    return kinds == {bool}
 
 
 # --- Patterns for the schema ------------------------------------------------------------------

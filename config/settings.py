@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.middleware.ApiErrorsAsJsonMiddleware",
     "config.middleware.StripTrailingSlashMiddleware",
     "accounts.middleware.RequestScopeMiddleware",
     "django.middleware.security.SecurityMiddleware",

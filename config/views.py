@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.defaults import page_not_found
 
-API_PREFIX = "/v1/"
+from config.middleware import is_api_path
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -17,6 +17,6 @@ def home(request: HttpRequest) -> HttpResponse:
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """A page that does not exist: for the API, the JSON every other error answers with
     (an SDK prints `detail`, not an HTML page); elsewhere Django's page."""
-    if request.path.startswith(API_PREFIX):
+    if is_api_path(request.path):
         return JsonResponse({"detail": f"Not found: {request.method} {request.path}"}, status=404)
     return page_not_found(request, exception)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from ninja import Query, Router, Status
 
 from agents.services import get_agent_for_user
+from config.pagination import cursor_page
 from config.requests import ApiRequest
 from forgetting import services
 from forgetting.models import ForgetJob, Tombstone
@@ -26,20 +29,36 @@ def forget(request: ApiRequest, agent_id: str, payload: ForgetIn) -> Status[Tomb
 
 @router.get("/{agent_id}/forget", response=list[TombstoneOut])
 def list_tombstones(
-    request: ApiRequest, agent_id: str, limit: int = Query(100, ge=1, le=1000)
+    request: ApiRequest,
+    agent_id: str,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    order: Literal["asc", "desc"] = "desc",
 ) -> list[Tombstone]:
-    """Newest first."""
+    """Newest first, unless `order=asc`; cursors are tombstone ids."""
     agent = get_agent_for_user(request.auth, agent_id)
-    return list(services.list_tombstones(agent)[:limit])
+    tombstones = services.list_tombstones(agent)
+    page = cursor_page(
+        tombstones, after=after, before=before, limit=limit, ascending=order == "asc"
+    )
+    return list(page)
 
 
 @router.get("/{agent_id}/forget/jobs", response=list[ForgetJobOut])
 def list_jobs(
-    request: ApiRequest, agent_id: str, limit: int = Query(100, ge=1, le=1000)
+    request: ApiRequest,
+    agent_id: str,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    order: Literal["asc", "desc"] = "desc",
 ) -> list[ForgetJob]:
-    """Newest first."""
+    """Newest first, unless `order=asc`; cursors are job ids."""
     agent = get_agent_for_user(request.auth, agent_id)
-    return list(services.list_jobs(agent)[:limit])
+    jobs = services.list_jobs(agent)
+    page = cursor_page(jobs, after=after, before=before, limit=limit, ascending=order == "asc")
+    return list(page)
 
 
 @router.get("/{agent_id}/forget/jobs/{job_id}", response=ForgetJobOut)

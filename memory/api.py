@@ -46,6 +46,7 @@ def list_blocks(
     after: str | None = None,
     before: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
+    order: Literal["asc", "desc"] = "asc",
 ) -> list[Block]:
     blocks = services.list_blocks(
         request.auth,
@@ -54,6 +55,7 @@ def list_blocks(
         after=after,
         before=before,
         limit=limit,
+        ascending=order == "asc",
     )
     return list(blocks)
 
@@ -87,12 +89,16 @@ def block_history(
     block_id: str,
     limit: int = Query(50, ge=1, le=1000),
     before: int | None = None,
+    after: int | None = None,
     order: Literal["asc", "desc"] = "desc",
 ) -> list[BlockVersion]:
     """Every change of the block: who (a person, an agent and its run), when, and the
-    unified diff against the version before."""
+    unified diff against the version before. Newest first; the cursors are version
+    numbers (`before` N: those below N, `after` N: those above)."""
     block = services.get_block_for_user(request.auth, block_id)
-    versions = services.block_history(block, limit=limit, before=before, ascending=order == "asc")
+    versions = services.block_history(
+        block, limit=limit, before=before, after=after, ascending=order == "asc"
+    )
     return list(versions)
 
 

@@ -99,13 +99,14 @@ def list_blocks(
     after: str | None = None,
     before: str | None = None,
     limit: int = 50,
+    ascending: bool = True,
 ) -> QuerySet[Block]:
     blocks = Block.objects.for_user(user)
     if label:
         blocks = blocks.filter(label=label)
     if templates_only:
         blocks = blocks.filter(is_template=True)
-    return cursor_page(blocks, after=after, before=before, limit=limit)
+    return cursor_page(blocks, after=after, before=before, limit=limit, ascending=ascending)
 
 
 # --- Writing blocks ------------------------------------------------------------------------
@@ -336,14 +337,34 @@ def delete_block(block: Block) -> None:
 
 
 def block_history(
-    block: Block, *, limit: int = 50, before: int | None = None, ascending: bool = False
+    block: Block,
+    *,
+    limit: int = 50,
+    before: int | None = None,
+    after: int | None = None,
+    ascending: bool = False,
 ) -> list[BlockVersion]:
-    """Versions of a block, newest first unless `ascending`; `before` pages by number."""
+    """Versions of a block, newest first unless `ascending`. The cursors are version
+    numbers: `before` N takes those numbered below N, `after` N those above, and a page
+    holds the `limit` nearest the cursor (newest first, `before` the last number of a
+    page gives the next; oldest first, `after` it does)."""
     versions = block.versions.select_related("actor_user")
     if before is not None:
         versions = versions.filter(number__lt=before)
-    ordered = versions.order_by("number" if ascending else "-number")
-    return list(ordered[: max(1, min(limit, 1000))])
+    if after is not None:
+        versions = versions.filter(number__gt=after)
+    limit = max(1, min(limit, 1000))
+    # Taken from the cursor outwards, then put in the list's order.
+    if after is not None:
+        walk_ascending = True
+    elif before is not None:
+        walk_ascending = False
+    else:
+        walk_ascending = ascending
+    page = list(versions.order_by("number" if walk_ascending else "-number")[:limit])
+    if walk_ascending != ascending:
+        page.reverse()
+    return page
 
 
 def version_diff(version: BlockVersion) -> str:

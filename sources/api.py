@@ -111,20 +111,37 @@ def delete_source(request: ApiRequest, source_id: str) -> dict[str, str]:
 
 
 @_both("get", "/{source_id}/agents", response=list[str])
-def source_agents(request: ApiRequest, source_id: str) -> list[str]:
+def source_agents(
+    request: ApiRequest,
+    source_id: str,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = Query(1000, ge=1, le=1000),
+    order: Literal["asc", "desc"] = "asc",
+) -> list[str]:
+    """The ids of the agents the source is attached to, oldest first; cursors are ids."""
     source = services.get_source_for_user(request.auth, source_id)
-    return list(source.agents.order_by("created_at").values_list("id", flat=True))
+    page = cursor_page(
+        source.agents.all(), after=after, before=before, limit=limit, ascending=order == "asc"
+    )
+    return list(page.values_list("id", flat=True))
 
 
 @_both("get", "/{source_id}/passages", response=list[PassageOut])
 def source_passages(
     request: ApiRequest,
     source_id: str,
+    after: str | None = None,
+    before: str | None = None,
     limit: int = Query(100, ge=1, le=10000),
+    order: Literal["asc", "desc"] = "asc",
 ) -> list[Passage]:
+    """The source's passages in document order (file by file, chunk by chunk); cursors
+    are passage ids."""
     source = services.get_source_for_user(request.auth, source_id)
-    passages = source.passages.order_by("file__created_at", "chunk_index")[:limit]
-    return list(passages)
+    return services.source_passages(
+        source, after=after, before=before, limit=limit, ascending=order == "asc"
+    )
 
 
 @_both("post", "/{source_id}/upload", response=FileOut)

@@ -1,9 +1,10 @@
 """Turn an uploaded file into pages of plain text.
 
-The worker that ingests a data source calls `detect_kind` when the file arrives and `parse`
-when it processes it; the text then goes to `sources.chunking`. Every failure a user can cause
-with a bad file is a `ParseError` whose message can be shown to them as it is. Nothing here
-knows about Django.
+The worker that ingests a data source calls `detect_kind` when the file arrives (its name,
+media type and, when those say nothing, its content decide) and `parse` when it processes
+it; the text then goes to `sources.chunking`. Every failure a user can cause with a bad
+file is a `ParseError` whose message can be shown to them as it is. Nothing here knows
+about Django.
 """
 
 from __future__ import annotations
@@ -96,11 +97,40 @@ class Page:
 # --- Kinds --------------------------------------------------------------------------------
 
 
-def detect_kind(file_name: str, content_type: str | None = None) -> str:
+# Media types that say nothing about what a file holds: what browsers and SDKs send for a
+# Blob without a type (the node.js SDK's `new Blob([readFileSync(...)])` arrives as
+# `blob`, application/octet-stream).
+_GENERIC_TYPES = frozenset(
+    {"", "application/octet-stream", "binary/octet-stream", "application/unknown"}
+)
+
+# The extension and media type of each kind content sniffing finds (CSV it leaves alone:
+# any text with commas would look like one).
+EXTENSION_OF = {"pdf": ".pdf", "json": ".json", "html": ".html", "markdown": ".md", "text": ".txt"}
+MEDIA_TYPE_OF = {
+    "pdf": "application/pdf",
+    "json": "application/json",
+    "html": "text/html",
+    "markdown": "text/markdown",
+    "text": "text/plain",
+}
+
+
+def says_nothing(file_name: str, content_type: str | None) -> bool:
+    """Whether an upload's name and media type leave its kind open: a name without an
+    extension and no media type, or a generic one. (An unknown extension does say
+    something: `setup.exe` is refused, not read as text.)"""
+    base_name = re.split(r"[\\/]", file_name)[-1]
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return not PurePosixPath(base_name).suffix and media_type in _GENERIC_TYPES
+
+
+def detect_kind(file_name: str, content_type: str | None = None, data: bytes | None = None) -> str:
     """The kind of an upload: "pdf", "text", "markdown", "html", "json" or "csv".
 
     The extension decides first, since browsers and clients often send a generic content type;
-    the content type decides for names without a known extension. Anything else raises
+    the content type decides for names without a known extension. When neither says
+    anything (`says_nothing`), the content decides (`sniff_kind`). Anything else raises
     `UnsupportedType` naming the file and the supported types.
     """
     base_name = re.split(r"[\\/]", file_name)[-1]
@@ -118,9 +148,68 @@ def detect_kind(file_name: str, content_type: str | None = None) -> str:
 
     shown = repr(base_name) if base_name else "This file"
     described = f" ({media_type})" if media_type else ""
+    if data is not None and says_nothing(file_name, content_type):
+        sniffed = sniff_kind(data)
+        if sniffed is not None:
+            return sniffed
+        raise UnsupportedType(
+            f"{shown}{described} is not a supported file type: neither its name nor its "
+            "media type says what it is, and its content is not a PDF, JSON, HTML or UTF-8 "
+            f"text. Supported types: {SUPPORTED_TYPES}."
+        )
     raise UnsupportedType(
         f"{shown}{described} is not a supported file type. Supported types: {SUPPORTED_TYPES}."
     )
+
+
+# Where a PDF's header may start: readers accept it within the first kilobyte.
+_PDF_HEADER_WINDOW = 1024
+# Control characters that plain text does not hold (tabs, line and page breaks and escape
+# are allowed); one of them in the first 64 KB means binary data.
+_BINARY_CHARS = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
+_HTML_START = re.compile(r"(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S)
+_MARKDOWN_SIGNS = re.compile(r"^(?:#{1,6}[ \t]+\S|```|~~~)|\[[^\]\n]+\]\([^)\s]+\)", re.MULTILINE)
+
+
+def sniff_kind(data: bytes) -> str | None:
+    """The kind `data` holds by its content alone, or None: a PDF by its `%PDF-` header;
+    otherwise UTF-8 text (a BOM allowed) that is JSON (or JSON Lines), an HTML document,
+    Markdown (headings, fences or links) or plain text."""
+    if b"%PDF-" in data[:_PDF_HEADER_WINDOW]:
+        return "pdf"
+    try:
+        text = data.removeprefix(codecs.BOM_UTF8).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if _BINARY_CHARS.search(text[:65536]):
+        return None
+    start = text.lstrip()
+    if start[:1] in ("{", "[") and _is_json(text):
+        return "json"
+    if _HTML_START.match(start):
+        return "html"
+    if _MARKDOWN_SIGNS.search(text):
+        return "markdown"
+    return "text"
+
+
+def _is_json(text: str) -> bool:
+    """Whether `text` is one JSON value, or JSON Lines (one value per non-blank line)."""
+    try:
+        json.loads(text)
+        return True
+    except json.JSONDecodeError as error:
+        if error.msg != "Extra data":
+            return False
+    except RecursionError:
+        return True  # JSON all the same; reading it says it is nested too deeply
+    lines = [line for line in text.splitlines() if line.strip()]
+    try:
+        for line in lines:
+            json.loads(line)
+    except (json.JSONDecodeError, RecursionError):
+        return False
+    return True
 
 
 def parse(data: bytes, kind: str, *, max_pages: int = 2000) -> list[Page]:

@@ -16,9 +16,9 @@ from accounts.access import organization_of
 from agents import sleeptime
 from agents.models import Agent
 from config.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
-from config.pagination import cursor_page
+from config.pagination import cursor_page, list_page
 from memory import services as memory_services
-from memory.models import Block
+from memory.models import Block, Passage
 from sources import parsing, tasks
 from sources.models import FileStatus, Source, SourceFile
 
@@ -196,6 +196,24 @@ def list_files(
     )
 
 
+def source_passages(
+    source: Source,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int | None = 100,
+    ascending: bool = True,
+) -> list[Passage]:
+    """A page of the source's passages in document order: file by file as uploaded, chunk
+    by chunk. That order is not the passages' own (created_at, id), so the page is cut
+    from the list of their ids, then read."""
+    ordered = source.passages.order_by("file__created_at", "file_id", "chunk_index", "id")
+    ids = list(ordered.values_list("id", flat=True))
+    page = list_page(ids, str, after=after, before=before, limit=limit, ascending=ascending)
+    found = Passage.objects.defer("embedding").in_bulk(page)
+    return [found[passage_id] for passage_id in page]
+
+
 def get_file(source: Source, file_id: str) -> SourceFile:
     found = SourceFile.objects.filter(source=source, pk=file_id).defer("content").first()
     if found is None:
@@ -236,16 +254,16 @@ def upload_file(
 ) -> SourceFile:
     """Store an upload and queue its processing; answer at once.
 
+    A file whose name has no extension and whose media type is missing or generic is
+    typed by its content (sources/parsing.py, `sniff_kind`) and stored under its name
+    with the extension of what it holds.
+
     Duplicates, by content or by name: `skip` returns the existing file, `error` refuses,
     `replace` deletes the old file first, `suffix` (the default) stores a file of the same
     name as `name_(1).ext`. Identical content is never processed twice: with `suffix` it
     returns the existing file too.
     """
     display_name = PurePath(name or file_name or "upload").name
-    try:
-        kind = parsing.detect_kind(display_name, content_type)
-    except parsing.UnsupportedType as error:
-        raise UnsupportedMediaType(str(error)) from None
     limit_mb = max_upload_mb()
     if len(data) > limit_mb * 1024 * 1024:
         raise PayloadTooLarge(
@@ -254,6 +272,16 @@ def upload_file(
         )
     if not data:
         raise InvalidRequest(f"'{display_name}' is empty.")
+    try:
+        kind = parsing.detect_kind(display_name, content_type, data)
+    except parsing.UnsupportedType as error:
+        raise UnsupportedMediaType(str(error)) from None
+    if parsing.says_nothing(display_name, content_type):
+        # Typed by its content (the node.js SDK's Blob arrives as `blob`, octet-stream):
+        # stored as `blob.pdf` with the kind's media type, so that lists and a download
+        # say what it is; `original_file_name` keeps the name it came with.
+        display_name += parsing.EXTENSION_OF[kind]
+        content_type = parsing.MEDIA_TYPE_OF[kind]
     digest = hashlib.sha256(data).hexdigest()
     with transaction.atomic():
         # Serialise uploads into one source, so two identical uploads at once meet here.

@@ -1,15 +1,16 @@
 """The agents app's routers: agents (with messages, memory and insights), Agent Files,
-groups, runs."""
+conversations, groups, messages, runs, tools."""
 
 from __future__ import annotations
 
 from agents.api.agentfiles import router as agentfiles_router
-from agents.api.agents import router, tools_router
+from agents.api.agents import router
 from agents.api.blocks import block_agents_router
 from agents.api.conversations import conversations_router
 from agents.api.groups import groups_router
 from agents.api.messages import messages_router
 from agents.api.runs import runs_router
+from agents.api.tools import tools_router
 
 __all__ = [
     "agentfiles_router",

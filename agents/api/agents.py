@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from operator import attrgetter, itemgetter
 from typing import Any, Literal, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -38,8 +39,9 @@ from agents.schemas import (
 )
 from agents.threads import Thread
 from agents.tools import TOOLS
-from config.errors import InvalidRequest, NotFound, Unavailable
+from config.errors import InvalidRequest, Unavailable
 from config.ids import new_id
+from config.pagination import is_ascending, list_page
 from config.requests import ApiRequest
 from config.schemas import in_utc
 from memory import services as memory_services
@@ -54,7 +56,6 @@ from memory.schemas import (
 )
 
 router = Router(tags=["agents"])
-tools_router = Router(tags=["tools"])
 
 T = TypeVar("T")
 
@@ -77,7 +78,11 @@ async def offload(func: Callable[[], T]) -> T:
 def _spec(payload: AgentCreateIn) -> services.AgentSpec:
     model = payload.model
     context_window = payload.context_window_limit
-    temperature, max_tokens = payload.temperature, payload.max_tokens
+    settings = payload.model_settings.changes() if payload.model_settings else {}
+    temperature = (
+        payload.temperature if payload.temperature is not None else settings.get("temperature")
+    )
+    max_tokens = payload.max_tokens or settings.get("max_tokens")
     if model is None and payload.llm_config is not None:
         config = payload.llm_config
         model = config.handle or f"{config.model_endpoint_type or 'openai'}/{config.model}"
@@ -111,6 +116,7 @@ def _spec(payload: AgentCreateIn) -> services.AgentSpec:
         block_ids=payload.block_ids,
         tools=payload.tools,
         include_base_tools=payload.include_base_tools,
+        include_base_tool_rules=payload.include_base_tool_rules,
         tool_rules=[rule.model_dump() for rule in payload.tool_rules]
         if payload.tool_rules is not None
         else None,
@@ -125,6 +131,16 @@ def _spec(payload: AgentCreateIn) -> services.AgentSpec:
         sleeptime_model=payload.sleeptime_model,
         sleeptime_agent_frequency=payload.sleeptime_agent_frequency,
         sleeptime_idle_seconds=payload.sleeptime_idle_seconds,
+        initial_messages=[
+            InputMessage(
+                role=message.role,
+                content=message.text(),
+                name=message.name or "",
+                otid=message.otid or "",
+                sender_id=message.sender_id or "",
+            )
+            for message in payload.initial_message_sequence or []
+        ],
     )
 
 
@@ -144,7 +160,8 @@ def list_agents(
     after: str | None = None,
     before: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
-    ascending: bool = True,
+    order: Literal["asc", "desc"] | None = None,
+    ascending: bool | None = None,
 ) -> list[Agent]:
     agents = services.list_agents(
         request.auth,
@@ -155,7 +172,7 @@ def list_agents(
         after=after,
         before=before,
         limit=limit,
-        ascending=ascending,
+        ascending=is_ascending(order, ascending),
     )
     return agent_states(agents)
 
@@ -178,7 +195,11 @@ def update_agent(request: ApiRequest, agent_id: str, payload: AgentUpdateIn) -> 
             changes.setdefault("context_window", config.context_window)
     if "context_window_limit" in changes:
         changes["context_window"] = changes.pop("context_window_limit")
-    changes.pop("llm_config", None)
+    if payload.model_settings is not None:
+        for key, value in payload.model_settings.changes().items():
+            changes.setdefault(key, value)
+    for ignored in ("llm_config", "model_settings", "parallel_tool_calls", "compaction_settings"):
+        changes.pop(ignored, None)
     return fresh_state(services.update_agent(agent, changes, user=request.auth))
 
 
@@ -189,9 +210,20 @@ def delete_agent(request: ApiRequest, agent_id: str) -> dict[str, str]:
 
 
 @router.get("/{agent_id}/tools", response=list[dict[str, Any]])
-def agent_tools(request: ApiRequest, agent_id: str) -> list[dict[str, Any]]:
+def agent_tools(
+    request: ApiRequest,
+    agent_id: str,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = Query(50, ge=1, le=1000),
+    order: Literal["asc", "desc"] = "asc",
+) -> list[dict[str, Any]]:
+    """The agent's tools in the order they were given; cursors are tool ids."""
     agent = services.get_agent_for_user(request.auth, agent_id)
-    return [tool_out(name) for name in agent.tools]
+    tools = [tool_out(name) for name in agent.tools if name in TOOLS]
+    return list_page(
+        tools, itemgetter("id"), after=after, before=before, limit=limit, ascending=order == "asc"
+    )
 
 
 # --- Core memory ---------------------------------------------------------------------------
@@ -211,21 +243,15 @@ def agent_blocks(
     after: str | None = None,
     before: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
+    order: Literal["asc", "desc"] = "asc",
 ) -> list[Block]:
     """The agent's blocks in attachment order; `after`/`before` are block ids (the v1
     SDK pages with `after` until a page is empty)."""
     agent = services.get_agent_for_user(request.auth, agent_id)
     blocks = memory_services.agent_blocks(agent)
-    ids = [block.id for block in blocks]
-    for cursor in (after, before):
-        if cursor and cursor not in ids:
-            raise NotFound(f"Block '{cursor}' is not attached to agent '{agent_id}'")
-    if after:
-        blocks = blocks[ids.index(after) + 1 :]
-    if before:
-        blocks = [block for block in blocks if ids.index(block.id) < ids.index(before)]
-        blocks = blocks[-limit:]
-    return list(blocks[:limit])
+    return list_page(
+        blocks, attrgetter("id"), after=after, before=before, limit=limit, ascending=order == "asc"
+    )
 
 
 @router.patch("/{agent_id}/core-memory/blocks/attach/{block_id}", response=AgentStateOut)
@@ -702,11 +728,22 @@ def list_insights(
     request: ApiRequest,
     agent_id: str,
     include_dismissed: bool = False,
+    after: str | None = None,
+    before: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
+    order: Literal["asc", "desc"] = "desc",
 ) -> list[Insight]:
+    """Newest first, unless `order=asc`."""
     agent = services.get_agent_for_user(request.auth, agent_id)
-    insights = services.list_insights(agent, include_dismissed=include_dismissed)
-    return list(insights[:limit])
+    insights = services.list_insights(
+        agent,
+        include_dismissed=include_dismissed,
+        after=after,
+        before=before,
+        limit=limit,
+        ascending=order == "asc",
+    )
+    return list(insights)
 
 
 @router.post("/{agent_id}/insights/{insight_id}/dismiss", response=InsightOut)
@@ -721,11 +758,3 @@ def dismiss_insight(request: ApiRequest, agent_id: str, insight_id: str) -> Insi
 @router.get("/{agent_id}/context")
 def context_window(request: ApiRequest, agent_id: str) -> dict[str, Any]:
     return services.context_overview(services.get_agent_for_user(request.auth, agent_id))
-
-
-# --- Tools ---------------------------------------------------------------------------------
-
-
-@tools_router.get("", response=list[dict[str, Any]])
-def list_tools(request: ApiRequest) -> list[dict[str, Any]]:
-    return [tool_out(name) for name in TOOLS]

@@ -3,6 +3,8 @@ are the memory app's, memory/api.py)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from ninja import Query, Router
 
 from agents.models import Agent
@@ -21,7 +23,9 @@ def block_agents(
     after: str | None = None,
     before: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
+    order: Literal["asc", "desc"] = "asc",
 ) -> list[Agent]:
     block = memory_services.get_block_for_user(request.auth, block_id)
     agents = Agent.objects.filter(block_links__block=block)
-    return agent_states(cursor_page(agents, after=after, before=before, limit=limit))
+    page = cursor_page(agents, after=after, before=before, limit=limit, ascending=order == "asc")
+    return agent_states(page)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from django.db import transaction
 from ninja import Query, Router
 
@@ -22,9 +24,15 @@ def list_groups(
     after: str | None = None,
     before: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
+    order: Literal["asc", "desc"] = "asc",
 ) -> list[Group]:
     groups = sleeptime.list_groups(
-        request.auth, manager_type=manager_type, after=after, before=before, limit=limit
+        request.auth,
+        manager_type=manager_type,
+        after=after,
+        before=before,
+        limit=limit,
+        ascending=order == "asc",
     )
     return list(groups)
 

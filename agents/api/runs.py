@@ -12,6 +12,7 @@ from agents.letta_format import Rendering
 from agents.models import Run
 from agents.schemas import RunDetailOut, RunOut
 from agents.services import message_page
+from config.pagination import is_ascending
 from config.requests import ApiRequest
 from memory.services import Actor
 
@@ -37,9 +38,10 @@ def list_runs(
     after: str | None = None,
     before: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
-    order: Literal["asc", "desc"] = "desc",
+    order: Literal["asc", "desc"] | None = None,
     ascending: bool | None = None,
 ) -> list[Run]:
+    """Newest first, unless `order=asc` (or the 0.1.x SDK's `ascending=true`)."""
     wanted = [*(agent_ids or []), *([agent_id] if agent_id else [])]
     page = runs.list_runs(
         request.auth,
@@ -51,7 +53,7 @@ def list_runs(
         after=after,
         before=before,
         limit=limit,
-        ascending=ascending if ascending is not None else order == "asc",
+        ascending=is_ascending(order, ascending, default=False),
     )
     return list(page)
 
