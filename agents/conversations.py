@@ -117,6 +117,7 @@ def list_conversations(
     *,
     agent_id: str | None = None,
     after: str | None = None,
+    before: str | None = None,
     limit: int | None = 50,
     ascending: bool = False,
     order_by: str = "created_at",
@@ -136,22 +137,30 @@ def list_conversations(
     if summary_search:
         conversations = conversations.filter(summary__icontains=summary_search)
     if order_by == "created_at":
-        return cursor_page(conversations, after=after, limit=limit, ascending=ascending)
-    # By the last message (or the last turn's end): those never used come last, and the
-    # id breaks ties, so a cursor is a position in one total order.
+        return cursor_page(
+            conversations, after=after, before=before, limit=limit, ascending=ascending
+        )
+    # By the last message: newest first, those never talked in last (and first when
+    # ascending, so the two orders are each other's reverse); the id breaks ties, so a
+    # cursor is a position in one total order.
     column = F("last_message_at")
     ordered = list(
         conversations.order_by(
-            column.asc(nulls_last=True) if ascending else column.desc(nulls_last=True),
+            column.asc(nulls_first=True) if ascending else column.desc(nulls_last=True),
             "id" if ascending else "-id",
         )
     )
-    if after:
-        ids = [conversation.id for conversation in ordered]
-        if after not in ids:
-            raise NotFound(f"No conversation with id '{after}' to page from")
-        ordered = ordered[ids.index(after) + 1 :]
-    return ordered[:limit] if limit else ordered
+    ids = [conversation.id for conversation in ordered]
+    for cursor in (after, before):
+        if cursor and cursor not in ids:
+            raise NotFound(f"No conversation with id '{cursor}' to page from")
+    start = ids.index(after) + 1 if after else 0
+    end = ids.index(before) if before else len(ids)
+    ordered = ordered[start:end]
+    if not limit:
+        return ordered
+    # The page right before `before` (when paging back), else from the start.
+    return ordered[-limit:] if before and not after else ordered[:limit]
 
 
 def update_conversation(conversation: Conversation, changes: dict[str, Any]) -> Conversation:

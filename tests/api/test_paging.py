@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 
 from accounts.services import create_api_key
 from agents import sleeptime
-from agents.models import Insight, Run
+from agents.conversations import ConversationSpec, create_conversation
+from agents.models import Conversation, Insight, Run
 from forgetting.models import ForgetJob, Tombstone
 from memory import services as memory_services
 from memory.models import Passage
@@ -235,7 +236,27 @@ def _forget_jobs(user: Any, n: int) -> Listed:
     return Listed(f"/v1/agents/{agent.id}/forget/jobs", made)
 
 
+def _conversations(order_by: str) -> Callable[[Any, int], Listed]:
+    def build(user: Any, n: int) -> Listed:
+        agent = make_agent(user)
+        made = [
+            create_conversation(user, agent, ConversationSpec(summary=f"thread {i}"))
+            for i in range(n)
+        ]
+        # Some talked in, some not (those never talked in come last), some at one moment.
+        for i, conversation in enumerate(made[::2]):
+            Conversation.objects.filter(pk=conversation.pk).update(
+                last_message_at=EPOCH + timedelta(seconds=i % 2)
+            )
+        params = {"agent_id": agent.id, "order_by": order_by}
+        return Listed("/v1/conversations/", made, params=params)
+
+    return build
+
+
 LISTS: dict[str, Callable[[Any, int], Listed]] = {
+    "conversations": _conversations("created_at"),
+    "conversations by their last message": _conversations("last_message_at"),
     "agents": _agents,
     "blocks": _blocks,
     "a block's agents": _block_agents,
