@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from ninja import Query, Router, Schema
 
 from agents import conversations, services
-from agents.api.agents import _event_stream, _inputs, follow_run, respond
+from agents.api.turns import event_stream, follow_run, respond, turn_inputs
 from agents.conversations import ConversationSpec
 from agents.letta_format import Rendering
 from agents.models import ACTIVE_RUN_STATUSES, Conversation, Run, RunTrigger
@@ -104,7 +104,7 @@ def send_message(request: ApiRequest, conversation_id: str, payload: Conversatio
         thread,
         payload,
         stream=payload.streaming,
-        inputs=_inputs(payload, payload.turn_messages()),
+        inputs=turn_inputs(payload, payload.turn_messages()),
         background=payload.background,
     )
 
@@ -172,7 +172,7 @@ def _run_to_follow(thread: Thread, payload: StreamIn) -> Run:
 def _stream(request: ApiRequest, conversation_id: str, payload: StreamIn) -> Any:
     thread = conversations.thread_for_user(request.auth, conversation_id, payload.agent_id)
     run = _run_to_follow(thread, payload)
-    return _event_stream(
+    return event_stream(
         follow_run(run.id, Rendering(), None, starting_after=payload.starting_after)
     )
 

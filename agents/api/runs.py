@@ -7,7 +7,7 @@ from typing import Any, Literal
 from ninja import Query, Router, Schema
 
 from agents import runs
-from agents.api.agents import _event_stream, follow_run
+from agents.api.turns import event_stream, follow_run
 from agents.letta_format import Rendering
 from agents.models import Run
 from agents.schemas import RunDetailOut, RunOut
@@ -103,7 +103,7 @@ class RunStreamIn(Schema):
 
 def _follow(request: ApiRequest, run_id: str, payload: RunStreamIn) -> Any:
     run = runs.get_run_for_user(request.auth, run_id)
-    return _event_stream(
+    return event_stream(
         follow_run(run.id, Rendering(), None, starting_after=payload.starting_after)
     )
 
