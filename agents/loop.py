@@ -257,11 +257,15 @@ def needs_approval(agent: Agent, name: str, client_tools: list[dict[str, Any]] |
 
 
 def pending_approvals(thread: Thread) -> list[dict[str, Any]]:
-    """The tool calls the thread's last step stopped on, not answered yet."""
+    """The tool calls the thread's last step stopped on, not answered yet.
+
+    Only the thread's newest assistant message can hold them: a turn that stopped on
+    them must be answered before anything else is said. (Read by the (agent, seq) index
+    from the end: asked before every turn, it costs a row, not the history.)
+    """
     last = (
         thread.messages()
         .filter(role=Role.ASSISTANT)
-        .exclude(tool_calls=[])
         .order_by("-seq")
         .only("seq", "tool_calls")
         .first()
@@ -433,6 +437,8 @@ def run_turn(
     should_stop: Callable[[], bool] | None = None,
     client_tools: list[dict[str, Any]] | None = None,
     on_delta: OnDelta | None = None,
+    begin: Callable[[], None] | None = None,
+    finish: Callable[[TurnResult], None] | None = None,
 ) -> TurnResult:
     """Run one turn, in the agent's own history or in `conversation`. The provider must
     be configured (llm.ensure_configured) beforehand.
@@ -445,6 +451,9 @@ def run_turn(
     approval message carries the results.
     With `on_delta` the model streams its replies, and `on_delta` gets every piece; a
     reply that breaks off ends the turn as any model failure does, and is not stored.
+    `begin` is called under the turn's lock before its first message is stored, and
+    `finish` with the result once the turn is over, both before the one synchronous
+    commit that makes all of the turn's writes durable.
     """
     result = TurnResult()
     turn_id = uuid.uuid4().hex
@@ -463,6 +472,8 @@ def run_turn(
         with commits_without_flush():
             thread.refresh()
             thread.start_turn()
+            if begin is not None:
+                begin()
             ctx = ToolContext(agent=agent, turn_id=turn_id, run_id=run_id, thread=thread)
             for item in inputs:
                 if item.approvals is not None:
@@ -495,6 +506,9 @@ def run_turn(
                 result.stop_reason = "error"
                 result.error = str(error)
                 logger.warning("agent %s: turn failed: %s", agent.id, error)
+            if finish is not None:
+                # Its writes (the run's end) become durable with the update below.
+                finish(result)
         now = timezone.now()
         # The agent's newest message: this turn's last, or a later one of a turn running
         # in another of its threads, which transcripts leave out until that turn ends

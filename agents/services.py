@@ -8,6 +8,7 @@ import re
 import secrets
 import time as clock
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -391,6 +392,7 @@ def send_message(
     client_tools: list[dict[str, Any]] | None = None,
     stream_tokens: bool = False,
     on_delta: loop.OnDelta | None = None,
+    checked: bool = False,
 ) -> loop.TurnResult:
     """Run one turn, in the agent's own history or in `conversation`, as a run (opened
     here unless `run` was opened beforehand, for a turn in the background). Raises
@@ -398,9 +400,15 @@ def send_message(
 
     With `stream_tokens` (or an `on_delta`, which then gets every piece) the model streams
     its replies and the pages open on the thread show them as they are written.
+    `checked`: the caller ran check_turn already (to answer a 4xx before a stream).
     """
-    check_turn(agent, inputs, max_steps, conversation)
-    run = run or turns.open_turn(agent, conversation, owner_id=owner_id)
+    if not checked:
+        check_turn(agent, inputs, max_steps, conversation)
+    begin = None
+    if run is None:
+        # Stored by the turn with its first writes (one statement, no wait for the disk).
+        run = turns.new_turn(agent, conversation, owner_id=owner_id)
+        begin = partial(run.save, force_insert=True)
     started = clock.monotonic()
     drafts = (
         chat.LiveDrafts(agent.id, conversation.id if conversation else None)
@@ -427,6 +435,8 @@ def send_message(
                 should_stop=lambda: turns.cancelled(run.id),
                 client_tools=client_tools,
                 on_delta=deltas if drafts is not None else None,
+                begin=begin,
+                finish=lambda ended: turns.close_turn(run, ended, started),
             )
         stored = result.messages
     except Exception as error:
@@ -436,7 +446,6 @@ def send_message(
         if drafts is not None:
             drafts.close(stored)
     result.run_id = run.id
-    turns.close_turn(run, result, started)
     # run_turn re-read the agent under its turn lock: sleep-time counts the turn if it
     # was on when the turn began (switching it off takes effect from the next turn).
     result.run_ids = sleeptime.after_turn(agent, failed=result.stop_reason == "error")

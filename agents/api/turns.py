@@ -144,6 +144,7 @@ def respond(
                 conversation=conversation,
                 run=run,
                 client_tools=client_tools,
+                checked=True,
             )
         )
         return event_stream(follow_run(run.id, _rendering(payload), payload))
@@ -156,6 +157,7 @@ def respond(
         conversation=conversation,
         owner_id=owner_id,
         client_tools=client_tools,
+        checked=True,
     )
     messages = _render(result.messages, payload)
     if result.error:
@@ -280,6 +282,7 @@ async def _sse(
                     owner_id=owner_id,
                     client_tools=_client_tools(payload),
                     on_delta=on_delta if tokens else None,
+                    checked=True,
                 )
             )
             await queue.put(("done", result))
