@@ -26,6 +26,9 @@ class Thread:
     agent: Agent
     conversation: Conversation | None = None
     _isolated: dict[str, Block] | None = field(default=None, repr=False)
+    # Set once a read found no isolated blocks: a conversation gets them when it is made,
+    # never later, so its turns need not ask again at every step.
+    _none_isolated: bool = field(default=False, repr=False)
 
     @property
     def id(self) -> str:
@@ -87,11 +90,12 @@ class Thread:
     def isolated(self) -> dict[str, Block]:
         """label -> the conversation's own copy of the agent's block of that label."""
         if self._isolated is None:
-            if self.conversation is None:
+            if self.conversation is None or self._none_isolated:
                 self._isolated = {}
             else:
                 copies = self.conversation.isolated_blocks.all()
                 self._isolated = {block.label: block for block in copies}
+                self._none_isolated = not self._isolated
         return self._isolated
 
     def blocks(self) -> list[Block]:
