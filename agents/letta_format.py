@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import llm
-from agents.models import Message
+from agents.models import Agent, Message
+from memory.models import EMBEDDING_DIM
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,35 @@ class Rendering:
 
 
 DEFAULT = Rendering()
+
+
+def llm_config(agent: Agent) -> dict[str, Any]:
+    """The agent's model as Letta's `llm_config` (agent states and Agent Files)."""
+    provider, _, model = agent.llm_handle.partition("/")
+    return {
+        "model": model,
+        "model_endpoint_type": provider,
+        "model_endpoint": None,
+        "context_window": agent.context_window,
+        "handle": agent.llm_handle,
+        "temperature": agent.temperature,
+        "max_tokens": agent.max_tokens,
+        "put_inner_thoughts_in_kwargs": False,
+        "enable_reasoner": False,
+    }
+
+
+def embedding_config(agent: Agent) -> dict[str, Any]:
+    """The agent's embedding model as Letta's `embedding_config`."""
+    provider, _, model = agent.embedding_handle.partition("/")
+    return {
+        "embedding_endpoint_type": provider,
+        "embedding_endpoint": None,
+        "embedding_model": model,
+        "embedding_dim": EMBEDDING_DIM,
+        "embedding_chunk_size": agent.embedding_chunk_size,
+        "handle": agent.embedding_handle,
+    }
 
 
 def iso(moment: Any) -> str:

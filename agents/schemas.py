@@ -9,10 +9,11 @@ from ninja import Field, Schema
 from pydantic import ConfigDict, model_validator
 from pydantic.json_schema import JsonDict, JsonValue
 
+from agents.letta_format import embedding_config, llm_config
 from agents.models import Agent, AgentType, Conversation, Group, Insight, Run, RunTrigger
 from agents.tools import TOOLS
 from config.schemas import HANDLE_PATTERN, INT32, NOT_BLANK, In, Moment
-from memory.models import EMBEDDING_DIM, AgentBlock, Block
+from memory.models import AgentBlock, Block
 from memory.schemas import BlockIn, BlockOut
 from memory.services import version_diff
 
@@ -414,33 +415,6 @@ class AgentStateOut(Schema):
 
 def _blocks(agent: Agent) -> list[Block]:
     return [link.block for link in agent.block_links.all()]
-
-
-def llm_config(agent: Agent) -> dict[str, Any]:
-    provider, _, model = agent.llm_handle.partition("/")
-    return {
-        "model": model,
-        "model_endpoint_type": provider,
-        "model_endpoint": None,
-        "context_window": agent.context_window,
-        "handle": agent.llm_handle,
-        "temperature": agent.temperature,
-        "max_tokens": agent.max_tokens,
-        "put_inner_thoughts_in_kwargs": False,
-        "enable_reasoner": False,
-    }
-
-
-def embedding_config(agent: Agent) -> dict[str, Any]:
-    provider, _, model = agent.embedding_handle.partition("/")
-    return {
-        "embedding_endpoint_type": provider,
-        "embedding_endpoint": None,
-        "embedding_model": model,
-        "embedding_dim": EMBEDDING_DIM,
-        "embedding_chunk_size": agent.embedding_chunk_size,
-        "handle": agent.embedding_handle,
-    }
 
 
 def with_relations(agents: QuerySet[Agent]) -> QuerySet[Agent]:

@@ -12,10 +12,11 @@ from django.utils import timezone
 from agents import loop, services, sleeptime
 from agents.agentfile.messages import export_message, summary_message, system_message
 from agents.agentfile.parts import REGISTRY, FileIds, SourcesExport
+from agents.letta_format import embedding_config, llm_config
 from agents.models import Agent, Group, Message
 from agents.tools import TOOLS
 from memory import services as memory_services
-from memory.models import EMBEDDING_DIM, Block
+from memory.models import Block
 
 # Where an imported agent keeps the definitions of tools Reverie cannot run (custom tools
 # with their source code, Letta's own tools Reverie lacks), and the MCP servers of the
@@ -87,8 +88,6 @@ def _agent(
     for definition in _unavailable_tools(agent):
         tool_ids.append(ids.get("tool", definition["name"]))
     metadata = {k: v for k, v in (agent.metadata or {}).items() if k not in RESERVED_METADATA}
-    provider, _, model = agent.llm_handle.partition("/")
-    embedding_provider, _, embedding_model = agent.embedding_handle.partition("/")
     return {
         "name": agent.name,
         "memory_blocks": [],
@@ -105,25 +104,8 @@ def _agent(
         "include_base_tool_rules": False,
         "description": agent.description or None,
         "metadata": metadata,
-        "llm_config": {
-            "model": model,
-            "model_endpoint_type": provider,
-            "model_endpoint": None,
-            "context_window": agent.context_window,
-            "handle": agent.llm_handle,
-            "temperature": agent.temperature,
-            "max_tokens": agent.max_tokens,
-            "put_inner_thoughts_in_kwargs": False,
-            "enable_reasoner": False,
-        },
-        "embedding_config": {
-            "embedding_endpoint_type": embedding_provider,
-            "embedding_endpoint": None,
-            "embedding_model": embedding_model,
-            "embedding_dim": EMBEDDING_DIM,
-            "embedding_chunk_size": agent.embedding_chunk_size,
-            "handle": agent.embedding_handle,
-        },
+        "llm_config": llm_config(agent),
+        "embedding_config": embedding_config(agent),
         # As Letta writes it: a group in the file is made by the group, not by the agent's
         # flag (which would make a second one). Whether it runs is the group's `enabled`.
         "enable_sleeptime": False if group is not None else agent.enable_sleeptime,
