@@ -20,6 +20,10 @@ class Organization(models.Model):
 
     id = models.CharField(primary_key=True, max_length=64, default=organization_id, editable=False)
     name = models.CharField(max_length=100)
+    # Tokens the organization's background work (sleep-time, digests) may spend; None:
+    # no limit. Checked before each run (agents/governor.py).
+    daily_token_budget = models.PositiveBigIntegerField(null=True, blank=True)
+    monthly_token_budget = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

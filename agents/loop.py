@@ -90,6 +90,10 @@ class TurnResult:
     run_id: str = ""
     # Background runs this turn started (sleep-time), reported in usage.run_ids.
     run_ids: list[str] | None = None
+    # Memory edits the guards refused ({label, tool, guard, reason}) and the proposals
+    # edits became (memory/guards.py, memory/proposals.py), for the run to show.
+    refusals: list[dict[str, str]] = field(default_factory=list)
+    proposals: list[str] = field(default_factory=list)
 
     def usage(self) -> dict[str, Any]:
         return {
@@ -439,6 +443,7 @@ def run_turn(
     on_delta: OnDelta | None = None,
     begin: Callable[[], None] | None = None,
     finish: Callable[[TurnResult], None] | None = None,
+    untrusted: bool = False,
 ) -> TurnResult:
     """Run one turn, in the agent's own history or in `conversation`. The provider must
     be configured (llm.ensure_configured) beforehand.
@@ -453,7 +458,9 @@ def run_turn(
     reply that breaks off ends the turn as any model failure does, and is not stored.
     `begin` is called under the turn's lock before its first message is stored, and
     `finish` with the result once the turn is over, both before the one synchronous
-    commit that makes all of the turn's writes durable.
+    commit that makes all of the turn's writes durable. `untrusted`: the turn reads
+    input nobody vouches for (or the conversation is marked untrusted), so its memory
+    edits that read as instructions to the agent wait for review.
     """
     result = TurnResult()
     turn_id = uuid.uuid4().hex
@@ -474,7 +481,15 @@ def run_turn(
             thread.start_turn()
             if begin is not None:
                 begin()
-            ctx = ToolContext(agent=agent, turn_id=turn_id, run_id=run_id, thread=thread)
+            ctx = ToolContext(
+                agent=agent,
+                turn_id=turn_id,
+                run_id=run_id,
+                thread=thread,
+                untrusted=untrusted or (conversation is not None and not conversation.trusted),
+                refusals=result.refusals,
+                proposals=result.proposals,
+            )
             for item in inputs:
                 if item.approvals is not None:
                     _answer_approvals(thread, ctx, item.approvals, publish)

@@ -197,6 +197,9 @@ class Conversation(models.Model):
     isolated_blocks = models.ManyToManyField(
         "memory.Block", blank=True, related_name="isolating_conversations"
     )
+    # False: what is said here is untrusted input; memory edits it leads to that read as
+    # instructions to the agent wait for review (memory/guards.py).
+    trusted = models.BooleanField(default=True)
     # The first message of a turn of this conversation still running, if any.
     turn_started_seq = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -253,6 +256,15 @@ class Group(models.Model):
     last_processed_message_id = models.CharField(max_length=64, blank=True)
     # The primary's last finished turn for which the idle trigger already fired.
     idle_fired_seq = models.BigIntegerField(null=True, blank=True)
+    # Paused: triggers are recorded as skipped and nothing runs until it is resumed.
+    paused = models.BooleanField(default=False)
+    # Consecutive finished runs that changed nothing; each one doubles the interval
+    # between triggered runs, up to SLEEPTIME_BACKOFF_MAX times (agents/governor.py).
+    quiet_runs = models.PositiveIntegerField(default=0)
+    # Tokens (prompt and completion) background work for this agent may spend; None:
+    # no limit beyond the organization's.
+    daily_token_budget = models.PositiveBigIntegerField(null=True, blank=True)
+    monthly_token_budget = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -283,8 +295,20 @@ class RunTrigger(models.TextChoices):
     RETRY = "retry"
     BACKLOG = "backlog"
     DIGEST = "digest"
+    # A person asked the agent to forget something (forgetting/).
+    FORGET = "forget"
     # A turn sent through the API or the ADE: the run clients follow (`run_id`).
     MESSAGE = "message"
+
+
+class RunOutcome(models.TextChoices):
+    """How a background run's trigger ended, for the ledger: every trigger ends in one."""
+
+    APPLIED = "applied"
+    AWAITING_REVIEW = "awaiting_review"
+    NO_CHANGE = "no_change"
+    SKIPPED = "skipped"
+    FAILED = "failed"
 
 
 class Run(models.Model):
@@ -311,6 +335,12 @@ class Run(models.Model):
     )
     stop_reason = models.CharField(max_length=40, blank=True)
     error = models.TextField(blank=True)
+    # Where a background run's trigger ended (blank while it works, and for turns), and
+    # why: the ledger of agents/runs/ledger.py.
+    outcome = models.CharField(max_length=20, choices=RunOutcome.choices, blank=True)
+    outcome_reason = models.TextField(blank=True)
+    # The model handle the run's agent used, for spend per model.
+    model = models.CharField(max_length=200, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     retry_of = models.CharField(max_length=64, blank=True)
     attempt = models.PositiveIntegerField(default=1)
@@ -345,6 +375,8 @@ class Run(models.Model):
             # Single flight and the run list: the active runs of one agent, newest last.
             models.Index(fields=["run_agent_id", "status"], name="run_agent_status"),
             models.Index(fields=["owner", "created_at"], name="run_owner_created"),
+            # Spend per agent and day, and the ledger of one agent.
+            models.Index(fields=["primary_agent", "created_at"], name="run_primary_created"),
         ]
 
     def __str__(self) -> str:

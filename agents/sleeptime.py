@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from agents import prompts, runs
+from agents import governor, prompts, runs
 from agents.models import Agent, AgentType, Group, ManagerType, Run, RunTrigger
 from agents.tools import SLEEPTIME_TOOLS, default_rules
 from config.errors import InvalidRequest, NotFound
@@ -198,29 +198,39 @@ def after_turn(primary: Agent, *, failed: bool) -> list[str] | None:
         if group is None:
             return None
         frequency = group.sleeptime_agent_frequency
-        if frequency is None:
-            due = True
-        elif frequency == 0:
-            due = False
-        else:
-            counter = group.turns_counter if group.turns_counter is not None else -1
-            group.turns_counter = (counter + 1) % frequency
-            group.save(update_fields=["turns_counter", "updated_at"])
-            due = group.turns_counter == 0
-        if not due:
+        if frequency == 0:
             return []
+        # Back-off: after runs that changed nothing, runs come every (N * factor) turns.
+        every = (frequency or 1) * governor.backoff_factor(group)
+        if every > 1:
+            counter = group.turns_counter if group.turns_counter is not None else -1
+            group.turns_counter = (counter + 1) % every
+            group.save(update_fields=["turns_counter", "updated_at"])
+            if group.turns_counter != 0:
+                return []
         return [run.id for run in _start(group, RunTrigger.TURN)]
 
 
 def run_now(group: Group) -> list[Run]:
-    """Start the group's sleep-time agents now (the API's and the ADE's button)."""
+    """Start the group's sleep-time agents now (the API's and the ADE's button), even
+    while paused: a person asked for it."""
     with transaction.atomic():
         locked = Group.objects.select_for_update().get(pk=group.pk)
-        return _start(locked, RunTrigger.MANUAL)
+        return _start(locked, RunTrigger.MANUAL, force=True)
 
 
-def _start(group: Group, trigger: str) -> list[Run]:
-    """A run per sleep-time agent, single-flight. The caller holds the group's row lock."""
+def set_paused(group: Group, paused: bool) -> Group:
+    """Pause or resume the group: while paused its triggers are recorded as skipped."""
+    Group.objects.filter(pk=group.pk).update(paused=paused, updated_at=timezone.now())
+    group.paused = paused
+    return group
+
+
+def _start(group: Group, trigger: str, *, force: bool = False) -> list[Run]:
+    """A run per sleep-time agent, single-flight. The caller holds the group's row lock.
+    While the group is paused the trigger is recorded as a skipped run instead."""
+    if group.paused and not force:
+        return [runs.record_skipped(group, trigger, "sleep-time is paused for this agent")]
     # Only their ids are needed, and with frequency 1 this runs after every turn: the
     # agents' rows (system prompt, tool lists) are not loaded for nothing.
     sleepers = group.participants.order_by("created_at", "id").only("id")
@@ -251,7 +261,8 @@ def fire_idle(now: datetime | None = None) -> list[Run]:
         quiet_since = candidate.manager_agent.last_turn_at
         if quiet_since is None:
             continue
-        if (now - quiet_since).total_seconds() < candidate.sleeptime_idle_seconds:
+        wait = candidate.sleeptime_idle_seconds * governor.backoff_factor(candidate)
+        if (now - quiet_since).total_seconds() < wait:
             continue
         with transaction.atomic():
             # skip_locked: several clocks (one per worker machine) never fire one group twice.

@@ -41,10 +41,17 @@ class ToolContext:
     seen_versions: dict[str, int] = field(default_factory=dict)
     # Where the turn happens; its conversation's isolated blocks take edits of their label.
     thread: Thread | None = None
+    # The turn reads untrusted input (memory/guards.py).
+    untrusted: bool = False
+    # Filled as the turn goes: the guards' refusals and the proposals edits became.
+    refusals: list[dict[str, str]] = field(default_factory=list)
+    proposals: list[str] = field(default_factory=list)
 
     @property
     def actor(self) -> memory_services.Actor:
-        return memory_services.Actor.for_agent(self.agent.id, self.run_id, self.tool_call_id)
+        return memory_services.Actor.for_agent(
+            self.agent.id, self.run_id, self.tool_call_id, untrusted=self.untrusted
+        )
 
 
 @dataclass(frozen=True)
@@ -215,17 +222,34 @@ def archival_memory_search(
 # --- Memory editing ------------------------------------------------------------------------
 
 
-def _edit(ctx: ToolContext, label: str, edit: Callable[[str], str], *, whole: bool = False) -> str:
-    block = memory_services.edit_block_as_agent(
-        ctx.agent,
-        label,
-        edit,
-        ctx.actor,
-        expected_version=ctx.seen_versions.get(label) if whole else None,
-        isolated=ctx.thread.isolated() if ctx.thread is not None else None,
-    )
+def _edit(
+    ctx: ToolContext, label: str, edit: Callable[[str], str], *, whole: bool = False, tool: str
+) -> str:
+    try:
+        done = memory_services.edit_block_as_agent(
+            ctx.agent,
+            label,
+            edit,
+            ctx.actor,
+            expected_version=ctx.seen_versions.get(label) if whole else None,
+            isolated=ctx.thread.isolated() if ctx.thread is not None else None,
+        )
+    except editing.GuardRefused as refused:
+        ctx.refusals.append(
+            {"label": label, "tool": tool, "guard": refused.guard, "reason": refused.message}
+        )
+        raise
     # The agent knows what it just wrote, so its own edit does not make its view stale.
-    ctx.seen_versions[label] = block.version
+    ctx.seen_versions[label] = done.block.version
+    if done.proposal is not None:
+        if done.proposal.id not in ctx.proposals:
+            ctx.proposals.append(done.proposal.id)
+        return (
+            f"Your edit of the block `{label}` was saved as a proposal for a person to "
+            f"review ({' '.join(done.proposal.reasons)}). The block keeps its current "
+            "value until it is accepted; further edits of it in this run add to the same "
+            "proposal and apply to the proposed text."
+        )
     return (
         f"The core memory block with label `{label}` has been edited. Review the changes "
         "and make sure they are as expected (correct indentation, no duplicate lines, "
@@ -234,7 +258,12 @@ def _edit(ctx: ToolContext, label: str, edit: Callable[[str], str], *, whole: bo
 
 
 def core_memory_append(ctx: ToolContext, label: str, content: str) -> str:
-    return _edit(ctx, label, lambda value: editing.core_memory_append(value, label, content))
+    return _edit(
+        ctx,
+        label,
+        lambda value: editing.core_memory_append(value, label, content),
+        tool="core_memory_append",
+    )
 
 
 def core_memory_replace(ctx: ToolContext, label: str, old_content: str, new_content: str) -> str:
@@ -242,11 +271,17 @@ def core_memory_replace(ctx: ToolContext, label: str, old_content: str, new_cont
         ctx,
         label,
         lambda value: editing.core_memory_replace(value, label, old_content, new_content),
+        tool="core_memory_replace",
     )
 
 
 def memory_replace(ctx: ToolContext, label: str, old_str: str, new_str: str) -> str:
-    return _edit(ctx, label, lambda value: editing.memory_replace(value, label, old_str, new_str))
+    return _edit(
+        ctx,
+        label,
+        lambda value: editing.memory_replace(value, label, old_str, new_str),
+        tool="memory_replace",
+    )
 
 
 def memory_insert(ctx: ToolContext, label: str, new_str: str, insert_line: int = -1) -> str:
@@ -254,12 +289,21 @@ def memory_insert(ctx: ToolContext, label: str, new_str: str, insert_line: int =
         line = int(insert_line)
     except (TypeError, ValueError):
         raise ToolError("insert_line must be an integer.") from None
-    return _edit(ctx, label, lambda value: editing.memory_insert(value, label, new_str, line))
+    return _edit(
+        ctx,
+        label,
+        lambda value: editing.memory_insert(value, label, new_str, line),
+        tool="memory_insert",
+    )
 
 
 def memory_rethink(ctx: ToolContext, label: str, new_memory: str) -> str:
     return _edit(
-        ctx, label, lambda value: editing.memory_rethink(value, label, new_memory), whole=True
+        ctx,
+        label,
+        lambda value: editing.memory_rethink(value, label, new_memory),
+        whole=True,
+        tool="memory_rethink",
     )
 
 

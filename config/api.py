@@ -31,7 +31,7 @@ from config.errors import DomainError, Forbidden, TooManyRequests
 from config.openapi import document_errors
 from config.text import UnstorableText, unstorable_at
 from forgetting.api import router as forgetting_router
-from memory.api import blocks_router
+from memory.api import blocks_router, proposals_router
 from sources.api import agent_sources_router, folders_router, jobs_router, sources_router
 
 logger = logging.getLogger("reverie.api")
@@ -195,6 +195,7 @@ api.add_router("/conversations", conversations_router)
 api.add_router("/groups", groups_router)
 api.add_router("/messages", messages_router)
 api.add_router("/runs", runs_router)
+api.add_router("/proposals", proposals_router)
 api.add_router("/sources", sources_router)
 api.add_router("/folders", folders_router)
 api.add_router("/jobs", jobs_router)

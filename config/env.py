@@ -201,6 +201,33 @@ DEFAULT_EMBEDDING = env_str("DEFAULT_EMBEDDING", "local/hashing-bow")
 RUN_STALE_SECONDS = env_int("RUN_STALE_SECONDS", 60, minimum=2)
 # First back-off before a failed run is retried; each later retry waits 4 times longer.
 SLEEPTIME_RETRY_SECONDS = env_int("SLEEPTIME_RETRY_SECONDS", 15, minimum=0)
+# Consecutive sleep-time runs that change nothing double the interval between triggered
+# runs, up to this many times the configured one (1 turns the back-off off).
+SLEEPTIME_BACKOFF_MAX = env_int("SLEEPTIME_BACKOFF_MAX", 8, minimum=1)
+
+
+def _prices(name: str) -> dict[str, tuple[float, float]]:
+    """`handle=input/output,...`: dollars per million prompt and completion tokens."""
+    prices: dict[str, tuple[float, float]] = {}
+    for item in (_raw(name) or "").split(","):
+        if not item.strip():
+            continue
+        handle, _, pair = item.strip().rpartition("=")
+        given, _, taken = pair.partition("/")
+        try:
+            prices[handle.strip()] = (float(given), float(taken))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must look like 'provider/model=0.15/0.60,...' (dollars per million "
+                f"prompt/completion tokens), got {item.strip()!r}"
+            ) from None
+        if not handle.strip() or min(prices[handle.strip()]) < 0:
+            raise ImproperlyConfigured(f"{name}: bad entry {item.strip()!r}")
+    return prices
+
+
+# Prices per model, so background spend is shown in money as well as tokens.
+MODEL_PRICES = _prices("MODEL_PRICES")
 # Uploads larger than this many megabytes are refused with a 413.
 MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 50, minimum=1)
 # PDFs with more pages than this are refused (processing ends in an error).

@@ -55,3 +55,7 @@ def organization_id() -> str:
 
 def conversation_id() -> str:
     return new_id("conv")
+
+
+def proposal_id() -> str:
+    return new_id("proposal")

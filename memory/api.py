@@ -1,4 +1,4 @@
-"""`/v1/blocks`: memory blocks by id."""
+"""`/v1/blocks`: memory blocks by id; `/v1/proposals`: agents' edits held for review."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Literal
 from ninja import Query, Router
 
 from config.requests import ApiRequest
-from memory import services
-from memory.models import Block, BlockVersion
+from memory import proposals, services
+from memory.models import Block, BlockVersion, Proposal
 from memory.schemas import (
     BlockIn,
     BlockOut,
@@ -16,6 +16,8 @@ from memory.schemas import (
     BlockUpdateIn,
     BlockVersionOut,
     MessageOut,
+    ProposalOut,
+    ReviewIn,
 )
 
 blocks_router = Router(tags=["blocks"])
@@ -23,13 +25,16 @@ blocks_router = Router(tags=["blocks"])
 
 @blocks_router.post("", response=BlockOut)
 def create_block(request: ApiRequest, payload: BlockIn) -> Block:
+    policy = payload.policy_fields()
     block = services.create_block(
         request.auth,
         label=payload.label,
         value=payload.value,
         limit=payload.limit,
         description=payload.description or "",
-        read_only=payload.read_only,
+        read_only=policy["read_only"],
+        requires_review=policy.get("requires_review", False),
+        deletion_budget=payload.deletion_budget,
         metadata=payload.metadata,
         is_template=payload.is_template,
         template_name=payload.template_name or payload.name or "",
@@ -110,3 +115,57 @@ def revert_block(request: ApiRequest, block_id: str, payload: BlockRevertIn) -> 
         block.id, payload.version, services.Actor.for_user(request.auth)
     )
     return reverted
+
+
+# --- Review ----------------------------------------------------------------------------------
+
+proposals_router = Router(tags=["proposals"])
+
+
+@proposals_router.get("", response=list[ProposalOut])
+def list_proposals(
+    request: ApiRequest,
+    agent_id: str | None = None,
+    status: list[Literal["pending", "accepted", "partially_accepted", "rejected", "conflict"]] = (
+        Query(None)
+    ),
+    run_id: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = Query(50, ge=1, le=1000),
+    order: Literal["asc", "desc"] = "asc",
+) -> list[Proposal]:
+    """Agents' edits held for review (blocks whose policy is `review`, and edits from
+    untrusted input that read as instructions), oldest first."""
+    page = proposals.list_proposals(
+        request.auth,
+        agent_id=agent_id,
+        statuses=list(status) if status else None,
+        run_id=run_id,
+        after=after,
+        before=before,
+        limit=limit,
+        ascending=order == "asc",
+    )
+    return list(page)
+
+
+@proposals_router.get("/{proposal_id}", response=ProposalOut)
+def retrieve_proposal(request: ApiRequest, proposal_id: str) -> Proposal:
+    return proposals.get_proposal_for_user(request.auth, proposal_id)
+
+
+@proposals_router.post("/{proposal_id}/accept", response=ProposalOut)
+def accept_proposal(request: ApiRequest, proposal_id: str, payload: ReviewIn) -> Proposal:
+    """Apply the named hunks (all pending ones by default) to the block, merged with what
+    changed since; a change of the same lines is a 409 and the proposal is marked
+    `conflict`."""
+    proposal = proposals.get_proposal_for_user(request.auth, proposal_id)
+    return proposals.accept(proposal.id, request.auth, payload.hunks)
+
+
+@proposals_router.post("/{proposal_id}/reject", response=ProposalOut)
+def reject_proposal(request: ApiRequest, proposal_id: str, payload: ReviewIn) -> Proposal:
+    """Turn down the named hunks (all pending ones by default); the block is untouched."""
+    proposal = proposals.get_proposal_for_user(request.auth, proposal_id)
+    return proposals.reject(proposal.id, request.auth, payload.hunks)

@@ -14,6 +14,7 @@ import re
 __all__ = [
     "LINE_NUMBER_WARNING",
     "EditRefused",
+    "GuardRefused",
     "check_limit",
     "core_memory_append",
     "core_memory_replace",
@@ -47,6 +48,14 @@ class EditRefused(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class GuardRefused(EditRefused):
+    """An edit a guard of memory/guards.py refused; `guard` names which, for the run."""
+
+    def __init__(self, guard: str, message: str) -> None:
+        super().__init__(message)
+        self.guard = guard
 
 
 def render_with_line_numbers(value: str) -> str:

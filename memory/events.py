@@ -48,6 +48,13 @@ class InsightCreated(TypedDict):
     insight_id: str
 
 
+class ProposalChanged(TypedDict):
+    """An agent's edit arrived for review, or a review of it was decided."""
+
+    type: Literal["proposal.changed"]
+    proposal_id: str
+
+
 class FileProgress(TypedDict):
     type: Literal["file.progress"]
     file_id: str
@@ -93,6 +100,7 @@ Event = (
     | BlocksChanged
     | RunChanged
     | InsightCreated
+    | ProposalChanged
     | FileProgress
 )
 
@@ -136,6 +144,10 @@ def publish_run_changed(run_id: str, status: str, agent_ids: list[str]) -> None:
 
 def publish_insight_created(insight_id: str, agent_id: str) -> None:
     _on_commit([agent_id], {"type": "insight.created", "insight_id": insight_id})
+
+
+def publish_proposal_changed(proposal_id: str, agent_ids: list[str]) -> None:
+    _on_commit(agent_ids, {"type": "proposal.changed", "proposal_id": proposal_id})
 
 
 def publish_file_progress(file_id: str, agent_ids: list[str]) -> None:

@@ -84,6 +84,31 @@ def merge3(base: str, ours: str, theirs: str) -> str | None:
     return "\n".join(out)
 
 
+def hunks(base: str, other: str) -> list[tuple[int, int, list[str], list[str]]]:
+    """The changes that make `other` of `base`, in order: (first base line, one past the
+    last, the base lines replaced, the lines put in their place)."""
+    base_lines = _lines(base)
+    return [
+        (hunk.start, hunk.end, base_lines[hunk.start : hunk.end], list(hunk.lines))
+        for hunk in _hunks(base_lines, _lines(other))
+    ]
+
+
+def apply_hunks(base: str, other: str, chosen: set[int]) -> str:
+    """`base` with only the `chosen` (by index) of the hunks that make `other` of it."""
+    base_lines = _lines(base)
+    out: list[str] = []
+    position = 0
+    for index, hunk in enumerate(_hunks(base_lines, _lines(other))):
+        if index not in chosen:
+            continue
+        out.extend(base_lines[position : hunk.start])
+        out.extend(hunk.lines)
+        position = hunk.end
+    out.extend(base_lines[position:])
+    return "\n".join(out)
+
+
 def changed_lines(before: str, after: str) -> set[int]:
     """0-based indices of the lines of `after` that are new or changed since `before`."""
     matcher = difflib.SequenceMatcher(None, _lines(before), _lines(after), autojunk=False)

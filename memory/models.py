@@ -7,12 +7,22 @@ from django.db.models.functions import Length
 from pgvector.django import HnswIndex, VectorField
 
 from accounts.querysets import OrganizationQuerySet
-from config.ids import block_id, passage_id
+from config.ids import block_id, passage_id, proposal_id
 
 DEFAULT_BLOCK_LIMIT = 5000
 # Every stored embedding has this many dimensions. Shorter model outputs are zero-padded,
 # which leaves cosine similarity unchanged; one width lets one HNSW index serve all models.
 EMBEDDING_DIM = 1536
+# One run of an agent may remove at most this share of a block's text (a per-block setting).
+DEFAULT_DELETION_BUDGET = 0.3
+
+
+class Policy(models.TextChoices):
+    """What an agent's edit to a block does: lands at once, waits for review, or nothing."""
+
+    AUTO = "auto"
+    REVIEW = "review"
+    READ_ONLY = "read_only"
 
 
 class BlockQuerySet(OrganizationQuerySet["Block"]):
@@ -34,6 +44,15 @@ class Block(models.Model):
     limit = models.PositiveIntegerField(default=DEFAULT_BLOCK_LIMIT)
     description = models.TextField(blank=True)
     read_only = models.BooleanField(default=False, help_text="Agents may not edit it.")
+    # Agents' edits become proposals a person accepts or rejects (memory/proposals.py).
+    requires_review = models.BooleanField(
+        default=False, help_text="Agents' edits wait for a person's review."
+    )
+    # The share of the block's text one run of an agent may remove (memory/guards.py).
+    deletion_budget = models.FloatField(
+        default=DEFAULT_DELETION_BUDGET,
+        help_text="The share (0-1) of its text one agent run may remove.",
+    )
     metadata = models.JSONField(default=dict, blank=True)
     is_template = models.BooleanField(default=False)
     template_name = models.CharField(max_length=200, blank=True)
@@ -60,6 +79,12 @@ class Block(models.Model):
     @property
     def chars_current(self) -> int:
         return len(self.value)
+
+    @property
+    def policy(self) -> Policy:
+        if self.read_only:
+            return Policy.READ_ONLY
+        return Policy.REVIEW if self.requires_review else Policy.AUTO
 
 
 class ActorType(models.TextChoices):
@@ -89,6 +114,15 @@ class BlockVersion(models.Model):
     tool_call_id = models.CharField(max_length=100, blank=True)
     # Set on versions written by a revert: the version or run they undo.
     reverts = models.CharField(max_length=64, blank=True)
+    # An agent's edit a person accepted: the proposal, and who accepted it.
+    proposal_id = models.CharField(max_length=64, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reviewed_versions",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -99,6 +133,67 @@ class BlockVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.block_id} v{self.number}"
+
+
+class ProposalStatus(models.TextChoices):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    PARTIAL = "partially_accepted"
+    REJECTED = "rejected"
+    # The block changed on the same lines since: accepting would undo that change.
+    CONFLICT = "conflict"
+
+
+class ProposalQuerySet(OrganizationQuerySet["Proposal"]):
+    pass
+
+
+class Proposal(models.Model):
+    """An agent's edits to a block held for a person's review: what the block was when
+    the run first touched it (`base_value`) and what the run would make of it. One per
+    run and block; the run's later edits of the block build on it."""
+
+    id = models.CharField(primary_key=True, max_length=64, default=proposal_id, editable=False)
+    block = models.ForeignKey(Block, on_delete=models.CASCADE, related_name="proposals")
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="proposals"
+    )
+    label = models.CharField(max_length=100)
+    # Plain ids: the review outlives the run and the (ephemeral) agent that proposed it.
+    agent_id = models.CharField(max_length=64, db_index=True)
+    actor_agent_id = models.CharField(max_length=64, blank=True)
+    run_id = models.CharField(max_length=64, blank=True, db_index=True)
+    tool_call_id = models.CharField(max_length=100, blank=True)
+    base_version = models.PositiveIntegerField()
+    base_value = models.TextField(blank=True)
+    proposed_value = models.TextField(blank=True)
+    # Why it waits: the block's policy, and anything the guards noticed.
+    reasons = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=20,
+        choices=ProposalStatus.choices,
+        default=ProposalStatus.PENDING,
+        db_index=True,
+    )
+    # Hunk indices (of the base -> proposed diff) accepted and rejected so far.
+    accepted_hunks = models.JSONField(default=list, blank=True)
+    rejected_hunks = models.JSONField(default=list, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    # The versions accepting it wrote.
+    applied_versions = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ProposalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.label}, {self.status})"
 
 
 class AgentBlock(models.Model):

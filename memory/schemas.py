@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ninja import Field, Schema
 from pydantic.json_schema import JsonDict
 
 from config.schemas import INT32, NOT_BLANK, In, Moment
-from memory.models import Block, BlockVersion, Passage
+from memory import proposals, services
+from memory.models import Block, BlockVersion, Passage, Proposal
 from memory.services import version_diff
 
 # A label has something besides spaces (config/schemas.py).
@@ -27,6 +28,15 @@ class BlockIn(In):
     is_template: bool = False
     name: str | None = Field(None, description="Template name (Letta's `name`).")
     template_name: str | None = None
+    # Reverie: what an agent's edit does (`read_only` true is the policy `read_only`),
+    # and the share of the block one agent run may remove.
+    policy: Literal["auto", "review", "read_only"] | None = None
+    deletion_budget: float | None = Field(None, ge=0, le=1)
+
+    def policy_fields(self) -> dict[str, bool]:
+        if self.policy is None:
+            return {"read_only": self.read_only}
+        return services.policy_fields(self.policy)
 
 
 class BlockUpdateIn(In):
@@ -42,9 +52,14 @@ class BlockUpdateIn(In):
     # moved on since, the change is merged with what happened meanwhile on other lines; a
     # change of the same lines is a 409 with the current value and version.
     base_version: int | None = Field(None, ge=1, le=INT32)
+    policy: Literal["auto", "review", "read_only"] | None = None
+    deletion_budget: float | None = Field(None, ge=0, le=1)
 
     def changes(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True, exclude_none=True, exclude={"base_version"})
+        changes = self.model_dump(
+            exclude_unset=True, exclude_none=True, exclude={"base_version", "policy"}
+        )
+        return {**changes, **services.policy_fields(self.policy)}
 
 
 class BlockOut(Schema):
@@ -59,6 +74,8 @@ class BlockOut(Schema):
     name: str | None
     template_name: str | None
     version: int
+    policy: str
+    deletion_budget: float
     created_at: datetime
     updated_at: datetime
 
@@ -162,3 +179,62 @@ class BlockVersionOut(Schema):
 
 class BlockRevertIn(In):
     version: int
+
+
+class HunkOut(Schema):
+    index: int
+    line: int
+    removed: list[str]
+    added: list[str]
+    status: str
+
+
+class ProposalOut(Schema):
+    id: str
+    block_id: str
+    label: str
+    agent_id: str
+    actor_agent_id: str | None
+    run_id: str | None
+    status: str
+    reasons: list[str]
+    base_version: int
+    base_value: str
+    proposed_value: str
+    hunks: list[HunkOut]
+    # The block changed since on the lines the undecided hunks change.
+    conflict: bool
+    current_version: int
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    applied_versions: list[int]
+    created_at: datetime
+
+    @staticmethod
+    def resolve_hunks(proposal: Proposal) -> list[proposals.Hunk]:
+        return proposals.hunks(proposal)
+
+    @staticmethod
+    def resolve_conflict(proposal: Proposal) -> bool:
+        return proposals.conflicting(proposal)
+
+    @staticmethod
+    def resolve_current_version(proposal: Proposal) -> int:
+        return proposal.block.version
+
+    @staticmethod
+    def resolve_actor_agent_id(proposal: Proposal) -> str | None:
+        return proposal.actor_agent_id or None
+
+    @staticmethod
+    def resolve_run_id(proposal: Proposal) -> str | None:
+        return proposal.run_id or None
+
+    @staticmethod
+    def resolve_reviewed_by(proposal: Proposal) -> str | None:
+        return proposal.reviewed_by.get_username() if proposal.reviewed_by else None
+
+
+class ReviewIn(In):
+    # Indices of the hunks to decide; left out: every hunk still pending.
+    hunks: list[int] | None = None

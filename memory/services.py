@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,19 +18,25 @@ from accounts.access import organization_of
 from accounts.models import Organization
 from config.errors import Conflict, InvalidRequest, NotFound
 from config.pagination import cursor_page
-from memory import editing, events, merge
+from memory import editing, events, guards, merge
 from memory.models import (
     DEFAULT_BLOCK_LIMIT,
+    DEFAULT_DELETION_BUDGET,
     EMBEDDING_DIM,
     ActorType,
     AgentBlock,
     Block,
     BlockVersion,
     Passage,
+    Policy,
+    Proposal,
+    ProposalStatus,
 )
 
 if TYPE_CHECKING:
     from agents.models import Agent
+
+logger = logging.getLogger("reverie.memory")
 
 
 @dataclass(frozen=True)
@@ -41,14 +48,24 @@ class Actor:
     agent_id: str = ""
     run_id: str = ""
     tool_call_id: str = ""
+    # The run read input nobody vouches for (an untrusted source or conversation).
+    untrusted: bool = False
 
     @classmethod
     def for_user(cls, user: Any) -> Actor:
         return cls(kind="user", user=user)
 
     @classmethod
-    def for_agent(cls, agent_id: str, run_id: str = "", tool_call_id: str = "") -> Actor:
-        return cls(kind="agent", agent_id=agent_id, run_id=run_id, tool_call_id=tool_call_id)
+    def for_agent(
+        cls, agent_id: str, run_id: str = "", tool_call_id: str = "", *, untrusted: bool = False
+    ) -> Actor:
+        return cls(
+            kind="agent",
+            agent_id=agent_id,
+            run_id=run_id,
+            tool_call_id=tool_call_id,
+            untrusted=untrusted,
+        )
 
     @classmethod
     def system(cls, run_id: str = "") -> Actor:
@@ -119,8 +136,14 @@ def _check_value(value: str, limit: int) -> None:
         raise InvalidRequest(refused.message) from None
 
 
-def _record_version(
-    block: Block, previous_value: str, actor: Actor, *, reverts: str = ""
+def record_version(
+    block: Block,
+    previous_value: str,
+    actor: Actor,
+    *,
+    reverts: str = "",
+    reviewer: Any = None,
+    proposal_id: str = "",
 ) -> BlockVersion:
     """Record the change as a version and tell the block's agents' browsers (after commit).
 
@@ -141,6 +164,8 @@ def _record_version(
         run_id=actor.run_id,
         tool_call_id=actor.tool_call_id,
         reverts=reverts,
+        reviewed_by=reviewer,
+        proposal_id=proposal_id,
     )
 
 
@@ -157,8 +182,11 @@ def create_block(
     template_name: str = "",
     actor: Actor | None = None,
     organization: Organization | None = None,
+    requires_review: bool = False,
+    deletion_budget: float | None = None,
 ) -> Block:
     """A new block in `organization`, by default the one `owner` acts in."""
+    _check_budget(deletion_budget)
     if not label or not label.strip():
         raise InvalidRequest("A block needs a label.")
     limit = DEFAULT_BLOCK_LIMIT if limit is None else limit
@@ -175,16 +203,42 @@ def create_block(
             limit=limit,
             description=description or "",
             read_only=read_only,
+            requires_review=requires_review,
+            deletion_budget=(
+                DEFAULT_DELETION_BUDGET if deletion_budget is None else deletion_budget
+            ),
             metadata=metadata or {},
             is_template=is_template,
             template_name=template_name or "",
         )
-        _record_version(block, "", actor or Actor.for_user(owner))
+        record_version(block, "", actor or Actor.for_user(owner))
     return block
 
 
 _VERSIONED_FIELDS = ("label", "value", "limit", "description")
-_UPDATABLE_FIELDS = (*_VERSIONED_FIELDS, "read_only", "metadata", "is_template", "template_name")
+_UPDATABLE_FIELDS = (
+    *_VERSIONED_FIELDS,
+    "read_only",
+    "requires_review",
+    "deletion_budget",
+    "metadata",
+    "is_template",
+    "template_name",
+)
+
+
+def policy_fields(policy: str | None) -> dict[str, bool]:
+    """The fields that set a block's policy (`auto`, `review`, `read_only`)."""
+    if policy is None:
+        return {}
+    if policy not in Policy.values:
+        raise InvalidRequest(f"policy must be one of {', '.join(Policy.values)}, not {policy!r}.")
+    return {"read_only": policy == Policy.READ_ONLY, "requires_review": policy == Policy.REVIEW}
+
+
+def _check_budget(deletion_budget: float | None) -> None:
+    if deletion_budget is not None and not 0 <= deletion_budget <= 1:
+        raise InvalidRequest("deletion_budget is a share of the block: from 0 to 1.")
 
 
 def update_block(
@@ -204,6 +258,7 @@ def update_block(
     if unknown:
         raise InvalidRequest(f"Unknown block fields: {', '.join(sorted(unknown))}")
     changes = {key: value for key, value in changes.items() if value is not None}
+    _check_budget(changes.get("deletion_budget"))
     with transaction.atomic():
         block = Block.objects.select_for_update().filter(pk=block_id).first()
         if block is None:
@@ -228,7 +283,7 @@ def update_block(
             block.version += 1
         block.save()
         if versioned:
-            _record_version(block, previous_value, actor)
+            record_version(block, previous_value, actor)
     return block
 
 
@@ -275,6 +330,19 @@ def _relabel_links(block: Block, new_label: str) -> None:
     AgentBlock.objects.filter(block=block).update(label=new_label)
 
 
+@dataclass(frozen=True)
+class AgentEdit:
+    """What an agent's edit did: the block as it is now, and the proposal holding the
+    edit for review when it did not land (memory/proposals.py)."""
+
+    block: Block
+    proposal: Proposal | None = None
+
+
+# However small the block, one run may always remove this many characters of it.
+MIN_DELETION_ALLOWANCE = 40
+
+
 def edit_block_as_agent(
     agent: Agent,
     label: str,
@@ -283,7 +351,8 @@ def edit_block_as_agent(
     *,
     expected_version: int | None = None,
     isolated: Mapping[str, Block] | None = None,
-) -> Block:
+    guarded: bool = True,
+) -> AgentEdit:
     """Apply a memory tool's edit to the agent's block `label` (or to the conversation's
     own copy of it, when `isolated` holds one).
 
@@ -292,6 +361,15 @@ def edit_block_as_agent(
     lands on top of their change. A whole rewrite passes `expected_version`, the version
     the model read; if the block moved on since, the rewrite would silently drop the
     other change, so it is refused with the current text for the model to re-read.
+
+    Every path an agent edits by comes through here, so the guards hold on all of them
+    (`guarded=False` only for a forget job a person asked for): a degenerate rewrite
+    (empty, a repetition loop, truncated) and an edit that would take more than the
+    block's deletion budget out of it in one run are refused (editing.GuardRefused). A
+    block under review, or an edit from untrusted input that reads as instructions to the
+    agent, becomes a proposal (memory/proposals.py) instead of a change: the block stays
+    as it was until a person accepts it. What an edit removes from a block is kept in
+    archival memory, linked to the version it left (`archive_removed`).
 
     Raises editing.EditRefused, with a message for the model, when the block is missing,
     read-only, stale, or the result would exceed its limit; nothing changes then.
@@ -310,23 +388,162 @@ def edit_block_as_agent(
             )
         if block.read_only:
             raise editing.EditRefused("This block is read-only and cannot be edited.")
-        if expected_version is not None and block.version != expected_version:
+        # The run's earlier edits of this block that wait for review: this one builds on
+        # them, so the agent's edits of one block read as one consistent change.
+        proposal = (
+            Proposal.objects.select_for_update()
+            .filter(block=block, run_id=actor.run_id, status=ProposalStatus.PENDING)
+            .first()
+            if guarded and actor.run_id
+            else None
+        )
+        working = proposal.proposed_value if proposal is not None else block.value
+        if proposal is None and expected_version is not None and block.version != expected_version:
             raise editing.EditRefused(
                 f"The block `{label}` was changed by someone else after you read it, so "
                 "rewriting it now would erase their change. Its current value is:\n"
                 f"{block.value}\nRead it and call memory_rethink again with a version "
                 "that keeps their change, or use memory_replace / memory_insert."
             )
-        previous_value = block.value
-        new_value = edit(previous_value)
+        new_value = edit(working)
         editing.check_limit(new_value, block.limit)
-        if new_value == previous_value:
-            return block
+        if new_value == working:
+            return AgentEdit(block, proposal)
+        reasons = _guard(block, working, new_value, actor, proposal) if guarded else []
+        if proposal is not None or reasons:
+            return AgentEdit(block, _propose(block, proposal, new_value, actor, reasons, agent))
+        previous_value = block.value
         block.value = new_value
         block.version += 1
         block.save(update_fields=["value", "version", "updated_at"])
-        _record_version(block, previous_value, actor)
-    return block
+        version = record_version(block, previous_value, actor)
+    if guarded:
+        archive_removed(block, version, agent)
+    return AgentEdit(block)
+
+
+def _guard(
+    block: Block, working: str, new_value: str, actor: Actor, proposal: Proposal | None
+) -> list[str]:
+    """Refuse a harmful edit (editing.GuardRefused); else why it must wait for review,
+    if it must."""
+    problem = guards.degenerate(working, new_value)
+    if problem:
+        raise editing.GuardRefused("degenerate", problem)
+    reasons: list[str] = []
+    if block.requires_review:
+        reasons.append("The block's policy is review: a person accepts agents' edits.")
+    start = proposal.base_value if proposal is not None else _run_start_value(block, actor)
+    removed = guards.removed_chars(start, new_value)
+    allowance = max(int(block.deletion_budget * len(start)), MIN_DELETION_ALLOWANCE)
+    if start.strip() and removed > allowance:
+        why = (
+            f"This edit would remove {removed} of the {len(start)} characters the block "
+            f"`{block.label}` held before this run, more than its deletion budget of "
+            f"{block.deletion_budget:.0%} per run ({allowance} characters)."
+        )
+        if not reasons:
+            raise editing.GuardRefused(
+                "deletion_budget",
+                f"{why} Nothing was changed. Edit narrowly: change only what is out of "
+                "date with memory_replace or add with memory_insert, and keep the facts "
+                "that still hold.",
+            )
+        reasons.append(why)
+    if actor.untrusted:
+        found = guards.instruction_like(guards.added_text(working, new_value))
+        if found:
+            reasons.append(
+                f"Text from untrusted input that reads as instructions to the agent: {found}"
+            )
+    return reasons
+
+
+def _run_start_value(block: Block, actor: Actor) -> str:
+    """What the block held before the actor's run first changed it (its value now, when
+    the run has not changed it yet)."""
+    if actor.run_id:
+        first = (
+            block.versions.filter(run_id=actor.run_id, reverts="")
+            .order_by("number")
+            .values_list("previous_value", flat=True)
+            .first()
+        )
+        if first is not None:
+            return first
+    return block.value
+
+
+def _propose(
+    block: Block,
+    proposal: Proposal | None,
+    new_value: str,
+    actor: Actor,
+    reasons: list[str],
+    editor: Agent,
+) -> Proposal:
+    """Hold the edit for review: a new proposal, or the run's open one carried forward."""
+    if proposal is None:
+        links = AgentBlock.objects.filter(block=block).select_related("agent")
+        talking = [link.agent_id for link in links if link.agent.agent_type != "sleeptime_agent"]
+        proposal = Proposal(
+            block=block,
+            organization_id=block.organization_id,
+            label=block.label,
+            agent_id=talking[0] if talking else editor.id,
+            actor_agent_id=actor.agent_id,
+            run_id=actor.run_id,
+            tool_call_id=actor.tool_call_id,
+            base_version=block.version,
+            base_value=block.value,
+        )
+    proposal.proposed_value = new_value
+    proposal.reasons = [*proposal.reasons, *(r for r in reasons if r not in proposal.reasons)]
+    proposal.save()
+    events.publish_proposal_changed(proposal.id, [proposal.agent_id])
+    return proposal
+
+
+REMOVED_TAG = "removed-from-block"
+
+
+def archive_removed(
+    block: Block, version: BlockVersion, editor: Agent | None = None
+) -> list[Passage]:
+    """Keep what the edit removed from the block in archival memory, linked to the version
+    it left, so a fact consolidated away is still found by search. For the agents that
+    hold the block and talk to people (the editor itself when none does)."""
+    lines = guards.removed_lines(version.previous_value, version.value)
+    if not lines:
+        return []
+    links = AgentBlock.objects.filter(block=block).select_related("agent")
+    holders = [link.agent for link in links if link.agent.agent_type != "sleeptime_agent"]
+    if not holders and editor is not None:
+        holders = [editor]
+    text = (
+        f"Removed from memory block `{block.label}` at version {version.number}"
+        + (f" (run {version.run_id})" if version.run_id else "")
+        + ":\n"
+        + "\n".join(lines)
+    )
+    kept = []
+    for holder in holders:
+        try:
+            passage = insert_passage(holder, text, tags=[REMOVED_TAG, block.label])
+        except (llm.LLMError, InvalidRequest) as error:
+            # The version history still holds the text; only the search copy is missing.
+            logger.warning("could not archive what version %s removed: %s", version.pk, error)
+            continue
+        Passage.objects.filter(pk=passage.pk).update(
+            metadata={
+                "block_id": block.id,
+                "label": block.label,
+                "version": version.number,
+                "run_id": version.run_id,
+            }
+        )
+        kept.append(passage)
+    return kept
 
 
 def delete_block(block: Block) -> None:
@@ -396,7 +613,7 @@ def revert_block(block_id: str, number: int, actor: Actor) -> Block:
         block.value = target.value
         block.version += 1
         block.save(update_fields=["value", "version", "updated_at"])
-        _record_version(block, previous_value, actor, reverts=f"version:{number}")
+        record_version(block, previous_value, actor, reverts=f"version:{number}")
     return block
 
 
@@ -427,7 +644,7 @@ def undo_change(
         block.value = undone
         block.version += 1
         block.save(update_fields=["value", "version", "updated_at"])
-        _record_version(block, previous_value, actor, reverts=reverts)
+        record_version(block, previous_value, actor, reverts=reverts)
     return "reverted", ""
 
 

@@ -22,7 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 import llm
-from agents import prompts, runs, sleeptime
+from agents import governor, prompts, runs, sleeptime
 from agents import services as agent_services
 from agents.models import (
     ACTIVE_RUN_STATUSES,
@@ -48,6 +48,9 @@ EMBED_BATCH = 64
 # per passage, and only for the first 50).
 DIGEST_WINDOW_TOKENS = 3000
 DIGEST_MAX_STEPS = 20
+# What a digest call reads beside its window (system prompt, persona, instructions,
+# block), for the budget's estimate.
+DIGEST_OVERHEAD_TOKENS = 1500
 DIGEST_TOOLS = ["memory_replace", "memory_insert", "memory_rethink", "memory_finish_edits"]
 # The run keeps what its agent read; past this the transcript is cut (the passages stay).
 MAX_TRANSCRIPT_CHARS = 1_000_000
@@ -82,18 +85,34 @@ def touch(upload: SourceFile, **fields: Any) -> None:
     events.publish_file_progress(upload.pk, agent_ids)
 
 
+DIGEST_DESCRIPTION = "What was learned from the documents of the source '{name}'."
+
+
 def digest_block(agent: Agent, source: Source) -> Block:
     """The primary's block labelled with the source's name, created (and shared with its
-    sleep-time agents) if missing. A source named like an existing block reuses it."""
+    sleep-time agents) if missing. A trusted source named like an existing block reuses
+    it; an untrusted one writes only to its own block, never to the persona, the human
+    or any other block of the agent (DigestFailed says so)."""
     existing = Block.objects.filter(agent_links__agent=agent, agent_links__label=source.name)
     block = existing.first()
     if block is not None:
+        own = block.metadata.get("source_id") == source.id or (
+            not block.metadata.get("source_id")
+            and block.description == DIGEST_DESCRIPTION.format(name=source.name)
+        )
+        if not own and not source.trusted:
+            raise DigestFailed(
+                f"The source '{source.name}' is untrusted, and the agent already has a block "
+                f"labelled '{source.name}' that is not this source's: an untrusted source "
+                "writes only to its own block. Rename the source, or mark it trusted."
+            )
         return block
     block = memory_services.create_block(
         agent.owner,
         organization=agent.organization,
         label=source.name,
-        description=f"What was learned from the documents of the source '{source.name}'.",
+        description=DIGEST_DESCRIPTION.format(name=source.name),
+        metadata={"source_id": source.id},
         actor=memory_services.Actor.system(),
     )
     sleeptime.attach_block(agent, block)
@@ -401,6 +420,20 @@ def digest(
     )
     names = dict(SourceFile.objects.filter(source=source).values_list("pk", "file_name"))
     started = clock.monotonic()
+    # The estimate is checked against the budgets before the first model call.
+    left = range(int(run.metadata.get("next_window", 0)), len(spans))
+    expected = sum(
+        governor.estimate(
+            DIGEST_OVERHEAD_TOKENS
+            + sum(chunking.count_tokens(p.text) for p in passages[spans[n][0] : spans[n][1]])
+        )
+        for n in left
+    )
+    refused = governor.over_budget(primary, expected)
+    if refused:
+        runs.skip(run, f"digest of {upload.file_name if upload else source.name}: {refused}")
+        agent_services.delete_agent(worker)
+        return run
     with runs.beating(run):
         try:
             _read_windows(run, worker, block, source, passages, spans, names, upload, started)
@@ -432,7 +465,9 @@ def _read_windows(
         )
         # A turn per window: the agent's memory is the block, and each call costs one
         # window, however long the document.
-        result = runs.turn(run, worker, text, max_steps=DIGEST_MAX_STEPS)
+        result = runs.turn(
+            run, worker, text, max_steps=DIGEST_MAX_STEPS, untrusted=not source.trusted
+        )
         if result.error:
             _end(run, worker, started, error=result.error)
             raise DigestFailed(

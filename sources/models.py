@@ -32,6 +32,9 @@ class Source(models.Model):
     description = models.TextField(blank=True)
     # How the digest agent should read this source; falls back to the description.
     instructions = models.TextField(blank=True)
+    # An untrusted source's digest writes only to its own block, and what it would write
+    # there that reads as instructions to the agent waits for review (memory/guards.py).
+    trusted = models.BooleanField(default=False)
     metadata = models.JSONField(default=dict, blank=True)
     embedding_handle = models.CharField(max_length=200)
     embedding_chunk_size = models.PositiveIntegerField(default=300)

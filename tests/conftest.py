@@ -15,6 +15,11 @@ from typing import Any
 
 import pytest
 
+# Letta's trigger arithmetic is what most tests count on: the back-off of the cost governor
+# (runs that change nothing lengthen the interval) is off unless a test turns it on, here
+# and in the processes the tests start (they inherit this environment).
+os.environ.setdefault("SLEEPTIME_BACKOFF_MAX", "1")
+
 from tests.live import (
     WorkerProcess,
     active_run_ids,
@@ -25,6 +30,11 @@ from tests.live import (
     worker_env,
 )
 from tests.llm_server import ScriptedLLM
+
+
+@pytest.fixture(autouse=True)
+def _no_backoff(settings: Any) -> None:
+    settings.SLEEPTIME_BACKOFF_MAX = int(os.environ["SLEEPTIME_BACKOFF_MAX"])
 
 
 @pytest.fixture(scope="session")

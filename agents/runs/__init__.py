@@ -23,6 +23,7 @@ back-off is over (queue.py).
 """
 
 from agents.runs.execute import execute_run
+from agents.runs.ledger import record_skipped, skip
 from agents.runs.lifecycle import (
     MAX_ATTEMPTS,
     MAX_TOOL_ERRORS,
@@ -54,12 +55,14 @@ __all__ = [
     "get_run_for_user",
     "list_runs",
     "open_running",
+    "record_skipped",
     "recover_lost",
     "recover_lost_turns",
     "request_run",
     "revert_run",
     "run_messages",
     "run_versions",
+    "skip",
     "turn",
     "unfinished",
 ]

@@ -6,9 +6,9 @@ import logging
 import time as clock
 
 import llm
-from agents import loop, threads, transcript
-from agents.models import Agent, Group, Message, Run
-from agents.runs import lifecycle, queue
+from agents import governor, loop, threads, transcript
+from agents.models import Agent, Conversation, Group, Message, Run
+from agents.runs import ledger, lifecycle, queue
 
 logger = logging.getLogger("reverie.runs")
 
@@ -41,6 +41,9 @@ def _work(run: Run, started: float) -> None:
         lifecycle.fail(run.id, "the sleep-time agent or its group was deleted", retry=False)
         return
     primary = group.manager_agent
+    if group.paused:
+        ledger.skip(run, "sleep-time is paused for this agent")
+        return
     after = group.last_processed_seq or 0
     until = threads.transcript_until(primary)
     messages = list(
@@ -60,20 +63,34 @@ def _work(run: Run, started: float) -> None:
     labels = threads.conversation_labels(primary, named) if named else {}
     part = transcript.render(messages, budget, labels)
     last = messages[part.last]
+    read = {m.conversation_id for m in messages[: part.last + 1]} - {None}
+    untrusted = bool(read) and Conversation.objects.filter(pk__in=read, trusted=False).exists()
     backlog = not part.complete or len(messages) == MAX_TRANSCRIPT_MESSAGES
+    run.metadata = {**run.metadata, "backlog_remaining": backlog}
     Run.objects.filter(pk=run.id).update(
         transcript=part.text,
         transcript_after_seq=after,
         transcript_until_seq=last.seq,
         transcript_until_message_id=last.uid,
-        metadata={**run.metadata, "backlog_remaining": backlog},
+        metadata=run.metadata,
     )
+    prompt = loop.estimate_tokens(loop.compile_system(sleeper)) + loop.estimate_tokens(part.text)
+    expected = governor.estimate(prompt)
+    Run.objects.filter(pk=run.id).update(metadata={**run.metadata, "estimate_tokens": expected})
+    refused = governor.over_budget(primary, expected)
+    if refused:
+        # Not read: the next run within budget reads these messages too.
+        Run.objects.filter(pk=run.id).update(transcript_until_seq=None)
+        ledger.skip(run, refused)
+        return
     try:
         llm.ensure_configured(sleeper.llm_handle)
     except llm.ProviderNotConfigured as error:
         lifecycle.fail(run.id, str(error), duration_ms=lifecycle.elapsed_ms(started))
         return
-    result = lifecycle.turn(run, sleeper, part.text, max_steps=loop.DEFAULT_MAX_STEPS)
+    result = lifecycle.turn(
+        run, sleeper, part.text, max_steps=loop.DEFAULT_MAX_STEPS, untrusted=untrusted
+    )
     reason = lifecycle.unfinished(result, loop.DEFAULT_MAX_STEPS)
     if reason:
         lifecycle.fail(run.id, reason, result=result, duration_ms=lifecycle.elapsed_ms(started))

@@ -16,9 +16,18 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from agents import loop
-from agents.models import ACTIVE_RUN_STATUSES, Agent, Group, Message, Run, RunStatus, RunTrigger
-from agents.runs import queue
+from agents import governor, loop
+from agents.models import (
+    ACTIVE_RUN_STATUSES,
+    Agent,
+    Group,
+    Message,
+    Run,
+    RunOutcome,
+    RunStatus,
+    RunTrigger,
+)
+from agents.runs import ledger, queue
 from agents.runs.undo import revert_run
 from config.heartbeat import Heartbeat
 from memory import events
@@ -87,10 +96,13 @@ def beating(run: Run) -> Iterator[None]:
         yield
 
 
-def turn(run: Run, agent: Agent, text: str, *, max_steps: int) -> loop.TurnResult:
+def turn(
+    run: Run, agent: Agent, text: str, *, max_steps: int, untrusted: bool = False
+) -> loop.TurnResult:
     """One turn of the run's agent reading `text`, from a clean context: its memory is
     its blocks, and each turn costs what it reads, not what came before. The run's
-    token and step counts add up over its turns."""
+    token and step counts add up over its turns, and so do the edits the guards refused
+    and the proposals its edits became. `untrusted`: `text` is input nobody vouches for."""
     Message.objects.filter(agent=agent, in_context=True).update(in_context=False)
     result = loop.run_turn(
         agent,
@@ -98,12 +110,27 @@ def turn(run: Run, agent: Agent, text: str, *, max_steps: int) -> loop.TurnResul
         max_steps=max_steps,
         run_id=run.id,
         max_tool_errors=MAX_TOOL_ERRORS,
+        untrusted=untrusted,
     )
-    Run.objects.filter(pk=run.pk).update(
-        prompt_tokens=F("prompt_tokens") + result.prompt_tokens,
-        completion_tokens=F("completion_tokens") + result.completion_tokens,
-        step_count=F("step_count") + result.step_count,
-    )
+    with transaction.atomic():
+        current = Run.objects.select_for_update().filter(pk=run.pk).first()
+        if current is not None:
+            metadata = current.metadata
+            if result.refusals:
+                metadata["refusals"] = [*metadata.get("refusals", []), *result.refusals]
+            if result.proposals:
+                known = metadata.get("proposals", [])
+                metadata["proposals"] = [*known, *(p for p in result.proposals if p not in known)]
+            if untrusted:
+                metadata["untrusted_input"] = True
+            run.metadata = {**run.metadata, **metadata}
+            Run.objects.filter(pk=run.pk).update(
+                prompt_tokens=F("prompt_tokens") + result.prompt_tokens,
+                completion_tokens=F("completion_tokens") + result.completion_tokens,
+                step_count=F("step_count") + result.step_count,
+                model=agent.llm_handle,
+                metadata=metadata,
+            )
     return result
 
 
@@ -149,7 +176,10 @@ def complete(
             "changed": changed,
             **({"note": note} if note else {}),
         }
+        run.outcome, run.outcome_reason = ledger.outcome_of(run, changed, note)
         run.save()
+        if group_id := run.group_id:
+            governor.count_quiet(group_id, run)
         events.publish_run_changed(run.id, run.status, [run.primary_agent_id])
         group = Group.objects.select_for_update().filter(pk=run.group_id).first()
         if group is not None and run.transcript_until_seq is not None:
@@ -199,7 +229,9 @@ def fail(
             "error": reason,
             "rolled_back": rollback["reverted"],
         }
+        run.outcome, run.outcome_reason = RunOutcome.FAILED, reason
         run.save()
+        ledger.withdraw(run)
         events.publish_run_changed(run.id, run.status, [run.primary_agent_id])
         if retry and run.attempt < MAX_ATTEMPTS:
             _schedule_retry(run)

@@ -27,6 +27,8 @@ def list_runs(
     active: bool = False,
     background: bool | None = None,
     conversation_id: str | None = None,
+    outcomes: list[str] | None = None,
+    triggers: list[str] | None = None,
     after: str | None = None,
     before: str | None = None,
     limit: int = 50,
@@ -47,6 +49,10 @@ def list_runs(
         # The turns of one conversation (`default`: of agents' own histories).
         thread = None if conversation_id == "default" else conversation_id
         runs = runs.filter(trigger=RunTrigger.MESSAGE, metadata__conversation_id=thread)
+    if outcomes:
+        runs = runs.filter(outcome__in=outcomes)
+    if triggers:
+        runs = runs.filter(trigger__in=triggers)
     return cursor_page(runs, after=after, before=before, limit=limit, ascending=ascending)
 
 

@@ -41,6 +41,11 @@ def request_run(group: Group, sleeper: Agent, trigger: str, **fields: Any) -> Ru
     )
     queued = next((run for run in active if run.status == RunStatus.CREATED), None)
     if queued is not None:
+        # The ledger: this trigger ends in the run it joined.
+        joined = queued.metadata.get("joined", {})
+        joined[trigger] = joined.get(trigger, 0) + 1
+        queued.metadata = {**queued.metadata, "joined": joined}
+        Run.objects.filter(pk=queued.pk).update(metadata=queued.metadata)
         return queued
     run = Run.objects.create(
         owner=group.owner,

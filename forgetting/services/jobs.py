@@ -160,7 +160,7 @@ def _rewrite_blocks(job: ForgetJob, primary: Agent) -> tuple[list[str], str]:
         run = runs.open_running(
             sleeper,
             primary=primary,
-            trigger=RunTrigger.MANUAL,
+            trigger=RunTrigger.FORGET,
             transcript=FORGET_RUN_TRANSCRIPT,
             metadata={"run_type": "forget", "forget_job": job.id},
             wait_seconds=BUSY_WAIT_SECONDS,
@@ -264,7 +264,8 @@ def forget_in_block(
         return value.replace(old_str, new_str)
 
     with transaction.atomic():
-        block = memory_services.edit_block_as_agent(agent, label, edit, actor)
+        # A person asked for this: no deletion budget, no review, nothing archived.
+        block = memory_services.edit_block_as_agent(agent, label, edit, actor, guarded=False).block
         scrub_block(block, Redactor([old_str], ignore_case=False), Counter())
         block.refresh_from_db()
     return block

@@ -302,7 +302,9 @@ def _over_limit(block: Any) -> bool:
     if not isinstance(block, dict):
         return False
     value, limit = block.get("value"), block.get("limit")
-    return isinstance(value, str) and isinstance(limit, int) and len(value) > limit
+    # JSON Schema's integers include 1.0.
+    number = isinstance(limit, int | float) and not isinstance(limit, bool)
+    return isinstance(value, str) and number and len(value) > limit
 
 
 def _limits_a_stored_block(case: schemathesis.Case, body: dict[str, Any]) -> bool:
@@ -314,7 +316,8 @@ def _under_stored_value(
     case: schemathesis.Case, body: dict[str, Any], base_url: str, headers: dict[str, str]
 ) -> bool:
     """A new limit below the length of the block's value as stored (and not changed)."""
-    if isinstance(body.get("value"), str) or not isinstance(body.get("limit"), int):
+    limit = body.get("limit")
+    if isinstance(body.get("value"), str) or not isinstance(limit, int | float):
         return False
     response = httpx.get(base_url + case.formatted_path, headers=headers, timeout=30)
     return response.status_code == 200 and len(response.json()["value"]) > body["limit"]

@@ -78,7 +78,7 @@ def test_the_jobs_result_shows_what_was_purged_and_the_run_that_rewrote_the_bloc
     job.refresh_from_db()
     assert (job.status, job.error, job.matter) == ("completed", "", "")
     (run,) = Run.objects.filter(pk__in=job.run_ids)
-    assert (run.status, run.trigger, run.run_agent_id) == ("completed", "manual", sleeper.id)
+    assert (run.status, run.trigger, run.run_agent_id) == ("completed", "forget", sleeper.id)
     assert run.metadata["run_type"] == "forget"
     assert run.transcript == FORGET_RUN_TRANSCRIPT
     tombstone = job.tombstone

@@ -1,0 +1,92 @@
+"""The ledger: every background trigger ends in one recorded outcome, with its reason.
+
+A trigger (a turn, the idle timer, a person's button, a digest, a backlog, a forget job)
+becomes a run, or joins the run already waiting (`Run.metadata["joined"]` counts those);
+each run ends `applied`, `awaiting_review`, `no_change`, `skipped` or `failed`, and
+`outcome_reason` says why in words a person reads. Nothing is dropped unrecorded: a
+trigger that finds sleep-time paused or over budget is a run that was skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents.models import Group, Run, RunOutcome, RunStatus
+from memory import events
+from memory.models import Passage, Proposal, ProposalStatus
+from memory.services import REMOVED_TAG
+
+
+def outcome_of(run: Run, changed: bool, note: str) -> tuple[str, str]:
+    """The outcome of a run that finished its work."""
+    waiting = Proposal.objects.filter(run_id=run.id, status=ProposalStatus.PENDING).count()
+    refusals = run.metadata.get("refusals") or []
+    if waiting:
+        reason = f"{waiting} proposed edit{'s wait' if waiting != 1 else ' waits'} for review"
+        return RunOutcome.AWAITING_REVIEW, reason + (" (some edits also landed)" if changed else "")
+    if changed:
+        return RunOutcome.APPLIED, ""
+    if note:
+        return RunOutcome.NO_CHANGE, note
+    if refusals:
+        kinds = sorted({str(r.get("guard")) for r in refusals})
+        return (
+            RunOutcome.NO_CHANGE,
+            f"every edit was refused by the guards ({', '.join(kinds)}): "
+            + str(refusals[-1].get("reason", ""))[:300],
+        )
+    return RunOutcome.NO_CHANGE, "the agent read everything and changed nothing"
+
+
+def withdraw(run: Run) -> None:
+    """A failed run's proposals and archived removals go with its rolled-back edits."""
+    for proposal in Proposal.objects.filter(run_id=run.id, status=ProposalStatus.PENDING):
+        proposal.status = ProposalStatus.REJECTED
+        proposal.reasons = [*proposal.reasons, f"Withdrawn: the run failed ({run.error})."]
+        proposal.save(update_fields=["status", "reasons", "updated_at"])
+        events.publish_proposal_changed(proposal.id, [proposal.agent_id])
+    Passage.objects.filter(tags__contains=[REMOVED_TAG], metadata__run_id=run.id).delete()
+
+
+def skip(run: Run, reason: str) -> None:
+    """End a run that never worked: sleep-time paused, a budget reached."""
+    with transaction.atomic():
+        updated = Run.objects.filter(pk=run.pk, status__in=[RunStatus.CREATED, RunStatus.RUNNING])
+        now = timezone.now()
+        if updated.update(
+            status=RunStatus.COMPLETED,
+            stop_reason="skipped",
+            outcome=RunOutcome.SKIPPED,
+            outcome_reason=reason,
+            completed_at=now,
+            started_at=run.started_at or now,
+            updated_at=now,
+        ):
+            events.publish_run_changed(run.id, RunStatus.COMPLETED, [run.primary_agent_id])
+    run.refresh_from_db()
+
+
+def record_skipped(group: Group, trigger: str, reason: str, **metadata: Any) -> Run:
+    """A trigger that does not start a run, recorded as a run skipped at once."""
+    now = timezone.now()
+    run = Run.objects.create(
+        owner_id=group.owner_id,
+        organization_id=group.organization_id,
+        run_agent_id=group.participants.values_list("id", flat=True).first() or "",
+        primary_agent_id=group.manager_agent_id,
+        group=group,
+        trigger=trigger,
+        status=RunStatus.COMPLETED,
+        stop_reason="skipped",
+        outcome=RunOutcome.SKIPPED,
+        outcome_reason=reason,
+        started_at=now,
+        completed_at=now,
+        duration_ms=0,
+        metadata={"run_type": "sleeptime_agent_send_message_async", **metadata},
+    )
+    events.publish_run_changed(run.id, run.status, [group.manager_agent_id])
+    return run
