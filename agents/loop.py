@@ -26,7 +26,7 @@ import llm
 from agents import prompts
 from agents.models import Agent, Conversation, Message, Role
 from agents.threads import Thread
-from agents.tools import TOOLS, ToolContext, ToolError, execute
+from agents.tools import MEMORY_EDIT_TOOLS, TOOLS, ToolContext, ToolError, execute
 from config.transactions import commits_without_flush
 from memory import events
 from memory import services as memory_services
@@ -584,6 +584,19 @@ def _run_tool(ctx: ToolContext, call: dict[str, Any]) -> tuple[str, str]:
         return "error", f"Error executing function {call['name']}: {error}"
 
 
+def _cut_off(ctx: ToolContext, call: dict[str, Any]) -> str:
+    reason = (
+        f"Your reply was cut off at the output token limit, so {call['name']} was not run: "
+        "its arguments may be incomplete. Nothing was changed. Make smaller edits, one "
+        "at a time."
+    )
+    if call["name"] in MEMORY_EDIT_TOOLS:
+        ctx.refusals.append(
+            {"label": "", "tool": call["name"], "guard": "truncated", "reason": reason}
+        )
+    return reason
+
+
 def _draft(thread: Thread, ctx: ToolContext, turn_id: str, step: int) -> Message:
     """The assistant message a streamed step is writing, with the ids it will be stored
     with (Message.uid is drawn when the instance is made)."""
@@ -708,7 +721,12 @@ def _steps(
         for call in calls:
             if call.get("approval"):
                 continue  # its result comes with the client's approval message
-            status, text = _run_tool(ctx, call)
+            if reply.finish_reason == "length":
+                # The reply hit the output limit: its calls may carry cut-off text (a
+                # rewrite that lost its end), so none of them runs, whatever it parses as.
+                status, text = "error", _cut_off(ctx, call)
+            else:
+                status, text = _run_tool(ctx, call)
             if status == "success":
                 finished = finished or TOOLS[call["name"]].terminal
             publish(

@@ -480,6 +480,16 @@ SLEEPTIME_TOOLS = [
     "memory_finish_edits",
     "surface_insight",
 ]
+# The tools that change a memory block (the guards of memory/guards.py watch them).
+MEMORY_EDIT_TOOLS = frozenset(
+    {
+        "core_memory_append",
+        "core_memory_replace",
+        "memory_replace",
+        "memory_insert",
+        "memory_rethink",
+    }
+)
 SLEEPTIME_CHAT_TOOLS = ["send_message", "conversation_search", "archival_memory_search"]
 
 

@@ -8,7 +8,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from memory.models import Block, BlockVersion, Passage
+from memory.models import Block, BlockVersion, Passage, Proposal
 from memory.services import Actor, create_block, update_block, version_diff
 
 
@@ -51,6 +51,8 @@ class BlockForm(ModelForm):
             "limit",
             "description",
             "read_only",
+            "requires_review",
+            "deletion_budget",
             "metadata",
             "owner",
             "organization",
@@ -69,14 +71,17 @@ class BlockForm(ModelForm):
             raise ValidationError(
                 f"Edit failed: Exceeds {limit} character limit (requested {len(value)})."
             )
+        budget = cleaned.get("deletion_budget")
+        if budget is not None and not 0 <= budget <= 1:
+            raise ValidationError("The deletion budget is a share of the block: from 0 to 1.")
         return cleaned
 
 
 @admin.register(Block)
 class BlockAdmin(admin.ModelAdmin):
     form = BlockForm
-    list_display = ["label", "id", "owner", "chars", "limit", "read_only", "version", "updated_at"]
-    list_filter = ["read_only", "is_template", "organization"]
+    list_display = ["label", "id", "owner", "chars", "limit", "policy", "version", "updated_at"]
+    list_filter = ["read_only", "requires_review", "is_template", "organization"]
     search_fields = ["label", "id", "value"]
     inlines = [BlockVersionInline]
 
@@ -103,6 +108,8 @@ class BlockAdmin(admin.ModelAdmin):
             limit=data["limit"],
             description=data["description"],
             read_only=data["read_only"],
+            requires_review=data["requires_review"],
+            deletion_budget=data["deletion_budget"],
             metadata=data["metadata"],
             actor=actor,
             organization=data.get("organization"),
@@ -121,3 +128,20 @@ class PassageAdmin(admin.ModelAdmin):
     @admin.display(description="text")
     def short_text(self, obj: Passage) -> str:
         return obj.text[:80]
+
+
+@admin.register(Proposal)
+class ProposalAdmin(admin.ModelAdmin):
+    """Agents' edits held for review. Decided in the ADE or the API (which attribute the
+    reviewer and merge with the block); here they are read."""
+
+    list_display = ["id", "label", "agent_id", "run_id", "status", "created_at"]
+    list_filter = ["status", "organization"]
+    search_fields = ["id", "agent_id", "run_id", "label"]
+    readonly_fields = [field.name for field in Proposal._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

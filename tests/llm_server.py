@@ -86,6 +86,13 @@ class _Reply:
     completion_tokens: int | None = None
     # What a reasoning model thought apart (``reasoning_content``, streamed before the rest).
     reasoning: str | None = None
+    # None: "tool_calls" or "stop" as the reply has calls or not; "length" for a reply
+    # cut off at the output token limit.
+    finish_reason: str | None = None
+
+    @property
+    def finished(self) -> str:
+        return self.finish_reason or ("tool_calls" if self.tool_calls else "stop")
 
 
 @dataclass(frozen=True)
@@ -233,11 +240,20 @@ class Lane:
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
         reasoning: str | None = None,
+        finish_reason: str | None = None,
     ) -> None:
         """Queue the answer to the next chat completion request of this lane (FIFO);
         ``reasoning`` is sent as ``reasoning_content``, as reasoning models behind
-        OpenAI-compatible gateways send their thinking."""
-        item = _Reply(content, tuple(tool_calls or ()), prompt_tokens, completion_tokens, reasoning)
+        OpenAI-compatible gateways send their thinking; ``finish_reason`` "length" says
+        the reply was cut off at the output limit."""
+        item = _Reply(
+            content,
+            tuple(tool_calls or ()),
+            prompt_tokens,
+            completion_tokens,
+            reasoning,
+            finish_reason,
+        )
         with self._cond:
             self._replies.append(item)
 
@@ -473,6 +489,7 @@ class ScriptedLLM:
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
         reasoning: str | None = None,
+        finish_reason: str | None = None,
     ) -> None:
         """Queue the answer to the next main-lane chat completion request (FIFO)."""
         self._main.reply(
@@ -481,6 +498,7 @@ class ScriptedLLM:
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             reasoning=reasoning,
+            finish_reason=finish_reason,
         )
 
     def tool_call(
@@ -612,7 +630,7 @@ class ScriptedLLM:
                     "index": 0,
                     "message": message,
                     "logprobs": None,
-                    "finish_reason": "tool_calls" if reply.tool_calls else "stop",
+                    "finish_reason": reply.finished,
                 }
             ],
             "usage": self._usage(body, reply),
@@ -652,7 +670,7 @@ class ScriptedLLM:
                 chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
                 for piece in _pieces(call.arguments)
             ]
-        chunks.append(chunk({}, "tool_calls" if reply.tool_calls else "stop"))
+        chunks.append(chunk({}, reply.finished))
         if include_usage:
             chunks.append(dict(base, choices=[], usage=self._usage(body, reply)))
         return chunks

@@ -12,6 +12,7 @@ def _form(user, **overrides):
         "limit": 20,
         "description": "",
         "metadata": "{}",
+        "deletion_budget": 0.3,  # the form shows the default; a browser sends it
         "owner": user.pk,
         "versions-TOTAL_FORMS": 0,
         "versions-INITIAL_FORMS": 0,
