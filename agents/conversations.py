@@ -35,6 +35,8 @@ class ConversationSpec:
     context_window_limit: int | None = None
     hidden: bool = False
     isolated_block_labels: list[str] | None = None
+    # False: what is said in it is untrusted input (agents.models.Conversation.trusted).
+    trusted: bool = True
 
 
 def get_conversation_for_user(user: Any, conversation_id: str) -> Conversation:
@@ -81,6 +83,7 @@ def create_conversation(user: Any, agent: Agent, spec: ConversationSpec) -> Conv
             model_settings=spec.model_settings or {},
             context_window_limit=spec.context_window_limit,
             hidden=spec.hidden,
+            trusted=spec.trusted,
         )
         if labels:
             conversation.isolated_blocks.set(_isolated_copies(user, agent, labels))
@@ -181,6 +184,9 @@ def update_conversation(conversation: Conversation, changes: dict[str, Any]) -> 
                 value = value or {}
             setattr(conversation, name, value)
             fields.append(name)
+    if changes.get("trusted") is not None and changes["trusted"] != conversation.trusted:
+        conversation.trusted = bool(changes["trusted"])
+        fields.append("trusted")
     if "archived" in changes and changes["archived"] is not None:
         archived: datetime | None = timezone.now() if changes["archived"] else None
         if bool(conversation.archived_at) != bool(archived):

@@ -12,12 +12,14 @@ waits for, so it must never spend them unseen or without limit:
   starting one, resets it;
 - spend: the provider-reported tokens of finished background runs per agent and day,
   and money where MODEL_PRICES names the model's price.
-Days and months are UTC.
+Days and months are UTC. People set the budgets here too: an agent's on its group (its
+editors), the organization's (its admins only).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypedDict
@@ -27,8 +29,10 @@ from django.db.models import F, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from accounts.access import access_for
 from accounts.models import Organization
 from agents.models import Agent, Group, Run, RunOutcome, RunTrigger
+from config.errors import Forbidden, InvalidRequest
 
 # Model calls a run usually makes (one that edits, one that finishes) and what each
 # answers, for the estimate.
@@ -68,29 +72,37 @@ class Limit:
     spent: int
 
 
+def _limits_of(
+    scope: str, holder: Group | Organization, runs: QuerySet[Run], now: datetime
+) -> list[Limit]:
+    found = []
+    for period, budget, since in (
+        ("daily", holder.daily_token_budget, _day_start(now)),
+        ("monthly", holder.monthly_token_budget, _month_start(now)),
+    ):
+        if budget is not None:
+            found.append(Limit(scope, period, budget, _spent(runs, since)))
+    return found
+
+
 def limits(primary: Agent, now: datetime | None = None) -> list[Limit]:
     """The budgets that hold for `primary`'s background work, with what is spent."""
     now = now or timezone.now()
     group = Group.objects.filter(manager_agent=primary).first()
     organization = Organization.objects.filter(pk=primary.organization_id).first()
     found = []
-    for scope, holder, runs in (
-        ("agent", group, background_runs().filter(primary_agent=primary)),
-        (
-            "organization",
-            organization,
-            background_runs().filter(organization_id=primary.organization_id),
-        ),
-    ):
-        if holder is None:
-            continue
-        for period, budget, since in (
-            ("daily", holder.daily_token_budget, _day_start(now)),
-            ("monthly", holder.monthly_token_budget, _month_start(now)),
-        ):
-            if budget is not None:
-                found.append(Limit(scope, period, budget, _spent(runs, since)))
+    if group is not None:
+        runs = background_runs().filter(primary_agent=primary)
+        found += _limits_of("agent", group, runs, now)
+    if organization is not None:
+        found += organization_limits(organization, now)
     return found
+
+
+def organization_limits(organization: Organization, now: datetime | None = None) -> list[Limit]:
+    """The organization's own budgets, with what all its background work spent."""
+    runs = background_runs().filter(organization_id=organization.pk)
+    return _limits_of("organization", organization, runs, now or timezone.now())
 
 
 def over_budget(primary: Agent, expected: int, now: datetime | None = None) -> str:
@@ -102,6 +114,57 @@ def over_budget(primary: Agent, expected: int, now: datetime | None = None) -> s
                 f"{limit.spent:,} spent, and this run would need about {expected:,} more"
             )
     return ""
+
+
+# --- Budgets, as people set them -----------------------------------------------------------
+
+BUDGET_FIELDS = ("daily_token_budget", "monthly_token_budget")
+
+
+def _checked_budgets(changes: Mapping[str, int | None]) -> dict[str, int | None]:
+    unknown = sorted(set(changes) - set(BUDGET_FIELDS))
+    if unknown:
+        raise InvalidRequest(f"Unknown budget fields: {', '.join(unknown)}.")
+    for name, value in changes.items():
+        if value is not None and (isinstance(value, bool) or value < 1):
+            raise InvalidRequest(
+                f"{name} is a number of tokens, at least 1 (or null for no limit); got {value!r}."
+            )
+    return dict(changes)
+
+
+def set_group_budgets(group: Group, changes: Mapping[str, int | None]) -> Group:
+    """Set the token budgets of the group's agent: a field left out stays as it is, None
+    removes the limit. Checked before anything is written."""
+    checked = _checked_budgets(changes)
+    if checked:
+        for name, value in checked.items():
+            setattr(group, name, value)
+        group.save(update_fields=[*checked, "updated_at"])
+    return group
+
+
+def organization_budget(user: Any) -> Organization:
+    """The organization `user` acts in, whose budgets any member may read."""
+    return access_for(user).organization
+
+
+def set_organization_budgets(user: Any, changes: Mapping[str, int | None]) -> Organization:
+    """Set the token budgets of the organization `user` acts in (admins only): a field
+    left out stays as it is, None removes the limit."""
+    access = access_for(user)
+    organization = access.organization
+    if not access.is_admin:
+        raise Forbidden(
+            f"Only an admin of {organization.name} sets its token budgets; your role there "
+            f"is {access.role}."
+        )
+    checked = _checked_budgets(changes)
+    if checked:
+        for name, value in checked.items():
+            setattr(organization, name, value)
+        organization.save(update_fields=list(checked))
+    return organization
 
 
 # --- Back-off ------------------------------------------------------------------------------
@@ -187,3 +250,69 @@ def spend(runs: QuerySet[Run], *, days: int = 30, now: datetime | None = None) -
         }
         for (day, agent_id), entry in sorted(merged.items())
     ]
+
+
+class SpendTotals(TypedDict):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    runs: int
+    cost: float | None
+
+
+class LimitRow(TypedDict):
+    scope: str
+    period: str
+    budget: int
+    spent: int
+
+
+class SpendReport(TypedDict):
+    days: list[SpendDay]
+    limits: list[LimitRow]
+    totals: SpendTotals
+
+
+MAX_SPEND_DAYS = 3660
+
+
+def _report(days: list[SpendDay], found: list[Limit]) -> SpendReport:
+    costs = [day["cost"] for day in days]
+    return {
+        "days": days,
+        "limits": [
+            {"scope": lim.scope, "period": lim.period, "budget": lim.budget, "spent": lim.spent}
+            for lim in found
+        ],
+        "totals": {
+            "prompt_tokens": sum(day["prompt_tokens"] for day in days),
+            "completion_tokens": sum(day["completion_tokens"] for day in days),
+            "total_tokens": sum(day["total_tokens"] for day in days),
+            "runs": sum(day["runs"] for day in days),
+            # Unknown when one day's is (a model MODEL_PRICES does not price).
+            "cost": None if None in costs else round(sum(c or 0.0 for c in costs), 6),
+        },
+    }
+
+
+def _check_days(days: int) -> None:
+    if not 1 <= days <= MAX_SPEND_DAYS:
+        raise InvalidRequest(f"days is from 1 to {MAX_SPEND_DAYS}, not {days}.")
+
+
+def agent_spend(primary: Agent, *, days: int = 30, now: datetime | None = None) -> SpendReport:
+    """What the background work tending `primary`'s memory spent per day over the last
+    `days` days (days without runs left out), the budgets that hold for it, and the sum."""
+    _check_days(days)
+    now = now or timezone.now()
+    rows = spend(background_runs().filter(primary_agent=primary), days=days, now=now)
+    return _report(rows, limits(primary, now))
+
+
+def organization_spend(user: Any, *, days: int = 30, now: datetime | None = None) -> SpendReport:
+    """The same for all the background work of the organization `user` acts in: a row
+    per agent and day, and the organization's own budgets."""
+    _check_days(days)
+    now = now or timezone.now()
+    rows = spend(Run.objects.for_user(user), days=days, now=now)
+    return _report(rows, organization_limits(organization_budget(user), now))

@@ -9,6 +9,8 @@ from ninja import Field, Schema
 from pydantic import ConfigDict, model_validator
 from pydantic.json_schema import JsonDict, JsonValue
 
+from accounts.models import Organization
+from agents import governor
 from agents.letta_format import embedding_config, llm_config
 from agents.models import Agent, AgentType, Conversation, Group, Insight, Run, RunTrigger
 from agents.tools import TOOLS
@@ -24,6 +26,8 @@ from memory.services import version_diff
 NAME: JsonDict = {"pattern": r"^[A-Za-z0-9 _.-]+$"}
 CONTEXT_WINDOW: JsonDict = {"minimum": 1000, "maximum": INT32}
 HANDLE: JsonDict = {"pattern": HANDLE_PATTERN, "description": "provider/model, e.g. openai/gpt-4.1"}
+# A token budget's largest value (the column is a PostgreSQL bigint).
+TOKENS = 2**63 - 1
 
 
 class LLMConfigIn(In):
@@ -273,6 +277,9 @@ class ConversationCreateIn(In):
     context_window_limit: int | None = Field(None, json_schema_extra=CONTEXT_WINDOW)
     hidden: bool = False
     isolated_block_labels: list[str] | None = None
+    # Reverie: false when what is said here is input nobody vouches for (a public chat
+    # widget, say): memory edits it leads to that read as instructions wait for review.
+    trusted: bool = True
 
 
 class ConversationUpdateIn(In):
@@ -283,6 +290,7 @@ class ConversationUpdateIn(In):
     context_window_limit: int | None = Field(None, json_schema_extra=CONTEXT_WINDOW)
     archived: bool | None = None
     last_message_at: Moment | None = None
+    trusted: bool | None = None
 
 
 # --- Out -----------------------------------------------------------------------------------
@@ -446,6 +454,14 @@ class GroupOut(Schema):
     sleeptime_idle_seconds: int
     sleeptime_model: str | None
     enabled: bool
+    # Reverie's controls of background work (agents/governor.py): paused, the back-off
+    # after runs that changed nothing (triggered runs come `backoff_factor` times less
+    # often), and the agent's token budgets (null: no limit beyond the organization's).
+    paused: bool
+    quiet_runs: int
+    backoff_factor: int
+    daily_token_budget: int | None
+    monthly_token_budget: int | None
 
     # Letta's Group shape (fields of its other group kinds are null) plus Reverie's idle
     # trigger, sleep-time model and state. Participants are read as prefetched.
@@ -485,6 +501,10 @@ class GroupOut(Schema):
     @staticmethod
     def resolve_enabled(group: Group) -> bool:
         return bool(group.manager_agent.enable_sleeptime)
+
+    @staticmethod
+    def resolve_backoff_factor(group: Group) -> int:
+        return governor.backoff_factor(group)
 
 
 def _managed_group(agent: Agent) -> dict[str, Any] | None:
@@ -527,7 +547,18 @@ def _only_null(schema: dict[str, Any]) -> None:
     schema["type"] = "null"
 
 
-class GroupUpdateIn(In):
+class BudgetIn(In):
+    """Token budgets for background work; null removes one, one left out stays."""
+
+    daily_token_budget: int | None = Field(None, ge=1, le=TOKENS)
+    monthly_token_budget: int | None = Field(None, ge=1, le=TOKENS)
+
+    def budget_changes(self) -> dict[str, int | None]:
+        sent = self.model_fields_set
+        return {name: getattr(self, name) for name in governor.BUDGET_FIELDS if name in sent}
+
+
+class GroupUpdateIn(BudgetIn):
     class ManagerConfig(In):
         # Reverie's groups are sleep-time groups; another kind is refused with a 400
         # that says so (agents/api/groups.py).
@@ -542,9 +573,74 @@ class GroupUpdateIn(In):
     # A sleep-time group's agents follow its primary: the field is for Letta's other
     # group kinds, which Reverie does not have, and only null is accepted.
     agent_ids: list[str] | None = Field(None, json_schema_extra=_only_null)
+    # Reverie (Letta's clients never send it, nor the budgets): pause or resume.
+    paused: bool | None = None
+
+
+class LimitOut(Schema):
+    scope: Literal["agent", "organization"]
+    period: Literal["daily", "monthly"]
+    budget: int
+    spent: int
+
+
+class OrganizationBudgetOut(Schema):
+    organization_id: str
+    name: str
+    daily_token_budget: int | None
+    monthly_token_budget: int | None
+    # The budgets set, with what the organization's background work spent in the
+    # current UTC day and month.
+    limits: list[LimitOut]
+
+    @staticmethod
+    def resolve_organization_id(organization: Organization) -> str:
+        return organization.pk
+
+    @staticmethod
+    def resolve_limits(organization: Organization) -> list[governor.Limit]:
+        return governor.organization_limits(organization)
+
+
+class SpendDayOut(Schema):
+    date: str
+    agent_id: str
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    runs: int
+    cost: float | None
+
+
+class SpendTotalsOut(Schema):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    runs: int
+    cost: float | None
+
+
+class SpendOut(Schema):
+    days: list[SpendDayOut]
+    limits: list[LimitOut]
+    totals: SpendTotalsOut
 
 
 # --- Runs ----------------------------------------------------------------------------------
+
+
+# The ledger's vocabulary (agents.models.RunOutcome, RunTrigger), for filters and answers.
+Outcome = Literal["applied", "awaiting_review", "no_change", "skipped", "failed"]
+Trigger = Literal["turn", "idle", "manual", "retry", "backlog", "digest", "forget", "message"]
+
+
+class RefusalOut(Schema):
+    """An edit of a run's agent that a guard refused (memory/guards.py): nothing changed."""
+
+    label: str | None
+    tool: str | None
+    guard: str
+    reason: str
 
 
 class RunOut(Schema):
@@ -573,6 +669,14 @@ class RunOut(Schema):
     transcript: str | None
     block_versions: list[dict[str, Any]] | None
     tool_calls: list[dict[str, Any]] | None
+    # The ledger (agents/runs/ledger.py): how a background run's trigger ended and why
+    # (null while it works, and for turns), the model it used, the edits the guards
+    # refused and the ids of the proposals its edits became (/v1/proposals).
+    outcome: Outcome | None
+    outcome_reason: str | None
+    model: str | None
+    refusals: list[RefusalOut]
+    proposals: list[str]
 
     # Letta's Run, with its nulls for empty strings; what a run was asked to do and did
     # (transcript, edits, tool calls) only on the run itself (RunDetailOut).
@@ -621,6 +725,35 @@ class RunOut(Schema):
     @staticmethod
     def resolve_block_versions(run: Run) -> list[dict[str, Any]] | None:
         return None
+
+    @staticmethod
+    def resolve_outcome(run: Run) -> str | None:
+        return run.outcome or None
+
+    @staticmethod
+    def resolve_outcome_reason(run: Run) -> str | None:
+        return run.outcome_reason or None
+
+    @staticmethod
+    def resolve_model(run: Run) -> str | None:
+        return run.model or None
+
+    @staticmethod
+    def resolve_refusals(run: Run) -> list[dict[str, str | None]]:
+        return [
+            {
+                "label": refusal.get("label"),
+                "tool": refusal.get("tool"),
+                "guard": str(refusal.get("guard", "")),
+                "reason": str(refusal.get("reason", "")),
+            }
+            for refusal in run.metadata.get("refusals") or []
+            if isinstance(refusal, dict)
+        ]
+
+    @staticmethod
+    def resolve_proposals(run: Run) -> list[str]:
+        return [str(proposal_id) for proposal_id in run.metadata.get("proposals") or []]
 
     @staticmethod
     def resolve_tool_calls(run: Run) -> list[dict[str, Any]] | None:
@@ -711,6 +844,7 @@ class ConversationOut(Schema):
     last_message_at: datetime | None
     in_context_message_ids: list[str]
     isolated_block_ids: list[str]
+    trusted: bool
     created_by_id: str | None
     last_updated_by_id: str | None
     created_at: datetime

@@ -84,6 +84,9 @@ class BlockSpec:
     description: str | None = None
     read_only: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Agents' edits wait for review (the policy `review`); the share one run may remove.
+    requires_review: bool = False
+    deletion_budget: float | None = None
 
 
 @dataclass
@@ -216,6 +219,8 @@ def create_agent(owner: Any, spec: AgentSpec) -> Agent:
                 else DEFAULT_BLOCK_DESCRIPTIONS.get(block_spec.label, ""),
                 read_only=block_spec.read_only,
                 metadata=block_spec.metadata,
+                requires_review=block_spec.requires_review,
+                deletion_budget=block_spec.deletion_budget,
             )
             memory_services.attach_block(agent, block)
         for block in shared:

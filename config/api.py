@@ -18,12 +18,15 @@ from accounts import ratelimit
 from accounts.access import access_for
 from accounts.services import authenticate_api_key
 from agents.api import (
+    agent_governance_router,
     agentfiles_router,
     block_agents_router,
     conversations_router,
     groups_router,
     messages_router,
+    organization_router,
     runs_router,
+    spend_router,
     tools_router,
 )
 from agents.api import router as agents_router
@@ -201,4 +204,7 @@ api.add_router("/folders", folders_router)
 api.add_router("/jobs", jobs_router)
 api.add_router("/tools", tools_router)
 api.add_router("/agents", forgetting_router)
+api.add_router("/agents", agent_governance_router)
+api.add_router("/spend", spend_router)
+api.add_router("/organization", organization_router)
 api.add_router("/agents", agent_sources_router)

@@ -20,10 +20,14 @@ ERROR_SCHEMA = "Error"
 _REASONS = {
     "400": "The request cannot be carried out as asked; `detail` says why.",
     "401": "Missing or invalid API key.",
-    "403": "The key's role may read but not change anything.",
+    "403": "The key's role does not allow the change: a viewer reads only, and only an "
+    "organization's admins set its token budgets.",
     "404": "Not found, or not visible to this key's organization.",
     "409": "In conflict with the current state: a block changed meanwhile on the same lines "
-    "(`current_value` and `current_version` say what it is now), a run still in progress, "
+    "(`current_value` and `current_version` say what it is now), a proposal to accept "
+    "whose block changed since on the same lines (the proposal is then marked `conflict`, "
+    "and `current_value`/`current_version` say what the block holds) or one already "
+    "decided, a run still in progress, "
     "a name or block label already taken, a file already uploaded or still being processed, "
     "a turn waiting for the approval of tool calls (or approvals with none waiting), a turn "
     "running in a conversation to delete.",
@@ -40,6 +44,9 @@ _REASONS = {
 _SPECIFIC: dict[tuple[str, str], tuple[str, ...]] = {
     ("patch", "/v1/blocks/{block_id}"): ("409",),
     ("post", "/v1/runs/{run_id}/revert"): ("409",),
+    # A proposal already decided; to accept, one whose block changed on the same lines.
+    ("post", "/v1/proposals/{proposal_id}/accept"): ("409",),
+    ("post", "/v1/proposals/{proposal_id}/reject"): ("409",),
     ("post", "/v1/sources"): ("409",),
     ("post", "/v1/folders"): ("409",),
     ("patch", "/v1/sources/{source_id}"): ("409",),

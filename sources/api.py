@@ -58,6 +58,7 @@ def create_source(request: ApiRequest, payload: SourceIn) -> Source:
         embedding_chunk_size=payload.embedding_chunk_size
         or (payload.embedding_config.embedding_chunk_size if payload.embedding_config else None),
         metadata=payload.metadata,
+        trusted=payload.trusted,
     )
     return source
 

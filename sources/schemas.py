@@ -23,6 +23,10 @@ class SourceIn(In):
         None, json_schema_extra={"pattern": HANDLE_PATTERN, "description": "provider/model"}
     )
     embedding_chunk_size: int | None = Field(None, ge=50, le=2000)
+    # Reverie: a trusted source's digest may write to the agent's other blocks; an
+    # untrusted one (the default) writes only to its own, and what it would write there
+    # that reads as instructions to the agent waits for review.
+    trusted: bool = False
 
     class EmbeddingConfig(In):
         embedding_model: str | None = None
@@ -54,6 +58,7 @@ class SourceUpdateIn(In):
     description: str | None = None
     instructions: str | None = None
     metadata: dict[str, Any] | None = None
+    trusted: bool | None = None
 
 
 class SourceOut(Schema):
@@ -62,6 +67,7 @@ class SourceOut(Schema):
     description: str | None
     instructions: str | None
     metadata: dict[str, Any]
+    trusted: bool
     embedding_config: dict[str, Any]
     created_by_id: str
     last_updated_by_id: str

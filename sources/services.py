@@ -75,6 +75,7 @@ def create_source(
     embedding: str | None = None,
     embedding_chunk_size: int | None = None,
     metadata: dict[str, Any] | None = None,
+    trusted: bool = False,
 ) -> Source:
     _check_name(name)
     embedding = embedding or settings.DEFAULT_EMBEDDING
@@ -94,13 +95,15 @@ def create_source(
                 embedding_handle=embedding,
                 embedding_chunk_size=embedding_chunk_size or 300,
                 metadata=metadata or {},
+                trusted=trusted,
             )
     except IntegrityError:
         raise Conflict(f"A source named '{name}' already exists.") from None
 
 
 def update_source(source: Source, changes: dict[str, Any]) -> Source:
-    """Rename, describe, instruct. A rename relabels the digest blocks that carry the name."""
+    """Rename, describe, instruct, trust. A rename relabels the digest blocks that carry
+    the name."""
     changes = {key: value for key, value in changes.items() if value is not None}
     with transaction.atomic():
         if "name" in changes and changes["name"] != source.name:
@@ -114,7 +117,7 @@ def update_source(source: Source, changes: dict[str, Any]) -> Source:
                     block.id, actor=memory_services.Actor.system(), label=changes["name"]
                 )
             source.name = changes["name"]
-        for key in ("description", "instructions", "metadata"):
+        for key in ("description", "instructions", "metadata", "trusted"):
             if key in changes:
                 setattr(source, key, changes[key])
         source.save()

@@ -37,6 +37,7 @@ from config.schemas import in_utc
 from memory import services as memory_services
 from memory.models import Block, Passage
 from memory.schemas import (
+    BlockIn,
     BlockOut,
     BlockUpdateIn,
     MessageOut,
@@ -77,17 +78,7 @@ def _spec(payload: AgentCreateIn) -> services.AgentSpec:
         system=payload.system,
         agent_type=payload.agent_type,
         description=payload.description or "",
-        memory_blocks=[
-            services.BlockSpec(
-                label=block.label,
-                value=block.value,
-                limit=block.limit,
-                description=block.description,
-                read_only=block.read_only,
-                metadata=block.metadata or {},
-            )
-            for block in payload.memory_blocks
-        ],
+        memory_blocks=[_block_spec(block) for block in payload.memory_blocks],
         block_ids=payload.block_ids,
         tools=payload.tools,
         include_base_tools=payload.include_base_tools,
@@ -116,6 +107,20 @@ def _spec(payload: AgentCreateIn) -> services.AgentSpec:
             )
             for message in payload.initial_message_sequence or []
         ],
+    )
+
+
+def _block_spec(block: BlockIn) -> services.BlockSpec:
+    policy = block.policy_fields()
+    return services.BlockSpec(
+        label=block.label,
+        value=block.value,
+        limit=block.limit,
+        description=block.description,
+        read_only=policy["read_only"],
+        metadata=block.metadata or {},
+        requires_review=policy.get("requires_review", False),
+        deletion_budget=block.deletion_budget,
     )
 
 

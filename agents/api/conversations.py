@@ -44,6 +44,7 @@ def create_conversation(
         context_window_limit=payload.context_window_limit,
         hidden=payload.hidden,
         isolated_block_labels=payload.isolated_block_labels,
+        trusted=payload.trusted,
     )
     return conversations.create_conversation(request.auth, agent, spec)
 

@@ -1,4 +1,5 @@
-"""`/v1/groups`: sleep-time groups (Letta's shape; deprecated there, still used by its SDKs)."""
+"""`/v1/groups`: sleep-time groups (Letta's shape; deprecated there, still used by its SDKs),
+with Reverie's controls of their background work: pause, resume, token budgets."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Literal
 from django.db import transaction
 from ninja import Query, Router
 
-from agents import services, sleeptime
+from agents import governor, services, sleeptime
 from agents.models import Group, Run
 from agents.schemas import GroupOut, GroupUpdateIn, RunOut
 from config.errors import InvalidRequest
@@ -44,6 +45,10 @@ def retrieve_group(request: ApiRequest, group_id: str) -> Group:
 
 @groups_router.patch("/{group_id}", response=GroupOut)
 def update_group(request: ApiRequest, group_id: str, payload: GroupUpdateIn) -> Group:
+    """Letta's update, plus `paused` and the agent's token budgets for background work
+    (`daily_token_budget`, `monthly_token_budget`: tokens, at least 1; null removes the
+    limit, a field left out keeps it). A run over a budget is skipped, with the reason,
+    before it calls the model."""
     group = sleeptime.get_group_for_user(request.auth, group_id)
     config = payload.manager_config
     if config is not None and config.manager_type != group.manager_type:
@@ -67,6 +72,9 @@ def update_group(request: ApiRequest, group_id: str, payload: GroupUpdateIn) -> 
         if payload.description is not None:
             group.description = payload.description
             group.save(update_fields=["description", "updated_at"])
+        governor.set_group_budgets(group, payload.budget_changes())
+        if payload.paused is not None:
+            sleeptime.set_paused(group, payload.paused)
     return sleeptime.get_group_for_user(request.auth, group_id)
 
 
@@ -81,3 +89,21 @@ def run_group_now(request: ApiRequest, group_id: str) -> list[Run]:
     """Start the group's sleep-time agents now (or join the run already queued)."""
     group = sleeptime.get_group_for_user(request.auth, group_id)
     return sleeptime.run_now(group)
+
+
+@groups_router.post("/{group_id}/pause", response=GroupOut)
+def pause_group(request: ApiRequest, group_id: str) -> Group:
+    """Pause the group's background work: until it is resumed, each trigger (a turn, the
+    idle timer, a backlog) is recorded as a `skipped` run with the reason, and nothing
+    runs."""
+    group = sleeptime.get_group_for_user(request.auth, group_id)
+    sleeptime.set_paused(group, True)
+    return sleeptime.get_group_for_user(request.auth, group_id)
+
+
+@groups_router.post("/{group_id}/resume", response=GroupOut)
+def resume_group(request: ApiRequest, group_id: str) -> Group:
+    """Resume a paused group: the next trigger starts a run again."""
+    group = sleeptime.get_group_for_user(request.auth, group_id)
+    sleeptime.set_paused(group, False)
+    return sleeptime.get_group_for_user(request.auth, group_id)

@@ -10,7 +10,7 @@ from agents import runs
 from agents.api.turns import event_stream, follow_run
 from agents.letta_format import Rendering
 from agents.models import Run
-from agents.schemas import RunDetailOut, RunOut
+from agents.schemas import Outcome, RunDetailOut, RunOut, Trigger
 from agents.services import message_page
 from config.pagination import is_ascending
 from config.requests import ApiRequest
@@ -35,13 +35,20 @@ def list_runs(
     active: bool = False,
     background: bool | None = None,
     conversation_id: str | None = None,
+    outcome: list[Outcome] = Query(None),
+    trigger: list[Trigger] = Query(None),
     after: str | None = None,
     before: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
     order: Literal["asc", "desc"] | None = None,
     ascending: bool | None = None,
 ) -> list[Run]:
-    """Newest first, unless `order=asc` (or the 0.1.x SDK's `ascending=true`)."""
+    """Newest first, unless `order=asc` (or the 0.1.x SDK's `ascending=true`).
+
+    Reverie's ledger filters, each repeatable: `outcome` (how a background run ended:
+    applied, awaiting_review, no_change, skipped, failed; runs still working and turns
+    have none) and `trigger` (what started it: turn, idle, manual, retry, backlog,
+    digest, forget, or message for a turn's own run)."""
     wanted = [*(agent_ids or []), *([agent_id] if agent_id else [])]
     page = runs.list_runs(
         request.auth,
@@ -50,6 +57,8 @@ def list_runs(
         active=active,
         background=background,
         conversation_id=conversation_id,
+        outcomes=list(outcome) if outcome else None,
+        triggers=list(trigger) if trigger else None,
         after=after,
         before=before,
         limit=limit,

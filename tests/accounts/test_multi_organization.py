@@ -25,7 +25,7 @@ from django.test import Client
 from accounts.models import Membership, Organization, Role
 from accounts.services import create_api_key
 from agents.models import Agent
-from memory.models import Block, Passage
+from memory.models import Block, Passage, Proposal
 
 EMBEDDING = "local/hashing-bow"
 NORTH_SECRET = "North's launch date is 12 March."
@@ -108,6 +108,16 @@ def world(db: Any, django_user_model: Any) -> World:
     from agents.models import Message
 
     message = Message.objects.create(agent_id=agent["id"], role="user", content=NORTH_SECRET)
+    [human] = agent["memory"]["blocks"]
+    proposal = Proposal.objects.create(
+        block_id=human["id"],
+        organization=north,
+        label="human",
+        agent_id=agent["id"],
+        base_version=human["version"],
+        base_value=NORTH_SECRET,
+        proposed_value="taken",
+    )
     north_ids = {
         "agent_id": agent["id"],
         "block_id": block["id"],
@@ -122,6 +132,7 @@ def world(db: Any, django_user_model: Any) -> World:
         "message_id": message.uid,
         "job_id": upload["id"],
         "insight_id": "insight-00000000-0000-0000-0000-000000000000",
+        "proposal_id": proposal.pk,
     }
     # Dual's agent in South (created with Dual's South key): its owner is also a member of
     # North, and North is Dual's first organization.
