@@ -7,7 +7,7 @@ import time as clock
 
 import llm
 from agents import governor, loop, threads, transcript
-from agents.models import Agent, Conversation, Group, Message, Run
+from agents.models import Agent, Conversation, Group, Message, Run, RunTrigger
 from agents.runs import ledger, lifecycle, queue
 
 logger = logging.getLogger("reverie.runs")
@@ -41,7 +41,10 @@ def _work(run: Run, started: float) -> None:
         lifecycle.fail(run.id, "the sleep-time agent or its group was deleted", retry=False)
         return
     primary = group.manager_agent
-    if group.paused:
+    # A person who asks for a run gets it while paused (sleeptime.run_now), also when
+    # their request joined a run another trigger had queued.
+    asked = run.trigger == RunTrigger.MANUAL or RunTrigger.MANUAL in run.metadata.get("joined", {})
+    if group.paused and not asked:
         ledger.skip(run, "sleep-time is paused for this agent")
         return
     after = group.last_processed_seq or 0

@@ -20,17 +20,24 @@ from memory.models import Passage, Proposal, ProposalStatus
 from memory.services import REMOVED_TAG
 
 
+def _refused(refusals: list[dict[str, Any]]) -> str:
+    kinds = ", ".join(sorted({str(r.get("guard")) for r in refusals}))
+    count = len(refusals)
+    return f"{count} edit{'s were' if count != 1 else ' was'} refused by the guards ({kinds})"
+
+
 def outcome_of(run: Run, changed: bool, note: str) -> tuple[str, str]:
-    """The outcome of a run that finished its work."""
+    """The outcome of a run that finished its work, and why, from what it changed, what
+    waits for review, what the guards refused and which tool calls failed."""
     waiting = Proposal.objects.filter(run_id=run.id, status=ProposalStatus.PENDING).count()
     refusals = run.metadata.get("refusals") or []
+    errors = run.metadata.get("tool_errors") or []
     if waiting:
         reason = f"{waiting} proposed edit{'s wait' if waiting != 1 else ' waits'} for review"
         return RunOutcome.AWAITING_REVIEW, reason + (" (some edits also landed)" if changed else "")
     if changed:
-        return RunOutcome.APPLIED, ""
-    if note:
-        return RunOutcome.NO_CHANGE, note
+        # Applied, but not everything the agent tried: the person sees that too.
+        return RunOutcome.APPLIED, _refused(refusals) if refusals else ""
     if refusals:
         kinds = sorted({str(r.get("guard")) for r in refusals})
         return (
@@ -38,6 +45,16 @@ def outcome_of(run: Run, changed: bool, note: str) -> tuple[str, str]:
             f"every edit was refused by the guards ({', '.join(kinds)}): "
             + str(refusals[-1].get("reason", ""))[:300],
         )
+    if errors:
+        last = errors[-1]
+        count = len(errors)
+        return (
+            RunOutcome.NO_CHANGE,
+            f"nothing was changed: {count} tool call{'s' if count != 1 else ''} failed "
+            f"(the last, {last.get('tool')}: {str(last.get('error', ''))[:300]})",
+        )
+    if note:
+        return RunOutcome.NO_CHANGE, note
     return RunOutcome.NO_CHANGE, "the agent read everything and changed nothing"
 
 
