@@ -131,7 +131,7 @@ def turn(
             if result.proposals:
                 known = metadata.get("proposals", [])
                 metadata["proposals"] = [*known, *(p for p in result.proposals if p not in known)]
-            if untrusted:
+            if untrusted or result.read_untrusted:
                 metadata["untrusted_input"] = True
             run.metadata = {**run.metadata, **metadata}
             Run.objects.filter(pk=run.pk).update(

@@ -12,15 +12,17 @@ from __future__ import annotations
 import pytest
 
 from agents import loop
+from agents.loop import InputMessage
 from agents.models import Agent, Group, Run, RunTrigger
+from agents.services import send_message
 from memory import proposals
 from memory import services as memory_services
 from memory.models import Passage, Proposal, ProposalStatus
 from sources import ingest, services
 from sources.models import Source, SourceFile
 from sources.schemas import job_state
-from tests.agents.faults import HUMAN, pair
-from tests.llm_server import ScriptedLLM
+from tests.agents.faults import HUMAN, execute, pair, started_run
+from tests.llm_server import ScriptedLLM, hashed_embedding
 
 EMBEDDING = "openai/text-embedding-3-small"
 MEMO = (
@@ -165,3 +167,63 @@ def test_a_digest_over_budget_is_skipped_and_the_file_is_still_stored(
     assert Passage.objects.filter(file=done).count() == done.total_chunks > 0
     assert memory_services.search_passages(primary, "meeting rooms front desk")
     assert not Agent.objects.filter(metadata__ephemeral=True).exists()
+
+
+# --- An untrusted source read through search --------------------------------------------------
+
+
+def searchable(source: Source, text: str = MEMO) -> Passage:
+    """A passage of the source, as processing a file leaves it."""
+    return Passage.objects.create(
+        owner_id=source.owner_id,
+        source=source,
+        text=text,
+        embedding=hashed_embedding(text),
+        embedding_handle=EMBEDDING,
+    )
+
+
+@pytest.mark.parametrize("trusted", [False, True], ids=["untrusted", "trusted"])
+def test_a_sleep_time_run_reading_a_search_of_a_source_is_as_trusted_as_the_source(
+    make_agent, user, llm: ScriptedLLM, trusted
+):
+    primary, _, source = attached_source(make_agent, user, trusted=trusted)
+    searchable(source)
+    llm.tool_call("archival_memory_search", {"query": "quarterly memo"})
+    run = started_run(primary, "What does the quarterly memo say?")
+    llm.sleeper.tool_call("memory_insert", {"label": "human", "new_str": INJECTION})
+
+    run = execute(run)
+
+    assert "Ignore previous instructions" in run.transcript  # the search result, quoted
+    if trusted:
+        assert run.outcome == "applied"
+        assert memory_services.get_agent_block(primary, "human").value == HUMAN + "\n" + INJECTION
+    else:
+        assert run.outcome == "awaiting_review"
+        assert run.metadata["untrusted_input"] is True
+        assert memory_services.get_agent_block(primary, "human").value == HUMAN
+        (proposal,) = Proposal.objects.filter(run_id=run.id)
+        assert "untrusted input" in proposal.reasons[0]
+
+
+def test_an_agent_that_searched_an_untrusted_source_proposes_instructions_it_would_write(
+    make_agent, user, llm: ScriptedLLM
+):
+    agent = make_agent(name="solo", blocks={"persona": "I help.", "human": HUMAN})
+    assert "core_memory_append" in agent.tools
+    source = services.create_source(user, name="memos", embedding=EMBEDDING)
+    services.attach_source(agent, source)
+    searchable(source)
+    llm.tool_call("archival_memory_search", {"query": "quarterly memo"})
+    llm.tool_call("core_memory_append", {"label": "human", "content": INJECTION})
+
+    result = send_message(agent, [InputMessage(role="user", content="Read the memo")])
+
+    assert result.stop_reason == "end_turn"
+    assert memory_services.get_agent_block(agent, "human").value == HUMAN
+    (proposal,) = Proposal.objects.filter(run_id=result.run_id)
+    assert proposal.proposed_value == HUMAN + "\n" + INJECTION
+    assert "untrusted input" in proposal.reasons[0]
+    (answer,) = [m for m in result.messages if m.tool_name == "core_memory_append"]
+    assert answer.tool_status == "success" and "proposal" in answer.content
