@@ -9,6 +9,7 @@ trigger that finds sleep-time paused or over budget is a run that was skipped.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -58,14 +59,25 @@ def outcome_of(run: Run, changed: bool, note: str) -> tuple[str, str]:
     return RunOutcome.NO_CHANGE, "the agent read everything and changed nothing"
 
 
-def withdraw(run: Run) -> None:
-    """A failed run's proposals and archived removals go with its rolled-back edits."""
+def withdraw(run: Run, undone: Iterable[Mapping[str, Any]]) -> None:
+    """A failed run's proposals go, and so do the archived removals of its edits that
+    were rolled back (`undone`: {block_id, version} of each). An edit that could not be
+    rolled back (a later edit changed its lines) keeps what it removed in archival
+    memory: the fact is nowhere else but in the block's history."""
     for proposal in Proposal.objects.filter(run_id=run.id, status=ProposalStatus.PENDING):
         proposal.status = ProposalStatus.REJECTED
         proposal.reasons = [*proposal.reasons, f"Withdrawn: the run failed ({run.error})."]
         proposal.save(update_fields=["status", "reasons", "updated_at"])
         events.publish_proposal_changed(proposal.id, [proposal.agent_id])
-    Passage.objects.filter(tags__contains=[REMOVED_TAG], metadata__run_id=run.id).delete()
+    back = {(entry["block_id"], entry["version"]) for entry in undone}
+    removals = Passage.objects.filter(tags__contains=[REMOVED_TAG], metadata__run_id=run.id)
+    Passage.objects.filter(
+        pk__in=[
+            passage.pk
+            for passage in removals.only("metadata")
+            if (passage.metadata.get("block_id"), passage.metadata.get("version")) in back
+        ]
+    ).delete()
 
 
 def skip(run: Run, reason: str) -> None:

@@ -258,7 +258,7 @@ def fail(
         }
         run.outcome, run.outcome_reason = RunOutcome.FAILED, reason
         run.save()
-        ledger.withdraw(run)
+        ledger.withdraw(run, [*rollback["reverted"], *rollback["unchanged"]])
         events.publish_run_changed(run.id, run.status, [run.primary_agent_id])
         if retry and run.attempt < MAX_ATTEMPTS:
             _schedule_retry(run)

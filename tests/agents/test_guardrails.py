@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from agents import loop
+from agents import loop, runs
 from agents.conversations import ConversationSpec, create_conversation
 from agents.models import Run
 from config.errors import Conflict
@@ -484,3 +484,66 @@ def test_a_search_that_quotes_an_untrusted_conversation_makes_the_run_untrusted(
     (proposal,) = proposals_of(run)
     assert "untrusted input" in proposal.reasons[0]
     assert run.metadata["untrusted_input"] is True
+
+
+def test_a_failed_run_whose_edit_cannot_be_rolled_back_keeps_what_it_removed_in_archival(
+    make_agent, llm: ScriptedLLM, monkeypatch, user
+):
+    primary, _, _ = pair(make_agent)
+    block = memory_services.get_agent_block(primary, "human")
+    run = started_run(primary, "I gave up chess")
+    llm.sleeper.tool_call(
+        "memory_replace",
+        {"label": "human", "old_str": FACTS[3], "new_str": "Likes: green tea, long walks"},
+    )
+    real_execute = loop.execute
+
+    def person_edits_then_provider_fails(ctx: Any, name: str, arguments: dict[str, Any]) -> str:
+        try:
+            return real_execute(ctx, name, arguments)
+        finally:
+            # A person shortens the same line while the run works; then the model fails.
+            current = memory_services.get_agent_block(primary, "human").value
+            memory_services.update_block(
+                block.id,
+                actor=Actor.for_user(user),
+                value=current.replace("Likes: green tea, long walks", "Likes: green tea"),
+            )
+            llm.sleeper.fail(500, "the provider fell over", times=20)
+
+    monkeypatch.setattr(loop, "execute", person_edits_then_provider_fails)
+
+    run = execute(run)
+
+    assert run.outcome == "failed"
+    # The person's change on the same lines stays: the run's edit could not be undone...
+    assert "Likes: green tea\n" in value(primary)
+    (conflict,) = runs.revert_run(run, Actor.for_user(user))["conflicts"]
+    assert conflict["label"] == "human"
+    # ...so what it removed stays in archival memory, linked to its version.
+    assert_nothing_lost(primary, [FACTS[3]])
+
+
+def test_detail_an_accepted_proposal_removes_is_kept_with_the_version_it_left(
+    make_agent, llm: ScriptedLLM, user
+):
+    primary, block = review_pair(make_agent)
+    run = started_run(primary, "I gave up chess")
+    llm.sleeper.tool_call(
+        "memory_replace",
+        {"label": "human", "old_str": FACTS[3], "new_str": "Likes: green tea, long walks"},
+    )
+    (proposal,) = proposals_of(execute(run))
+    assert removed_passages(primary) == []  # nothing left the block yet
+
+    proposals.accept(proposal.id, user)
+
+    (kept,) = removed_passages(primary)
+    accepted = BlockVersion.objects.get(proposal_id=proposal.id)
+    assert kept.metadata == {
+        "block_id": block.id,
+        "label": "human",
+        "version": accepted.number,
+        "run_id": run.id,
+    }
+    assert_nothing_lost(primary)

@@ -227,3 +227,29 @@ def test_an_agent_that_searched_an_untrusted_source_proposes_instructions_it_wou
     assert "untrusted input" in proposal.reasons[0]
     (answer,) = [m for m in result.messages if m.tool_name == "core_memory_append"]
     assert answer.tool_status == "success" and "proposal" in answer.content
+
+
+def test_a_document_agent_that_goes_for_other_blocks_can_only_reach_its_own(
+    make_agent, user, llm: ScriptedLLM
+):
+    primary, _, source = attached_source(make_agent, user)
+    memo = upload(source)
+    llm.sleeper.tool_call("memory_rethink", {"label": "human", "new_memory": INJECTION})
+    llm.sleeper.tool_call("memory_replace", {"label": "persona", "old_str": "memo", "new_str": "x"})
+    llm.sleeper.tool_call("memory_insert", {"label": "instructions", "new_str": INJECTION})
+
+    assert ingest.process_file(memo.id) == "completed"
+
+    assert memory_services.get_agent_block(primary, "human").value == HUMAN
+    assert memory_services.get_agent_block(primary, "persona").value == "I am a helpful assistant."
+    (run,) = digest_runs(primary)
+    calls = run.metadata["tool_calls"]
+    assert [(call["name"], call["status"]) for call in calls[:3]] == [
+        ("memory_rethink", "error"),
+        ("memory_replace", "error"),
+        ("memory_insert", "error"),
+    ]
+    assert "no memory block labelled `human`" in calls[0]["result"]
+    assert [r["guard"] for r in run.metadata["refusals"]] == ["read_only", "read_only"]
+    assert run.outcome == "no_change"
+    assert not Proposal.objects.filter(run_id=run.id).exists()
