@@ -267,11 +267,14 @@ def _edit(
     if done.proposal is not None:
         if done.proposal.id not in ctx.proposals:
             ctx.proposals.append(done.proposal.id)
+        # The prompt shows the block as it is, not as proposed: without the proposed
+        # text here, a model rewriting the block would drop the edits waiting for review.
         return (
             f"Your edit of the block `{label}` was saved as a proposal for a person to "
             f"review ({' '.join(done.proposal.reasons)}). The block keeps its current "
             "value until it is accepted; further edits of it in this run add to the same "
-            "proposal and apply to the proposed text."
+            "proposal and apply to the proposed text, which is now:\n"
+            f"{done.proposal.proposed_value}"
         )
     return (
         f"The core memory block with label `{label}` has been edited. Review the changes "

@@ -308,9 +308,11 @@ def test_edits_of_a_block_under_review_become_one_proposal_and_the_prompt_keeps_
         "1 proposed edit waits for review",
     )
     assert run.metadata["proposals"] == [proposal.id]
-    # The model was told its edit waits for a person.
+    # The model was told its edit waits for a person, and what the proposal now holds.
     assert all(status == "success" for status, _ in tool_results(run))
-    assert "proposal" in tool_results(run, "memory_insert")[0][1]
+    ((_, told),) = tool_results(run, "memory_insert")
+    assert "saved as a proposal" in told
+    assert told.endswith("which is now:\n" + proposal.proposed_value)
 
 
 def test_accepting_some_hunks_applies_only_those_as_a_version_by_the_agent_reviewed_by_the_person(
@@ -546,4 +548,22 @@ def test_detail_an_accepted_proposal_removes_is_kept_with_the_version_it_left(
         "version": accepted.number,
         "run_id": run.id,
     }
+    assert_nothing_lost(primary)
+
+
+def test_a_model_repeating_the_same_insert_is_stopped_and_its_duplicates_rolled_back(
+    make_agent, llm: ScriptedLLM
+):
+    primary, _, _ = pair(make_agent)
+    run = started_run(primary, "Puff is lovely")
+    for _ in range(runs.MAX_TOOL_ERRORS + 5):
+        llm.sleeper.tool_call("memory_insert", {"label": "human", "new_str": FACTS[6]})
+
+    run = execute(run)
+
+    assert (run.status, run.outcome) == ("failed", "failed")
+    assert f"{runs.MAX_TOOL_ERRORS} failed tool calls" in run.outcome_reason
+    guards = {refusal["guard"] for refusal in run.metadata["refusals"]}
+    assert guards == {"degenerate"}
+    assert value(primary) == HUMAN  # the copies that landed first were rolled back
     assert_nothing_lost(primary)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from agents import runs, sleeptime
 from agents.models import Agent, Run, RunTrigger
 from forgetting import tasks as forgetting_tasks
+from forgetting.services import jobs as forgetting_jobs
 from forgetting.services import request_forget
 from tests.agents.faults import (
     FACTS,
@@ -235,3 +236,22 @@ def test_a_failed_run_and_its_retry_each_end_in_one_state(make_agent, llm: Scrip
     assert value(primary) == HUMAN + "\nDrinks: tea"
     assert_all_recorded(primary)
     assert FACTS[0] in value(primary)
+
+
+def test_a_forget_job_whose_memory_agent_stays_busy_leaves_a_skipped_run(
+    make_agent, llm: ScriptedLLM, monkeypatch
+):
+    monkeypatch.setattr(forgetting_jobs, "BUSY_WAIT_SECONDS", 0)
+    primary, sleeper, _ = pair(make_agent, tools=["forget"])
+    busy = started_run(primary, "I like tea")
+    Run.objects.filter(pk=busy.id).update(status="running")
+    job = request_forget(primary, "Zephyr-Quokka", who="7")
+
+    assert forgetting_tasks.run_forget_job(job.id) == "failed"
+
+    job.refresh_from_db()
+    assert "stayed busy" in job.error
+    (skipped,) = Run.objects.filter(primary_agent=primary, trigger=RunTrigger.FORGET)
+    assert (skipped.outcome, skipped.run_agent_id) == ("skipped", sleeper.id)
+    assert "stayed busy" in skipped.outcome_reason
+    assert skipped.metadata["forget_job"] == job.id
