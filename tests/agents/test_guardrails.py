@@ -567,3 +567,20 @@ def test_a_model_repeating_the_same_insert_is_stopped_and_its_duplicates_rolled_
     assert guards == {"degenerate"}
     assert value(primary) == HUMAN  # the copies that landed first were rolled back
     assert_nothing_lost(primary)
+
+
+def test_a_rethink_cut_at_a_line_end_within_the_budget_lands_and_the_lost_lines_are_archived(
+    make_agent, llm: ScriptedLLM
+):
+    primary, _, _ = pair(make_agent)
+    run = started_run(primary)
+    cut = "\n".join(FACTS[:-1])  # the copy broke off before the last line
+    llm.sleeper.tool_call("memory_rethink", {"label": "human", "new_memory": cut})
+
+    run = execute(run)
+
+    assert value(primary) == cut
+    assert run.outcome == "applied"
+    (kept,) = removed_passages(primary)
+    assert FACTS[-1] in kept.text
+    assert_nothing_lost(primary)
