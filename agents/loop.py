@@ -94,6 +94,8 @@ class TurnResult:
     # edits became (memory/guards.py, memory/proposals.py), for the run to show.
     refusals: list[dict[str, str]] = field(default_factory=list)
     proposals: list[str] = field(default_factory=list)
+    # Untrusted input the turn's searches brought in (tools.ToolContext.read_untrusted).
+    read_untrusted: list[str] = field(default_factory=list)
 
     def usage(self) -> dict[str, Any]:
         return {
@@ -489,6 +491,7 @@ def run_turn(
                 untrusted=untrusted or (conversation is not None and not conversation.trusted),
                 refusals=result.refusals,
                 proposals=result.proposals,
+                read_untrusted=result.read_untrusted,
             )
             for item in inputs:
                 if item.approvals is not None:

@@ -202,12 +202,15 @@ def after_turn(primary: Agent, *, failed: bool) -> list[str] | None:
             return []
         # Back-off: after runs that changed nothing, runs come every (N * factor) turns.
         every = (frequency or 1) * governor.backoff_factor(group)
-        if every > 1:
-            counter = group.turns_counter if group.turns_counter is not None else -1
+        counter = group.turns_counter if group.turns_counter is not None else -1
+        # Counted at every turn, also while every turn runs: a run that backs off then
+        # counts its interval from the turn that started it. (Left at -1, the next turn
+        # after the first quiet run would run at once.) Unchanged, it is not written.
+        if (counter + 1) % every != counter:
             group.turns_counter = (counter + 1) % every
             group.save(update_fields=["turns_counter", "updated_at"])
-            if group.turns_counter != 0:
-                return []
+        if group.turns_counter != 0:
+            return []
         return [run.id for run in _start(group, RunTrigger.TURN)]
 
 

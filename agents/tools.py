@@ -20,11 +20,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from agents.models import Agent, Insight, Message
+from agents.models import Agent, Conversation, Insight, Message
 from agents.threads import Thread
 from config.errors import InvalidRequest
 from memory import editing, events
 from memory import services as memory_services
+from memory.models import Passage
 
 
 class ToolError(Exception):
@@ -46,12 +47,24 @@ class ToolContext:
     # Filled as the turn goes: the guards' refusals and the proposals edits became.
     refusals: list[dict[str, str]] = field(default_factory=list)
     proposals: list[str] = field(default_factory=list)
+    # What the turn's searches brought in that nobody vouches for (an untrusted source's
+    # passages, an untrusted conversation's messages): from then on the turn reads
+    # untrusted input, whatever it started from.
+    read_untrusted: list[str] = field(default_factory=list)
 
     @property
     def actor(self) -> memory_services.Actor:
         return memory_services.Actor.for_agent(
-            self.agent.id, self.run_id, self.tool_call_id, untrusted=self.untrusted
+            self.agent.id,
+            self.run_id,
+            self.tool_call_id,
+            untrusted=self.untrusted or bool(self.read_untrusted),
         )
+
+    def came_across(self, what: str) -> None:
+        """The turn read untrusted input: `what` says which, for the run."""
+        if what not in self.read_untrusted:
+            self.read_untrusted.append(what)
 
 
 @dataclass(frozen=True)
@@ -148,12 +161,15 @@ def conversation_search(
         messages = messages.filter(created_at__lte=end)
     count = max(1, min(int(limit or 5), 50))
     results = []
+    shown: set[str] = set()  # the conversations the results come from
     for message in messages.order_by("-seq")[: count * 3]:
         text = message.content
         if message.role == "assistant":
             text = message.content or _send_message_text(message.tool_calls)
         if not text or (query and query.lower() not in text.lower()):
             continue
+        if message.conversation_id:
+            shown.add(message.conversation_id)
         results.append(
             {
                 "timestamp": message.created_at.isoformat(timespec="seconds"),
@@ -166,6 +182,8 @@ def conversation_search(
             break
     if not results:
         return "No results found."
+    for conversation in Conversation.objects.filter(pk__in=shown, trusted=False).only("id"):
+        ctx.came_across(f"conversation:{conversation.id}")
     return json.dumps({"message": f"Showing {len(results)} results:", "results": results})
 
 
@@ -207,6 +225,11 @@ def archival_memory_search(
         start=_parse_bound(start_datetime, end=False),
         end=_parse_bound(end_datetime, end=True),
     )
+    untrusted = Passage.objects.filter(
+        pk__in=[passage.pk for passage in passages], source__trusted=False
+    ).values_list("source_id", flat=True)
+    for source_id in sorted(set(untrusted)):
+        ctx.came_across(f"source:{source_id}")
     return json.dumps(
         [
             {
@@ -244,11 +267,14 @@ def _edit(
     if done.proposal is not None:
         if done.proposal.id not in ctx.proposals:
             ctx.proposals.append(done.proposal.id)
+        # The prompt shows the block as it is, not as proposed: without the proposed
+        # text here, a model rewriting the block would drop the edits waiting for review.
         return (
             f"Your edit of the block `{label}` was saved as a proposal for a person to "
             f"review ({' '.join(done.proposal.reasons)}). The block keeps its current "
             "value until it is accepted; further edits of it in this run add to the same "
-            "proposal and apply to the proposed text."
+            "proposal and apply to the proposed text, which is now:\n"
+            f"{done.proposal.proposed_value}"
         )
     return (
         f"The core memory block with label `{label}` has been edited. Review the changes "

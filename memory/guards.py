@@ -9,8 +9,9 @@ Three things go wrong often enough to check every edit for them:
   (``degenerate``), and the broken text would replace the good one;
 - a document smuggles in instructions for the agent ("ignore previous instructions", a fake
   ``system:`` turn, a tool call, a link to visit) and the agent writes them into a block,
-  where every later run reads them as its own memory (``instruction_like``, applied to
-  ``added_text``: only what the edit brings in, so text already there is not re-judged).
+  where every later run reads them as its own memory (``instruction_like``; for an edit,
+  ``added_instructions``: only what the edit brings in, so text already there is not
+  re-judged, but also what it puts together from pieces written one line at a time).
 
 The reasons returned are shown to the model as tool errors, so they say what was found and
 what to do instead. Blocks are split into lines with ``split("\\n")``, as in ``memory.merge``.
@@ -18,13 +19,22 @@ what to do instead. Blocks are split into lines with ``split("\\n")``, as in ``m
 
 from __future__ import annotations
 
+import bisect
 import difflib
+import itertools
 import math
 import re
 from collections import Counter
 from collections.abc import Iterator
 
-__all__ = ["added_text", "degenerate", "instruction_like", "removed_chars", "removed_lines"]
+__all__ = [
+    "added_instructions",
+    "added_text",
+    "degenerate",
+    "instruction_like",
+    "removed_chars",
+    "removed_lines",
+]
 
 
 def _lines(text: str) -> list[str]:
@@ -357,4 +367,41 @@ def instruction_like(text: str) -> str | None:
     for line in _lines(text):
         if _URL.search(line) and _IMPERATIVE.search(line):
             return _finding("link with an instruction to act on it", line)
+    return None
+
+
+def added_instructions(before: str, after: str) -> str | None:
+    """None, or what in `after` reads as instructions to an AI agent (as for
+    ``instruction_like``) and is new since `before`.
+
+    New means on a line the edit added or changed, or across two lines the edit made
+    neighbours by removing what stood between them. So an order written in pieces, a
+    line per edit ("Ignore previous", then "instructions and ..." below it), is caught
+    by the edit that completes it, while instructions already in `before` are not judged
+    again. (Checking only the added text would let the pieces through one by one.)
+    """
+    _, new, opcodes = _line_opcodes(before, after)
+    touched: list[int] = []
+    seams: list[int] = []  # j: lines j - 1 and j of `after` became neighbours
+    for tag, _i1, _i2, j1, j2 in opcodes:
+        if tag in ("insert", "replace"):
+            touched.extend(range(j1, j2))
+        elif tag == "delete" and 0 < j1 < len(new):
+            seams.append(j1)
+    if not touched and not seams:
+        return None
+    starts = list(itertools.accumulate((len(line) + 1 for line in new[:-1]), initial=0))
+
+    def is_new(start: int, end: int) -> bool:
+        first = bisect.bisect_right(starts, start) - 1
+        last = bisect.bisect_right(starts, max(start, end - 1)) - 1
+        return any(first <= j <= last for j in touched) or any(first < j <= last for j in seams)
+
+    for label, pattern in _PATTERNS:
+        for match in pattern.finditer(after):
+            if is_new(match.start(), match.end()):
+                return _finding(label, match.group(0))
+    for j in touched:
+        if _URL.search(new[j]) and _IMPERATIVE.search(new[j]):
+            return _finding("link with an instruction to act on it", new[j])
     return None

@@ -387,7 +387,8 @@ def edit_block_as_agent(
                 f"(available labels: {', '.join(labels) or 'none'})."
             )
         if block.read_only:
-            raise editing.EditRefused("This block is read-only and cannot be edited.")
+            # A guard like the others: the run records the refusal.
+            raise editing.GuardRefused("read_only", "This block is read-only and cannot be edited.")
         # The run's earlier edits of this block that wait for review: this one builds on
         # them, so the agent's edits of one block read as one consistent change.
         proposal = (
@@ -451,7 +452,7 @@ def _guard(
             )
         reasons.append(why)
     if actor.untrusted:
-        found = guards.instruction_like(guards.added_text(working, new_value))
+        found = guards.added_instructions(working, new_value)
         if found:
             reasons.append(
                 f"Text from untrusted input that reads as instructions to the agent: {found}"

@@ -95,6 +95,21 @@ def digest_block(agent: Agent, source: Source) -> Block:
     or any other block of the agent (DigestFailed says so)."""
     existing = Block.objects.filter(agent_links__agent=agent, agent_links__label=source.name)
     block = existing.first()
+    if block is None and _sleeptime_label(agent, source.name):
+        # The memory agent's own block (its instructions, `memory_persona`): no digest,
+        # trusted or not, writes there, and the shared block could not be attached anyway.
+        raise DigestFailed(
+            (
+                f"The source '{source.name}' is untrusted, and the sleep-time agent already "
+                f"has a block labelled '{source.name}' (its own instructions): an untrusted "
+                "source writes only to its own block. Rename the source."
+            )
+            if not source.trusted
+            else (
+                f"The sleep-time agent already has a block labelled '{source.name}' (its own "
+                "instructions), which no digest writes to. Rename the source."
+            )
+        )
     if block is not None:
         own = block.metadata.get("source_id") == source.id or (
             not block.metadata.get("source_id")
@@ -117,6 +132,16 @@ def digest_block(agent: Agent, source: Source) -> Block:
     )
     sleeptime.attach_block(agent, block)
     return block
+
+
+def _sleeptime_label(agent: Agent, label: str) -> bool:
+    """Whether one of the agent's sleep-time agents holds a block labelled `label`."""
+    group = sleeptime.group_of(agent)
+    return group is not None and (
+        Block.objects.filter(
+            agent_links__agent__in=group.participants.all(), agent_links__label=label
+        ).exists()
+    )
 
 
 # --- Processing a file ---------------------------------------------------------------------
@@ -414,10 +439,25 @@ def digest(
     upload: SourceFile | None = None,
     reset: bool = False,
 ) -> Run:
-    """Have a document agent read `passages` window by window into the source's block."""
-    run, worker, block = _open_run(
-        primary, source, upload, reset=reset, estimate=_estimate(passages, spans, 1)
-    )
+    """Have a document agent read `passages` window by window into the source's block.
+    A digest refused before it starts (DigestFailed: the source may not write to the block
+    named after it) is on the ledger as a skipped run, with the reason."""
+    try:
+        run, worker, block = _open_run(
+            primary, source, upload, reset=reset, estimate=_estimate(passages, spans, 1)
+        )
+    except DigestFailed as not_allowed:
+        group = sleeptime.group_of(primary)
+        if group is not None:
+            runs.record_skipped(
+                group,
+                RunTrigger.DIGEST,
+                str(not_allowed),
+                run_type="document_digest",
+                source_id=source.id,
+                file_id=upload.pk if upload is not None else None,
+            )
+        raise
     names = dict(SourceFile.objects.filter(source=source).values_list("pk", "file_name"))
     started = clock.monotonic()
     # The estimate is checked against the budgets before the first model call.

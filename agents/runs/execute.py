@@ -7,7 +7,7 @@ import time as clock
 
 import llm
 from agents import governor, loop, threads, transcript
-from agents.models import Agent, Conversation, Group, Message, Run
+from agents.models import Agent, Conversation, Group, Message, Role, Run, RunTrigger
 from agents.runs import ledger, lifecycle, queue
 
 logger = logging.getLogger("reverie.runs")
@@ -34,6 +34,21 @@ def execute_run(run_id: str) -> str:
     return Run.objects.filter(pk=run.id).values_list("status", flat=True).first() or "gone"
 
 
+def _untrusted(primary: Agent, messages: list[Message]) -> bool:
+    """Whether the transcript holds input nobody vouches for: messages of an untrusted
+    conversation, or results of the primary's searches that may quote one, or an
+    untrusted source's passages (the transcript shows tool results)."""
+    read = {m.conversation_id for m in messages} - {None}
+    if read and Conversation.objects.filter(pk__in=read, trusted=False).exists():
+        return True
+    searched = {m.tool_name for m in messages if m.role == Role.TOOL}
+    if "archival_memory_search" in searched and primary.sources.filter(trusted=False).exists():
+        return True
+    return "conversation_search" in searched and (
+        Conversation.objects.filter(agent=primary, trusted=False).exists()
+    )
+
+
 def _work(run: Run, started: float) -> None:
     sleeper = Agent.objects.filter(pk=run.run_agent_id).first()
     group = Group.objects.filter(pk=run.group_id).select_related("manager_agent").first()
@@ -41,7 +56,10 @@ def _work(run: Run, started: float) -> None:
         lifecycle.fail(run.id, "the sleep-time agent or its group was deleted", retry=False)
         return
     primary = group.manager_agent
-    if group.paused:
+    # A person who asks for a run gets it while paused (sleeptime.run_now), also when
+    # their request joined a run another trigger had queued.
+    asked = run.trigger == RunTrigger.MANUAL or RunTrigger.MANUAL in run.metadata.get("joined", {})
+    if group.paused and not asked:
         ledger.skip(run, "sleep-time is paused for this agent")
         return
     after = group.last_processed_seq or 0
@@ -63,8 +81,7 @@ def _work(run: Run, started: float) -> None:
     labels = threads.conversation_labels(primary, named) if named else {}
     part = transcript.render(messages, budget, labels)
     last = messages[part.last]
-    read = {m.conversation_id for m in messages[: part.last + 1]} - {None}
-    untrusted = bool(read) and Conversation.objects.filter(pk__in=read, trusted=False).exists()
+    untrusted = _untrusted(primary, messages[: part.last + 1])
     backlog = not part.complete or len(messages) == MAX_TRANSCRIPT_MESSAGES
     run.metadata = {**run.metadata, "backlog_remaining": backlog}
     Run.objects.filter(pk=run.id).update(

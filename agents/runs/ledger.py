@@ -9,6 +9,7 @@ trigger that finds sleep-time paused or over budget is a run that was skipped.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -20,17 +21,24 @@ from memory.models import Passage, Proposal, ProposalStatus
 from memory.services import REMOVED_TAG
 
 
+def _refused(refusals: list[dict[str, Any]]) -> str:
+    kinds = ", ".join(sorted({str(r.get("guard")) for r in refusals}))
+    count = len(refusals)
+    return f"{count} edit{'s were' if count != 1 else ' was'} refused by the guards ({kinds})"
+
+
 def outcome_of(run: Run, changed: bool, note: str) -> tuple[str, str]:
-    """The outcome of a run that finished its work."""
+    """The outcome of a run that finished its work, and why, from what it changed, what
+    waits for review, what the guards refused and which tool calls failed."""
     waiting = Proposal.objects.filter(run_id=run.id, status=ProposalStatus.PENDING).count()
     refusals = run.metadata.get("refusals") or []
+    errors = run.metadata.get("tool_errors") or []
     if waiting:
         reason = f"{waiting} proposed edit{'s wait' if waiting != 1 else ' waits'} for review"
         return RunOutcome.AWAITING_REVIEW, reason + (" (some edits also landed)" if changed else "")
     if changed:
-        return RunOutcome.APPLIED, ""
-    if note:
-        return RunOutcome.NO_CHANGE, note
+        # Applied, but not everything the agent tried: the person sees that too.
+        return RunOutcome.APPLIED, _refused(refusals) if refusals else ""
     if refusals:
         kinds = sorted({str(r.get("guard")) for r in refusals})
         return (
@@ -38,17 +46,38 @@ def outcome_of(run: Run, changed: bool, note: str) -> tuple[str, str]:
             f"every edit was refused by the guards ({', '.join(kinds)}): "
             + str(refusals[-1].get("reason", ""))[:300],
         )
+    if errors:
+        last = errors[-1]
+        count = len(errors)
+        return (
+            RunOutcome.NO_CHANGE,
+            f"nothing was changed: {count} tool call{'s' if count != 1 else ''} failed "
+            f"(the last, {last.get('tool')}: {str(last.get('error', ''))[:300]})",
+        )
+    if note:
+        return RunOutcome.NO_CHANGE, note
     return RunOutcome.NO_CHANGE, "the agent read everything and changed nothing"
 
 
-def withdraw(run: Run) -> None:
-    """A failed run's proposals and archived removals go with its rolled-back edits."""
+def withdraw(run: Run, undone: Iterable[Mapping[str, Any]]) -> None:
+    """A failed run's proposals go, and so do the archived removals of its edits that
+    were rolled back (`undone`: {block_id, version} of each). An edit that could not be
+    rolled back (a later edit changed its lines) keeps what it removed in archival
+    memory: the fact is nowhere else but in the block's history."""
     for proposal in Proposal.objects.filter(run_id=run.id, status=ProposalStatus.PENDING):
         proposal.status = ProposalStatus.REJECTED
         proposal.reasons = [*proposal.reasons, f"Withdrawn: the run failed ({run.error})."]
         proposal.save(update_fields=["status", "reasons", "updated_at"])
         events.publish_proposal_changed(proposal.id, [proposal.agent_id])
-    Passage.objects.filter(tags__contains=[REMOVED_TAG], metadata__run_id=run.id).delete()
+    back = {(entry["block_id"], entry["version"]) for entry in undone}
+    removals = Passage.objects.filter(tags__contains=[REMOVED_TAG], metadata__run_id=run.id)
+    Passage.objects.filter(
+        pk__in=[
+            passage.pk
+            for passage in removals.only("metadata")
+            if (passage.metadata.get("block_id"), passage.metadata.get("version")) in back
+        ]
+    ).delete()
 
 
 def skip(run: Run, reason: str) -> None:

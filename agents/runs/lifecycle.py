@@ -4,6 +4,7 @@ queued where asked). Sleep-time runs, document digests and forget jobs all end h
 
 from __future__ import annotations
 
+import json
 import logging
 import time as clock
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from agents.models import (
     Agent,
     Group,
     Message,
+    Role,
     Run,
     RunOutcome,
     RunStatus,
@@ -38,6 +40,9 @@ logger = logging.getLogger("reverie.runs")
 
 MAX_ATTEMPTS = 4  # the first try and three retries
 MAX_TOOL_ERRORS = 10
+# The failed tool calls a run keeps in its metadata for the ledger (the newest).
+KEPT_TOOL_ERRORS = 20
+EMPTY_REPLY = "the model's reply was empty (no text and no tool call)"
 
 
 # --- Opening -------------------------------------------------------------------------------
@@ -101,8 +106,9 @@ def turn(
 ) -> loop.TurnResult:
     """One turn of the run's agent reading `text`, from a clean context: its memory is
     its blocks, and each turn costs what it reads, not what came before. The run's
-    token and step counts add up over its turns, and so do the edits the guards refused
-    and the proposals its edits became. `untrusted`: `text` is input nobody vouches for."""
+    token and step counts add up over its turns, and so do the edits the guards refused,
+    the tool calls that failed and the proposals its edits became. `untrusted`: `text`
+    is input nobody vouches for."""
     Message.objects.filter(agent=agent, in_context=True).update(in_context=False)
     result = loop.run_turn(
         agent,
@@ -118,10 +124,14 @@ def turn(
             metadata = current.metadata
             if result.refusals:
                 metadata["refusals"] = [*metadata.get("refusals", []), *result.refusals]
+            failed = _failed_calls(result)
+            if failed:
+                errors = [*metadata.get("tool_errors", []), *failed]
+                metadata["tool_errors"] = errors[-KEPT_TOOL_ERRORS:]
             if result.proposals:
                 known = metadata.get("proposals", [])
                 metadata["proposals"] = [*known, *(p for p in result.proposals if p not in known)]
-            if untrusted:
+            if untrusted or result.read_untrusted:
                 metadata["untrusted_input"] = True
             run.metadata = {**run.metadata, **metadata}
             Run.objects.filter(pk=run.pk).update(
@@ -132,6 +142,21 @@ def turn(
                 metadata=metadata,
             )
     return result
+
+
+def _failed_calls(result: loop.TurnResult) -> list[dict[str, str]]:
+    """The turn's failed tool calls as the model was shown them: {tool, error}."""
+    failed = []
+    for message in result.messages:
+        if message.role != Role.TOOL or message.tool_status != "error":
+            continue
+        try:
+            shown = json.loads(message.content)
+            text = str(shown.get("message", "")) if isinstance(shown, dict) else message.content
+        except ValueError:
+            text = message.content
+        failed.append({"tool": message.tool_name, "error": text[:500]})
+    return failed
 
 
 def unfinished(result: loop.TurnResult, max_steps: int) -> str:
@@ -160,6 +185,8 @@ def complete(
 ) -> None:
     """End the run `completed`. A sleep-time run moves its group's mark past what it
     read, and with `backlog` queues a follow-up for what it could not read yet."""
+    if not note and result is not None and result.stop_reason == "no_tool_call":
+        note = EMPTY_REPLY
     with transaction.atomic():
         run = Run.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status != RunStatus.RUNNING:
@@ -231,7 +258,7 @@ def fail(
         }
         run.outcome, run.outcome_reason = RunOutcome.FAILED, reason
         run.save()
-        ledger.withdraw(run)
+        ledger.withdraw(run, [*rollback["reverted"], *rollback["unchanged"]])
         events.publish_run_changed(run.id, run.status, [run.primary_agent_id])
         if retry and run.attempt < MAX_ATTEMPTS:
             _schedule_retry(run)

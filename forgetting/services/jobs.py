@@ -166,7 +166,17 @@ def _rewrite_blocks(job: ForgetJob, primary: Agent) -> tuple[list[str], str]:
             wait_seconds=BUSY_WAIT_SECONDS,
         )
         if run is None:
-            errors.append(f"the sleep-time agent {sleeper.id} stayed busy")
+            busy = f"the sleep-time agent {sleeper.id} stayed busy"
+            errors.append(busy)
+            # On the ledger too: the trigger ends in a recorded state, as every one does.
+            runs.record_skipped(
+                group,
+                RunTrigger.FORGET,
+                f"{busy} with another run for {BUSY_WAIT_SECONDS} seconds; the matter was "
+                "purged, but this agent did not rewrite the blocks",
+                run_type="forget",
+                forget_job=job.id,
+            )
             continue
         run_ids.append(run.id)
         ForgetJob.objects.filter(pk=job.pk).update(run_ids=run_ids)

@@ -16,7 +16,7 @@ from config.errors import InvalidRequest
 from forgetting.models import Tombstone
 from forgetting.redaction import Redactor, remove_chunks
 from memory import services as memory_services
-from memory.models import Block, BlockVersion
+from memory.models import Block, BlockVersion, Proposal
 
 # Forgetting "a" or "is" would rewrite nearly every record; a text to forget is a name,
 # a phrase, a number: a few characters at least.
@@ -108,14 +108,19 @@ def redact_records(family: list[Agent], redactor: Redactor, counts: Counter[str]
     rewritten: list[Run] = []
     family_runs = Run.objects.filter(Q(primary_agent_id__in=ids) | Q(run_agent_id__in=ids))
     # Locked: a run that ends meanwhile writes its metadata, which this must not undo.
-    for run in family_runs.select_for_update().only("transcript", "error", "metadata"):
+    fields = ("transcript", "error", "outcome_reason", "metadata")
+    for run in family_runs.select_for_update().only(*fields):
         text, error = redactor.clean(run.transcript), redactor.clean(run.error)
+        # The ledger's reason quotes what the guards refused, or the error.
+        reason = redactor.clean(run.outcome_reason)
         metadata = redactor.clean_json(run.metadata) if redactor.found_in(run.metadata) else None
-        if text != run.transcript or error != run.error or metadata is not None:
-            run.transcript, run.error = text, error
+        if (text, error, reason) != (run.transcript, run.error, run.outcome_reason) or (
+            metadata is not None
+        ):
+            run.transcript, run.error, run.outcome_reason = text, error, reason
             run.metadata = run.metadata if metadata is None else metadata
             rewritten.append(run)
-    Run.objects.bulk_update(rewritten, ["transcript", "error", "metadata"], batch_size=500)
+    Run.objects.bulk_update(rewritten, list(fields), batch_size=500)
     counts["runs_rewritten"] += len(rewritten)
 
     for member in Agent.objects.filter(pk__in=ids).only("summary"):
@@ -210,6 +215,20 @@ def scrub_block(block: Block, redactor: Redactor, counts: Counter[str]) -> None:
                 changed.append(version)
         BlockVersion.objects.bulk_update(changed, ["value", "previous_value", "description"])
         counts["versions"] += len(changed)
+        # Edits waiting for review hold the block's text too (rewritten alike in both
+        # values, so their hunks stay the same hunks).
+        proposed = []
+        for proposal in Proposal.objects.filter(block=locked):
+            cleaned = (
+                redactor.clean(proposal.base_value),
+                redactor.clean(proposal.proposed_value),
+                [redactor.clean(str(reason)) for reason in proposal.reasons],
+            )
+            if cleaned != (proposal.base_value, proposal.proposed_value, proposal.reasons):
+                proposal.base_value, proposal.proposed_value, proposal.reasons = cleaned
+                proposed.append(proposal)
+        Proposal.objects.bulk_update(proposed, ["base_value", "proposed_value", "reasons"])
+        counts["proposals"] += len(proposed)
 
 
 def scrub_blocks(family: list[Agent], redactor: Redactor, counts: Counter[str]) -> None:
