@@ -13,6 +13,7 @@ was accepted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal, TypedDict
 
 from django.db import transaction
@@ -26,6 +27,11 @@ from memory.models import Block, BlockVersion, Proposal, ProposalStatus
 from memory.services import Actor, archive_removed, record_version
 
 HunkStatus = Literal["pending", "accepted", "rejected"]
+
+# Called with a proposal once it is decided (accepted, rejected or partly both), inside the
+# deciding transaction. The agents app settles the outcome of the run that proposed it
+# here (agents/apps.py): this app cannot import the runs it sits below.
+on_decided: list[Callable[[Proposal], None]] = []
 
 
 class Hunk(TypedDict):
@@ -87,7 +93,7 @@ def list_proposals(
     limit: int = 50,
     ascending: bool = True,
 ) -> QuerySet[Proposal]:
-    proposals = Proposal.objects.for_user(user).select_related("block")
+    proposals = Proposal.objects.for_user(user).select_related("block", "reviewed_by")
     if agent_id:
         proposals = proposals.filter(agent_id=agent_id)
     if statuses:
@@ -132,6 +138,9 @@ def _settle(proposal: Proposal, reviewer: Any) -> None:
             proposal.status = ProposalStatus.ACCEPTED
     proposal.save()
     events.publish_proposal_changed(proposal.id, [proposal.agent_id])
+    if proposal.status != ProposalStatus.PENDING:
+        for hook in on_decided:
+            hook(proposal)
 
 
 def accept(proposal_id: str, reviewer: Any, indices: list[int] | None = None) -> Proposal:

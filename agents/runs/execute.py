@@ -74,6 +74,7 @@ def _work(run: Run, started: float) -> None:
             run.id,
             duration_ms=lifecycle.elapsed_ms(started),
             note="no new messages since the last run",
+            skipped=True,
         )
         return
     budget = min(TRANSCRIPT_TOKENS, max(1000, sleeper.context_window // 4))

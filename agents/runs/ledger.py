@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from agents.models import Group, Run, RunOutcome, RunStatus
 from memory import events
-from memory.models import Passage, Proposal, ProposalStatus
+from memory.models import BlockVersion, Passage, Proposal, ProposalStatus
 from memory.services import REMOVED_TAG
 
 
@@ -119,3 +119,27 @@ def record_skipped(group: Group, trigger: str, reason: str, **metadata: Any) -> 
     )
     events.publish_run_changed(run.id, run.status, [group.manager_agent_id])
     return run
+
+
+def settle_review(proposal: Proposal) -> None:
+    """Once the last of a run's proposals is decided, its outcome says how: `applied` if
+    any of its edits landed (its own or accepted ones), else `no_change`, rejected."""
+    if not proposal.run_id:
+        return
+    if Proposal.objects.filter(run_id=proposal.run_id, status=ProposalStatus.PENDING).exists():
+        return
+    run = Run.objects.filter(pk=proposal.run_id, outcome=RunOutcome.AWAITING_REVIEW).first()
+    if run is None:
+        return
+    who = proposal.reviewed_by.get_username() if proposal.reviewed_by else "a person"
+    decided = Proposal.objects.filter(run_id=run.id)
+    if BlockVersion.objects.filter(run_id=run.id, reverts="").exists():
+        partly = decided.filter(
+            status__in=[ProposalStatus.REJECTED, ProposalStatus.PARTIAL]
+        ).exists()
+        reason = f"reviewed by {who}: " + ("accepted in part" if partly else "accepted")
+        outcome = RunOutcome.APPLIED
+    else:
+        outcome, reason = RunOutcome.NO_CHANGE, f"reviewed by {who}: every proposed edit rejected"
+    Run.objects.filter(pk=run.pk).update(outcome=outcome, outcome_reason=reason)
+    events.publish_run_changed(run.id, run.status, [run.primary_agent_id])

@@ -182,9 +182,11 @@ def complete(
     note: str = "",
     backlog: bool = False,
     metadata: dict[str, Any] | None = None,
+    skipped: bool = False,
 ) -> None:
     """End the run `completed`. A sleep-time run moves its group's mark past what it
-    read, and with `backlog` queues a follow-up for what it could not read yet."""
+    read, and with `backlog` queues a follow-up for what it could not read yet. With
+    `skipped` the run found nothing to do (`note` says why) and its outcome says so."""
     if not note and result is not None and result.stop_reason == "no_tool_call":
         note = EMPTY_REPLY
     with transaction.atomic():
@@ -203,7 +205,9 @@ def complete(
             "changed": changed,
             **({"note": note} if note else {}),
         }
-        run.outcome, run.outcome_reason = ledger.outcome_of(run, changed, note)
+        run.outcome, run.outcome_reason = (
+            (RunOutcome.SKIPPED, note) if skipped else ledger.outcome_of(run, changed, note)
+        )
         run.save()
         if group_id := run.group_id:
             governor.count_quiet(group_id, run)

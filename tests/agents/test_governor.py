@@ -163,6 +163,6 @@ def test_the_idle_timer_backs_off_too_and_a_run_a_person_starts_resets_it(
     assert group.quiet_runs == 3
 
     (manual,) = sleeptime.run_now(group)
-    assert execute(manual).outcome == "no_change"
+    assert execute(manual).outcome == "skipped"  # nothing new since
     group.refresh_from_db()
     assert group.quiet_runs == 0

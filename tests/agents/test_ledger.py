@@ -6,12 +6,17 @@ with the reason a person reads. Nothing is dropped unrecorded."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from agents import runs, sleeptime
 from agents.models import Agent, Run, RunTrigger
 from forgetting import tasks as forgetting_tasks
 from forgetting.services import jobs as forgetting_jobs
 from forgetting.services import request_forget
+from memory import proposals
+from memory import services as memory_services
+from memory.models import Proposal
+from memory.services import Actor
 from tests.agents.faults import (
     FACTS,
     HUMAN,
@@ -89,7 +94,7 @@ def test_a_manual_run_with_nothing_new_says_there_was_nothing_new(make_agent, ll
     (run,) = sleeptime.run_now(group)
     run = execute(run)
 
-    assert (run.trigger, run.outcome) == ("manual", "no_change")
+    assert (run.trigger, run.outcome) == ("manual", "skipped")
     assert run.outcome_reason == "no new messages since the last run"
     assert llm.sleeper.requests == []
 
@@ -255,3 +260,52 @@ def test_a_forget_job_whose_memory_agent_stays_busy_leaves_a_skipped_run(
     assert (skipped.outcome, skipped.run_agent_id) == ("skipped", sleeper.id)
     assert "stayed busy" in skipped.outcome_reason
     assert skipped.metadata["forget_job"] == job.id
+
+
+def _review_run(make_agent: Any, llm: ScriptedLLM) -> tuple[Agent, Run]:
+    """A run whose two edits of a block under review wait as one proposal."""
+    primary, _, _ = pair(make_agent)
+    block = memory_services.get_agent_block(primary, "human")
+    memory_services.update_block(block.id, actor=Actor.system(), requires_review=True)
+    llm.sleeper.tool_call(
+        "memory_replace",
+        {"label": "human", "old_str": "and writer", "new_str": "and poet"},
+    )
+    llm.sleeper.tool_call(
+        "memory_replace",
+        {"label": "human", "old_str": "due in March", "new_str": "due in April"},
+    )
+    run = execute(started_run(primary, "I write poems now, and my notes are due in April"))
+    assert run.outcome == "awaiting_review"
+    return primary, run
+
+
+def test_a_run_awaiting_review_says_applied_once_a_person_accepts_part_of_it(
+    make_agent, llm: ScriptedLLM
+):
+    primary, run = _review_run(make_agent, llm)
+    (proposal,) = Proposal.objects.filter(run_id=run.id)
+    reviewer = primary.owner
+
+    proposals.accept(proposal.id, reviewer, [1])
+    run.refresh_from_db()
+    assert run.outcome == "awaiting_review"  # hunk 0 is still undecided
+
+    proposals.reject(proposal.id, reviewer)
+    run.refresh_from_db()
+    assert run.outcome == "applied"
+    assert run.outcome_reason == f"reviewed by {reviewer.get_username()}: accepted in part"
+    assert "due in April" in value(primary)
+    assert "Works as: mathematician and writer" in value(primary)
+
+
+def test_a_run_whose_proposals_are_all_rejected_changed_nothing(make_agent, llm: ScriptedLLM):
+    primary, run = _review_run(make_agent, llm)
+    (proposal,) = Proposal.objects.filter(run_id=run.id)
+
+    proposals.reject(proposal.id, primary.owner)
+
+    run.refresh_from_db()
+    assert run.outcome == "no_change"
+    assert "every proposed edit rejected" in run.outcome_reason
+    assert value(primary) == HUMAN

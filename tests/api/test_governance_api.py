@@ -79,13 +79,14 @@ def test_runs_are_listed_by_outcome_and_trigger_with_their_reasons(api, make_age
     ok(post(api, f"/v1/groups/{group.id}/pause", {}))
     skipped = Run.objects.get(pk=triggered_run(primary, "Still raining"))
     outcomes = [run.outcome for run in (applied, quiet, manual, skipped)]
-    assert outcomes == ["applied", "no_change", "no_change", "skipped"]
+    assert outcomes == ["applied", "no_change", "skipped", "skipped"]
 
     def listed(**query: Any) -> list[str]:
         return ids(ok(api.get("/v1/runs", {"agent_id": primary.id, **query})))
 
     assert listed(outcome="applied") == [applied.id]
     assert listed(outcome=["no_change", "skipped"]) == [skipped.id, manual.id, quiet.id]
+    assert listed(outcome="no_change") == [quiet.id]
     assert listed(trigger="manual") == [manual.id]
     assert listed(trigger="turn") == [skipped.id, quiet.id, applied.id]
     assert listed(trigger="turn", outcome="skipped") == [skipped.id]
@@ -101,7 +102,8 @@ def test_runs_are_listed_by_outcome_and_trigger_with_their_reasons(api, make_age
     assert by_id[skipped.id]["outcome_reason"] == "sleep-time is paused for this agent"
     assert by_id[skipped.id]["usage"]["total_tokens"] == 0
     assert ids(ok(api.get(f"/v1/agents/{primary.id}/ledger", {"outcome": "skipped"}))) == [
-        skipped.id
+        skipped.id,
+        manual.id,
     ]
     newest, *older = ledger
     page = ok(api.get(f"/v1/agents/{primary.id}/ledger", {"after": newest["id"], "limit": 1}))
