@@ -30,6 +30,7 @@ from agents.models import (
     AgentType,
     Message,
     Run,
+    RunOutcome,
     RunStatus,
     RunTrigger,
 )
@@ -186,14 +187,21 @@ def process_file(file_id: str) -> str:
             # A file imported with its agents (sources/agentfile.py) comes with what they
             # learned from it: it has no windows to digest (0 from the start).
             agents = [] if upload.total_windows == 0 else digesting_agents(upload.source)
-            if agents:
-                _digest_file(upload, agents)
+            skipped = _digest_file(upload, agents) if agents else []
+            # Completed (stored and searchable); a digest the budget stopped is said here
+            # too, not only on the ledger.
+            note = (
+                "The passages are stored and searchable, but the digest was skipped: "
+                + "; ".join(skipped)
+                if skipped
+                else ""
+            )
             touch(
                 upload,
                 processing_status=FileStatus.COMPLETED,
                 completed_at=timezone.now(),
                 content=None,
-                error_message="",
+                error_message=note,
             )
         except (parsing.ParseError, llm.LLMError, DigestFailed) as error:
             _fail(upload, str(error))
@@ -271,7 +279,8 @@ def digesting_agents(source: Source) -> list[Agent]:
     ]
 
 
-def _digest_file(upload: SourceFile, agents: list[Agent]) -> None:
+def _digest_file(upload: SourceFile, agents: list[Agent]) -> list[str]:
+    """Digest the file for each agent; why any digest was skipped (over budget)."""
     # Without the embeddings, which the document agent never reads: they are most of a row
     # (1,536 floats each parsed into a list), so loading them made this query 7 times
     # slower on a 100-page file and held megabytes through the whole digest.
@@ -287,6 +296,7 @@ def _digest_file(upload: SourceFile, agents: list[Agent]) -> None:
             windows_digested=0,
             estimate=_estimate(passages, spans, len(agents)),
         )
+    skipped = []
     for agent in agents:
         if Run.objects.filter(
             trigger=RunTrigger.DIGEST,
@@ -295,7 +305,10 @@ def _digest_file(upload: SourceFile, agents: list[Agent]) -> None:
             metadata__file_id=upload.pk,
         ).exists():
             continue  # resumed after a crash: this agent has read the file already
-        digest(agent, upload.source, passages, spans, upload=upload)
+        run = digest(agent, upload.source, passages, spans, upload=upload)
+        if run.outcome == RunOutcome.SKIPPED:
+            skipped.append(f"{agent.name}: {run.outcome_reason}")
+    return skipped
 
 
 def _estimate(passages: list[Passage], spans: list[tuple[int, int]], agents: int) -> dict[str, int]:

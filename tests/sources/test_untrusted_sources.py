@@ -164,6 +164,8 @@ def test_a_digest_over_budget_is_skipped_and_the_file_is_still_stored(
     assert "over the agent's daily budget of 50 tokens" in run.outcome_reason
     done = fresh(memo)
     assert done.processing_status == "completed"
+    assert done.error_message.startswith("The passages are stored and searchable, but the digest")
+    assert "over the agent's daily budget of 50 tokens" in done.error_message
     assert Passage.objects.filter(file=done).count() == done.total_chunks > 0
     assert memory_services.search_passages(primary, "meeting rooms front desk")
     assert not Agent.objects.filter(metadata__ephemeral=True).exists()
