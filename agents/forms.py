@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 
 from agents.agentfile import ImportOptions
-from agents.models import Agent
+from agents.models import Agent, RunOutcome, RunTrigger
 from agents.services import AgentSpec, BlockSpec, default_embedding_handle
 from agents.tools import TOOLS
 from config.env import configured_providers
@@ -165,6 +165,46 @@ class SleeptimeForm(forms.Form):
         "A provider/model handle for the sleep-time agent.",
         "sleeptime-model-suggestions",
         required=False,
+    )
+
+
+class BudgetForm(forms.Form):
+    """The agent's token budgets for background work; blank is no limit of its own."""
+
+    daily_token_budget = forms.IntegerField(
+        label="Daily token budget",
+        required=False,
+        min_value=1,
+        help_text="Tokens its background runs may spend per UTC day; blank for no limit.",
+    )
+    monthly_token_budget = forms.IntegerField(
+        label="Monthly token budget",
+        required=False,
+        min_value=1,
+        help_text="Tokens per UTC month; blank for no limit.",
+    )
+
+
+class DecisionForm(forms.Form):
+    """One decision on a proposal: a hunk by its index, or all that wait when none."""
+
+    hunk = forms.IntegerField(required=False, min_value=0)
+
+
+class LedgerFilterForm(forms.Form):
+    """The ledger's filters (GET); blank shows every outcome or trigger."""
+
+    outcome = forms.ChoiceField(
+        label="Outcome", required=False, choices=[("", "Any outcome"), *RunOutcome.choices]
+    )
+    trigger = forms.ChoiceField(
+        label="Trigger",
+        required=False,
+        # Turns people wait for are not background work and never on the ledger.
+        choices=[
+            ("", "Any trigger"),
+            *((value, label) for value, label in RunTrigger.choices if value != RunTrigger.MESSAGE),
+        ],
     )
 
 

@@ -26,6 +26,20 @@ urlpatterns = [
     path("agents/<str:agent_id>/approvals/", views.approval_answer, name="approval_answer"),
     path("agents/<str:agent_id>/sleeptime/", views.agent_sleeptime, name="sleeptime"),
     path("agents/<str:agent_id>/sleeptime/run/", views.agent_sleeptime_run, name="sleeptime_run"),
+    path("agents/<str:agent_id>/sleeptime/pause/", views.agent_pause, name="sleeptime_pause"),
+    path("agents/<str:agent_id>/sleeptime/budget/", views.agent_budget, name="sleeptime_budget"),
+    path("agents/<str:agent_id>/review/", views.review, name="review"),
+    path(
+        "agents/<str:agent_id>/review/<str:proposal_id>/accept/",
+        views.proposal_accept,
+        name="proposal_accept",
+    ),
+    path(
+        "agents/<str:agent_id>/review/<str:proposal_id>/reject/",
+        views.proposal_reject,
+        name="proposal_reject",
+    ),
+    path("agents/<str:agent_id>/ledger/", views.ledger, name="ledger"),
     path(
         "agents/<str:agent_id>/insights/<str:insight_id>/dismiss/",
         views.insight_dismiss,

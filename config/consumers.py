@@ -1,7 +1,9 @@
-"""The websocket of an agent's page: the chat as it happens, live block changes, run
-status and cards, insights, settings and upload progress. It lives beside the routing
-because it shows what several apps contribute to the page, from their `contexts`
-modules (agents/contexts.py, sources/contexts.py), never from their views.
+"""The websocket of an agent's pages: on the agent page the chat as it happens, live
+block changes, run status and cards, insights, settings, upload progress and the count
+of proposals waiting; on its review page (`?page=review`) the queue of proposals. It
+lives beside the routing because it shows what several apps contribute to the pages,
+from their `contexts` modules (agents/contexts.py, sources/contexts.py), never from
+their views.
 
 A consumer authenticates with the session, checks that the user may see the agent, and
 joins the agent's group. Events carry ids (and a reply being written, its pieces); the
@@ -21,10 +23,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from accounts.access import NoOrganization
+from accounts.access import Access, NoOrganization
 from accounts.middleware import session_access
 from agents import chat
-from agents.contexts import config_context
+from agents.contexts import config_context, review_context, review_link_context
 from agents.models import (
     ACTIVE_RUN_STATUSES,
     Agent,
@@ -35,7 +37,7 @@ from agents.models import (
     RunStatus,
 )
 from memory import events, merge
-from memory.models import Block, BlockVersion
+from memory.models import Block, BlockVersion, Proposal
 from memory.services import blocks_fingerprint
 from sources.contexts import file_row_context
 from sources.models import SourceFile
@@ -44,10 +46,15 @@ from sources.models import SourceFile
 FORBIDDEN = 4403
 CLOCK_MARGIN = timedelta(seconds=2)
 
+# The pages a socket serves (`?page=`): each gets the events that change what it shows.
+AGENT_PAGE = "agent"
+REVIEW_PAGE = "review"
+
 
 @dataclass(frozen=True)
 class PageState:
-    """What the page showed when it was rendered: `?since=<unix time>&blocks=<fingerprint>`."""
+    """What the page showed when it was rendered: `?since=<unix time>&blocks=<fingerprint>`
+    (the agent page's blocks; the review page sends only the time)."""
 
     rendered_at: datetime
     blocks: str
@@ -57,7 +64,8 @@ def _page_state(query_string: bytes) -> PageState | None:
     query = parse_qs(query_string.decode("latin-1"))
     try:
         moment = datetime.fromtimestamp(float(query["since"][0]), tz=UTC)
-        return PageState(rendered_at=moment, blocks=query["blocks"][0])
+        # The review page shows no blocks and sends no fingerprint.
+        return PageState(rendered_at=moment, blocks=(query.get("blocks") or [""])[0])
     except (KeyError, IndexError, ValueError, OverflowError, OSError):
         return None  # an old page, or a hand-made URL: it gets everything
 
@@ -93,6 +101,25 @@ def render_sleep_status(agent: Agent) -> str:
         "agents/partials/_sleep_status.html",
         {"agent": agent, "active_runs": list(active.order_by("created_at")), "oob": True},
     )
+
+
+def render_review_link(agent: Agent) -> str:
+    """The agent page's link to the review queue, with the count of proposals waiting."""
+    return render_to_string(
+        "agents/partials/_review_link.html", review_link_context(agent, oob=True)
+    )
+
+
+def render_background(agent: Agent) -> str:
+    """What the memory panel shows of background work: runs going on, proposals waiting.
+    One frame on (re)connecting, so a page's first frames stay the same four."""
+    return render_sleep_status(agent) + render_review_link(agent)
+
+
+def render_review(agent: Agent, can_decide: bool) -> str:
+    """The review page's queue, out of band."""
+    context = {**review_context(agent, can_decide=can_decide), "oob": True}
+    return render_to_string("agents/partials/_review.html", context)
 
 
 def render_chat_log(agent: Agent, conversation_id: str | None = None) -> str:
@@ -153,11 +180,16 @@ class AgentConsumer(AsyncWebsocketConsumer):
     group: str = ""
     # The thread the page's chat shows; None for the agent's own history.
     conversation_id: str | None = None
+    # Which of the agent's pages this socket serves.
+    page: str = AGENT_PAGE
+    # The reader's access as last checked (each event checks it again).
+    access: Access | None = None
 
     async def connect(self) -> None:
         self.agent_id = self.scope["url_route"]["kwargs"]["agent_id"]
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         self.conversation_id = (query.get("conversation") or [None])[0] or None
+        self.page = REVIEW_PAGE if (query.get("page") or [""])[0] == REVIEW_PAGE else AGENT_PAGE
         if await self._agent() is None:
             await self.close(code=FORBIDDEN)
             return
@@ -184,8 +216,13 @@ class AgentConsumer(AsyncWebsocketConsumer):
             access = session_access(user, self.scope["session"])
         except NoOrganization:
             return None  # refused like an agent they may not see
-
+        self.access = access
         return Agent.objects.filter(organization=access.organization, pk=self.agent_id).first()
+
+    @property
+    def can_decide(self) -> bool:
+        """Whether the reader may accept and reject proposals (viewers may not)."""
+        return self.access is not None and self.access.can_edit
 
     @database_sync_to_async
     def _agent(self) -> Agent | None:
@@ -194,6 +231,8 @@ class AgentConsumer(AsyncWebsocketConsumer):
     @database_sync_to_async
     def _snapshot(self, page: PageState | None) -> list[str]:
         agent = Agent.objects.get(pk=self.agent_id)
+        if self.page == REVIEW_PAGE:
+            return self._review_snapshot(agent, page)
         if page is None:
             changed = {"blocks", "runs", "chat", "settings"}
         else:
@@ -206,11 +245,12 @@ class AgentConsumer(AsyncWebsocketConsumer):
             runs = (
                 Run.objects.background().filter(primary_agent=agent, updated_at__gt=after).exists()
             )
+            proposals = Proposal.objects.filter(agent_id=agent.id, updated_at__gt=after).exists()
             changed = {
                 name
                 for name, differs in (
                     ("blocks", blocks_fingerprint(list(blocks)) != page.blocks),
-                    ("runs", runs),
+                    ("runs", runs or proposals),
                     ("chat", runs or messages.exists()),  # a run's card is in the chat
                     ("settings", agent.updated_at > after),
                 )
@@ -218,13 +258,27 @@ class AgentConsumer(AsyncWebsocketConsumer):
             }
         renderers = (
             ("blocks", render_memory_blocks),
-            ("runs", render_sleep_status),
+            ("runs", render_background),
             ("chat", lambda agent: render_chat_log(agent, self.conversation_id)),
             ("settings", render_settings),
         )
         return [render(agent) for name, render in renderers if name in changed]
 
-    async def _forward(self, render: Any) -> None:
+    def _review_snapshot(self, agent: Agent, page: PageState | None) -> list[str]:
+        """The queue, unless the page was rendered after every change to a proposal of
+        the agent and to its blocks (which may make a proposal conflict)."""
+        if page is not None:
+            after = page.rendered_at - CLOCK_MARGIN
+            proposals = Proposal.objects.filter(agent_id=agent.id, updated_at__gt=after)
+            blocks = Block.objects.filter(agent_links__agent=agent, updated_at__gt=after)
+            if not proposals.exists() and not blocks.exists():
+                return []
+        return [render_review(agent, self.can_decide)]
+
+    async def _forward(self, render: Any, *, page: str = AGENT_PAGE) -> None:
+        """Send what `render` makes of the agent, if this socket serves `page`."""
+        if page != self.page:
+            return
         html = await self._render_if_visible(render)
         if html is None:  # access was revoked or the agent deleted meanwhile
             await self.close(code=FORBIDDEN)
@@ -250,6 +304,8 @@ class AgentConsumer(AsyncWebsocketConsumer):
             return render_block(block, version)
 
         await self._forward(render)
+        # A change of a block may make a proposal of it conflict, or stop conflicting.
+        await self._forward(lambda agent: render_review(agent, self.can_decide), page=REVIEW_PAGE)
 
     async def blocks_changed(self, event: dict[str, Any]) -> None:
         await self._forward(render_memory_blocks)
@@ -286,6 +342,11 @@ class AgentConsumer(AsyncWebsocketConsumer):
             return render_insight(insight) if insight is not None else ""
 
         await self._forward(render)
+
+    async def proposal_changed(self, event: dict[str, Any]) -> None:
+        """A proposal arrived or was decided: the agent page's count, the review queue."""
+        await self._forward(render_review_link)
+        await self._forward(lambda agent: render_review(agent, self.can_decide), page=REVIEW_PAGE)
 
     async def file_progress(self, event: dict[str, Any]) -> None:
         """The file's row of the sources panel, re-read, if its source is attached here."""

@@ -29,6 +29,9 @@ from memory.services import Actor
 
 HISTORY_PAGE = 50
 _EDITABLE_FIELDS = ("value", "description", "limit")
+# The form shows the budget as a percentage with one decimal: a share that only differs
+# from the stored one by that rounding was left alone.
+BUDGET_TOLERANCE = 0.0005
 
 
 def _block_or_404(request: HttpRequest, block_id: str) -> Block:
@@ -73,7 +76,8 @@ def block_detail(request: HtmxHttpRequest, block_id: str) -> HttpResponse:
 
 
 def _edited_fields(block: Block, data: dict[str, Any]) -> dict[str, Any]:
-    """The fields the person changed from the version they opened.
+    """The fields the person changed from the version they opened (the policy and the
+    deletion budget: from what the block has now).
 
     Only those go to the service: a field left alone must not overwrite a change someone
     else made meanwhile (an agent's edit of the value, a limit raised through the API),
@@ -87,13 +91,22 @@ def _edited_fields(block: Block, data: dict[str, Any]) -> dict[str, Any]:
             opened = found[0]
         # Otherwise there is no such version: the fields are compared with the current
         # block, and a changed value makes the service refuse the unknown base version.
-    return {name: data[name] for name in _EDITABLE_FIELDS if data[name] != getattr(opened, name)}
+    changes = {name: data[name] for name in _EDITABLE_FIELDS if data[name] != getattr(opened, name)}
+    # The policy and the deletion budget are not versioned: compared with the block now.
+    if data["policy"] and data["policy"] != block.policy:
+        changes.update(memory_services.policy_fields(data["policy"]))
+    budget = data["deletion_budget"]
+    if budget is not None and abs(budget - block.deletion_budget) > BUDGET_TOLERANCE:
+        changes["deletion_budget"] = budget
+    return changes
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def block_edit(request: HtmxHttpRequest, block_id: str) -> HttpResponse:
-    """The edit form: in place of the block for htmx, as a page otherwise.
+    """The edit form: in place of the block for htmx, as a page otherwise. It also sets
+    what agents' edits do to the block (its policy) and how much of it one run of an
+    agent may remove (its deletion budget).
 
     Read-only blocks are editable here: `read_only` stops agents, not their owner.
     """
@@ -157,6 +170,8 @@ def block_edit(request: HtmxHttpRequest, block_id: str) -> HttpResponse:
                 "value": block.value,
                 "description": block.description,
                 "limit": block.limit,
+                "policy": block.policy,
+                "deletion_budget": round(block.deletion_budget * 100, 1),
                 "base_version": block.version,
                 "next": next_url,
             },

@@ -17,6 +17,11 @@ urlpatterns = [
         views.source_detach,
         name="detach",
     ),
+    path(
+        "agents/<str:agent_id>/sources/<str:source_id>/trust/",
+        views.source_trust,
+        name="trust",
+    ),
     path("sources/<str:source_id>/upload/", views.file_upload, name="upload"),
     path(
         "sources/<str:source_id>/files/<str:file_id>/delete/",

@@ -1,4 +1,5 @@
-"""The ADE's sources panel on the agent page: attach, create, detach, upload, delete files.
+"""The ADE's sources panel on the agent page: attach, create, detach, trust or distrust,
+upload, delete files.
 
 Each view parses input, calls one service and renders; for an htmx request it returns the
 `#sources` partial, for a plain form post it redirects back to the agent page (an error
@@ -12,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.models import Agent
@@ -101,6 +103,7 @@ def source_create(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
     fields = {
         key: request.POST.get(key, "").strip() for key in ("name", "description", "instructions")
     }
+    trusted = request.POST.get("trusted") == "on"
     try:
         source = services.create_source(
             request.user,
@@ -109,7 +112,10 @@ def source_create(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
             instructions=fields["instructions"],
         )
     except InvalidRequest as error:
-        return _answer(request, agent, error=error.message, new_source=fields)
+        kept = {**fields, "trusted": "on" if trusted else ""}
+        return _answer(request, agent, error=error.message, new_source=kept)
+    if trusted:
+        set_trusted(source, True)
     services.attach_source(agent, source)
     return _answer(request, agent, success=f"Created and attached {source.name}.")
 
@@ -124,6 +130,27 @@ def source_detach(request: HtmxHttpRequest, agent_id: str, source_id: str) -> Ht
     except NotFound as error:
         return _answer(request, agent, error=error.message, status=error.status)
     return _answer(request, agent, success=f"Detached {source.name}.")
+
+
+def set_trusted(source: Source, trusted: bool) -> Source:
+    """Vouch for the source's documents, or stop. Untrusted (the default), its digests
+    write only to its own block, and what they would write there that reads as
+    instructions to the agent waits for a person's review (sources/ingest.py)."""
+    Source.objects.filter(pk=source.pk).update(trusted=trusted, updated_at=timezone.now())
+    source.trusted = trusted
+    return source
+
+
+@login_required
+@require_POST
+def source_trust(request: HtmxHttpRequest, agent_id: str, source_id: str) -> HttpResponse:
+    """The source's trust from its checkbox (`trusted` sent when ticked)."""
+    agent = agent_or_404(request, agent_id)
+    source = _attached_source_or_404(agent, source_id)
+    trusted = request.POST.get("trusted") == "on"
+    set_trusted(source, trusted)
+    word = "trusted" if trusted else "untrusted"
+    return _answer(request, agent, success=f"{source.name} is {word} now.")
 
 
 # --- Files ---------------------------------------------------------------------------------

@@ -1,27 +1,34 @@
 """The ADE's agent views: `pages` (list, create, delete, the agent page and its panels),
 `agentfiles` (importing and exporting Agent Files), `conversations` (the chat's threads
-and approvals), `memory` (its archival passages and context window) and `runs` (one
-background run); `access` finds the agent a page is about."""
+and approvals), `memory` (its archival passages and context window), `runs` (one
+background run), `review` (the queue of proposed edits), `ledger` (every background run
+and how it ended) and `spend` (the sleep-time panel's chart and budgets); `access` finds
+the agent a page is about."""
 
 from __future__ import annotations
 
 from agents.views.agentfiles import agent_export, agent_import
 from agents.views.conversations import approval_answer, conversation_create
+from agents.views.ledger import ledger
 from agents.views.memory import archival, context_window
 from agents.views.pages import (
+    agent_budget,
     agent_config,
     agent_create,
     agent_delete,
     agent_detail,
     agent_list,
+    agent_pause,
     agent_send_message,
     agent_sleeptime,
     agent_sleeptime_run,
     insight_dismiss,
 )
+from agents.views.review import proposal_accept, proposal_reject, review
 from agents.views.runs import run_detail, run_revert
 
 __all__ = [
+    "agent_budget",
     "agent_config",
     "agent_create",
     "agent_delete",
@@ -29,6 +36,7 @@ __all__ = [
     "agent_export",
     "agent_import",
     "agent_list",
+    "agent_pause",
     "agent_send_message",
     "agent_sleeptime",
     "agent_sleeptime_run",
@@ -37,6 +45,10 @@ __all__ = [
     "context_window",
     "conversation_create",
     "insight_dismiss",
+    "ledger",
+    "proposal_accept",
+    "proposal_reject",
+    "review",
     "run_detail",
     "run_revert",
 ]

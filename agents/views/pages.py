@@ -21,11 +21,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import reswap, retarget
 
 from agents import chat, services, sleeptime
-from agents.contexts import config_context, page_parts
+from agents.contexts import config_context, page_parts, review_link_context
 from agents.forms import (
     AgentConfigForm,
     AgentCreateForm,
     AgentFileImportForm,
+    BudgetForm,
     MessageForm,
     SleeptimeForm,
     embedding_suggestions,
@@ -35,6 +36,7 @@ from agents.loop import InputMessage
 from agents.models import ACTIVE_RUN_STATUSES, Agent, AgentType, Conversation, Group, Message, Run
 from agents.views.access import agent_or_404
 from agents.views.conversations import chat_url, conversation_list, conversation_or_404
+from agents.views.spend import set_budgets, spend_context
 from config.env import configured_providers
 from config.errors import InvalidRequest, NotFound
 from config.htmx import HtmxHttpRequest, vary_on_htmx, wants_partial
@@ -138,6 +140,18 @@ def _sleeptime_initial(agent: Agent, group: Group | None, sleepers: list[Agent])
     }
 
 
+def _budget_form(group: Group | None) -> BudgetForm:
+    initial = (
+        {
+            "daily_token_budget": group.daily_token_budget,
+            "monthly_token_budget": group.monthly_token_budget,
+        }
+        if group is not None
+        else {}
+    )
+    return BudgetForm(initial=initial, auto_id="budget-%s")
+
+
 def _sleeptime_context(
     agent: Agent,
     form: SleeptimeForm | None = None,
@@ -145,8 +159,11 @@ def _sleeptime_context(
     queued: list[Run] | None = None,
     saved: bool = False,
     error: str = "",
+    budget_form: BudgetForm | None = None,
+    feedback: str = "",
 ) -> dict[str, Any]:
-    """What `_sleeptime.html` shows: the pair, its settings form and the latest runs."""
+    """What `_sleeptime.html` shows: the pair, its settings form, the latest runs, and
+    what background work spends, may spend, and whether it is paused or backing off."""
     group = sleeptime.group_of(agent)
     sleepers = sleeptime.sleeptime_agents(group) if group is not None else []
     primary_group = (
@@ -162,10 +179,13 @@ def _sleeptime_context(
         "primary": primary,
         "sleeptime_form": form or SleeptimeForm(initial=_sleeptime_initial(agent, group, sleepers)),
         "sleeptime_models": model_suggestions(),
-        # A sleep-time agent's runs are listed on its primary's page.
+        # A sleep-time agent's runs (and their spend) are shown on its primary's page.
         "runs": chat.recent_runs(agent) if agent.agent_type != AgentType.SLEEPTIME else [],
+        **(spend_context(agent, group) if agent.agent_type != AgentType.SLEEPTIME else {}),
+        "budget_form": budget_form or _budget_form(group),
         "queued": queued or [],
         "saved": saved,
+        "sleeptime_feedback": feedback,
         "sleeptime_error": error,
     }
 
@@ -191,6 +211,7 @@ def _detail_context(
             .order_by("created_at")
         ),
         "insights": list(services.list_insights(agent)[:20]),
+        **review_link_context(agent),
         **page_parts(agent),
     }
 
@@ -355,6 +376,63 @@ def agent_sleeptime_run(request: HtmxHttpRequest, agent_id: str) -> HttpResponse
         return render(request, SLEEPTIME_PARTIAL, _sleeptime_context(agent, queued=queued))
     ids = ", ".join(run.id for run in queued)
     messages.success(request, f"Consolidation queued ({ids}).")
+    return _sleeptime_redirect(agent)
+
+
+def _group_or_answer(request: HtmxHttpRequest, agent: Agent) -> Group | HttpResponse:
+    """The agent's sleep-time group, or the answer saying it has none."""
+    group = sleeptime.group_of(agent)
+    if group is not None:
+        return group
+    error = "This agent has no sleep-time agent; turn sleep-time on first."
+    if wants_partial(request):
+        return render(request, SLEEPTIME_PARTIAL, _sleeptime_context(agent, error=error))
+    messages.error(request, error)
+    return _sleeptime_redirect(agent)
+
+
+@login_required
+@require_POST
+def agent_budget(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
+    """Set the agent's token budgets for background work; blank fields remove a limit."""
+    agent = agent_or_404(request, agent_id)
+    group = _group_or_answer(request, agent)
+    if isinstance(group, HttpResponse):
+        return group
+    form = BudgetForm(request.POST, auto_id="budget-%s")
+    if form.is_valid():
+        data = form.cleaned_data
+        set_budgets(group, data["daily_token_budget"], data["monthly_token_budget"])
+        if not wants_partial(request):
+            messages.success(request, "Saved the token budgets.")
+            return _sleeptime_redirect(agent)
+        context = _sleeptime_context(agent, feedback="Saved the token budgets.")
+        return render(request, SLEEPTIME_PARTIAL, context)
+    if wants_partial(request):
+        # 200, as htmx swaps only 2xx answers: the section shows the form with its errors.
+        return render(request, SLEEPTIME_PARTIAL, _sleeptime_context(agent, budget_form=form))
+    context = {**_detail_context(agent, MessageForm()), "budget_form": form}
+    return render(request, "agents/detail.html", context, status=400)
+
+
+@login_required
+@require_POST
+def agent_pause(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
+    """Pause (`paused=1`) or resume (`paused=0`) the agent's background runs."""
+    agent = agent_or_404(request, agent_id)
+    group = _group_or_answer(request, agent)
+    if isinstance(group, HttpResponse):
+        return group
+    paused = request.POST.get("paused") == "1"
+    sleeptime.set_paused(group, paused)
+    done = (
+        "Paused: triggers are recorded as skipped until you resume."
+        if paused
+        else "Resumed: the next trigger starts a run."
+    )
+    if wants_partial(request):
+        return render(request, SLEEPTIME_PARTIAL, _sleeptime_context(agent, feedback=done))
+    messages.success(request, done)
     return _sleeptime_redirect(agent)
 
 

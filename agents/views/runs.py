@@ -13,9 +13,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from agents import runs
 from agents.chat import pretty_arguments
+from agents.contexts import status_text
 from agents.models import Message, Run
 from config.errors import InvalidRequest, NotFound
-from memory import merge
+from memory import merge, proposals
 from memory import services as memory_services
 from memory.merge import DiffLine
 from memory.models import BlockVersion
@@ -95,6 +96,13 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
             for v in versions
         ],
         "edits": sum(1 for v in versions if not v.reverts),
+        # The edits the guards refused: each a tool error the model read.
+        "refusals": [r for r in run.metadata.get("refusals") or [] if isinstance(r, dict)],
+        # Edits held for review instead of landing; each links to its agent's queue.
+        "proposals": [
+            {"proposal": proposal, "status": status_text(proposal)}
+            for proposal in proposals.list_proposals(request.user, run_id=run.id, limit=100)
+        ],
     }
     return render(request, "agents/run.html", context)
 

@@ -25,7 +25,7 @@ from django.test import Client
 from accounts.models import Membership, Organization, Role
 from accounts.services import create_api_key
 from agents.models import Agent
-from memory.models import Block, Passage, Proposal
+from memory.models import Block, Passage
 
 EMBEDDING = "local/hashing-bow"
 NORTH_SECRET = "North's launch date is 12 March."
@@ -108,16 +108,7 @@ def world(db: Any, django_user_model: Any) -> World:
     from agents.models import Message
 
     message = Message.objects.create(agent_id=agent["id"], role="user", content=NORTH_SECRET)
-    [human] = agent["memory"]["blocks"]
-    proposal = Proposal.objects.create(
-        block_id=human["id"],
-        organization=north,
-        label="human",
-        agent_id=agent["id"],
-        base_version=human["version"],
-        base_value=NORTH_SECRET,
-        proposed_value="taken",
-    )
+    proposal = _north_proposal(agent["id"], run["id"])
     north_ids = {
         "agent_id": agent["id"],
         "block_id": block["id"],
@@ -132,7 +123,7 @@ def world(db: Any, django_user_model: Any) -> World:
         "message_id": message.uid,
         "job_id": upload["id"],
         "insight_id": "insight-00000000-0000-0000-0000-000000000000",
-        "proposal_id": proposal.pk,
+        "proposal_id": proposal,
     }
     # Dual's agent in South (created with Dual's South key): its owner is also a member of
     # North, and North is Dual's first organization.
@@ -151,6 +142,25 @@ def world(db: Any, django_user_model: Any) -> World:
         )
     )
     return World(north=north_ids, south_agent=south_agent["id"], keys=keys)
+
+
+def _north_proposal(agent_id: str, run_id: str) -> str:
+    """A proposed edit of North's `human` block (under review: the block keeps its text)."""
+    from memory import services as memory_services
+
+    north = Agent.objects.get(pk=agent_id)
+    human = memory_services.get_agent_block(north, "human")
+    memory_services.update_block(
+        human.id, actor=memory_services.Actor.system(), requires_review=True
+    )
+    edit = memory_services.edit_block_as_agent(
+        north,
+        "human",
+        lambda text: text + "\nmore",
+        memory_services.Actor.for_agent(agent_id, run_id),
+    )
+    assert edit.proposal is not None
+    return edit.proposal.pk
 
 
 def _file_id(source_id: str) -> str:
