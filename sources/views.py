@@ -13,7 +13,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.models import Agent
@@ -115,7 +114,7 @@ def source_create(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
         kept = {**fields, "trusted": "on" if trusted else ""}
         return _answer(request, agent, error=error.message, new_source=kept)
     if trusted:
-        set_trusted(source, True)
+        services.update_source(source, {"trusted": True})
     services.attach_source(agent, source)
     return _answer(request, agent, success=f"Created and attached {source.name}.")
 
@@ -132,15 +131,6 @@ def source_detach(request: HtmxHttpRequest, agent_id: str, source_id: str) -> Ht
     return _answer(request, agent, success=f"Detached {source.name}.")
 
 
-def set_trusted(source: Source, trusted: bool) -> Source:
-    """Vouch for the source's documents, or stop. Untrusted (the default), its digests
-    write only to its own block, and what they would write there that reads as
-    instructions to the agent waits for a person's review (sources/ingest.py)."""
-    Source.objects.filter(pk=source.pk).update(trusted=trusted, updated_at=timezone.now())
-    source.trusted = trusted
-    return source
-
-
 @login_required
 @require_POST
 def source_trust(request: HtmxHttpRequest, agent_id: str, source_id: str) -> HttpResponse:
@@ -148,7 +138,7 @@ def source_trust(request: HtmxHttpRequest, agent_id: str, source_id: str) -> Htt
     agent = agent_or_404(request, agent_id)
     source = _attached_source_or_404(agent, source_id)
     trusted = request.POST.get("trusted") == "on"
-    set_trusted(source, trusted)
+    services.update_source(source, {"trusted": trusted})
     word = "trusted" if trusted else "untrusted"
     return _answer(request, agent, success=f"{source.name} is {word} now.")
 

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from agents import chat, services, sleeptime
+from agents import chat, governor, services, sleeptime
 from agents.contexts import config_context, page_parts, review_link_context
 from agents.forms import (
     AgentConfigForm,
@@ -36,7 +36,7 @@ from agents.loop import InputMessage
 from agents.models import ACTIVE_RUN_STATUSES, Agent, AgentType, Conversation, Group, Message, Run
 from agents.views.access import agent_or_404
 from agents.views.conversations import chat_url, conversation_list, conversation_or_404
-from agents.views.spend import set_budgets, spend_context
+from agents.views.spend import spend_context
 from config.env import configured_providers
 from config.errors import InvalidRequest, NotFound
 from config.htmx import HtmxHttpRequest, vary_on_htmx, wants_partial
@@ -402,7 +402,13 @@ def agent_budget(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
     form = BudgetForm(request.POST, auto_id="budget-%s")
     if form.is_valid():
         data = form.cleaned_data
-        set_budgets(group, data["daily_token_budget"], data["monthly_token_budget"])
+        governor.set_group_budgets(
+            group,
+            {
+                "daily_token_budget": data["daily_token_budget"],
+                "monthly_token_budget": data["monthly_token_budget"],
+            },
+        )
         if not wants_partial(request):
             messages.success(request, "Saved the token budgets.")
             return _sleeptime_redirect(agent)

@@ -115,12 +115,3 @@ def spend_context(agent: Agent, group: Group | None, now: datetime | None = None
         "limits": _limit_rows(agent, now),
         "backoff_factor": factor,
     }
-
-
-def set_budgets(group: Group, daily: int | None, monthly: int | None) -> Group:
-    """Set the agent's own token budgets (None: no limit). The form has checked them."""
-    Group.objects.filter(pk=group.pk).update(
-        daily_token_budget=daily, monthly_token_budget=monthly, updated_at=timezone.now()
-    )
-    group.daily_token_budget, group.monthly_token_budget = daily, monthly
-    return group
