@@ -185,6 +185,24 @@ class BudgetForm(forms.Form):
     )
 
 
+class OrganizationBudgetForm(forms.Form):
+    """The organization's token budgets for all its background work; blank: no limit."""
+
+    daily_token_budget = forms.IntegerField(
+        label="Daily token budget",
+        required=False,
+        min_value=1,
+        help_text="Tokens all its agents' background runs may spend per UTC day; blank for "
+        "no limit.",
+    )
+    monthly_token_budget = forms.IntegerField(
+        label="Monthly token budget",
+        required=False,
+        min_value=1,
+        help_text="Tokens per UTC month; blank for no limit.",
+    )
+
+
 class DecisionForm(forms.Form):
     """One decision on a proposal: a hunk by its index, or all that wait when none."""
 

@@ -47,6 +47,7 @@ urlpatterns = [
     ),
     path("agents/<str:agent_id>/archival/", views.archival, name="archival"),
     path("agents/<str:agent_id>/context/", views.context_window, name="context"),
+    path("spend/", views.organization_spend, name="spend"),
     path("runs/<str:run_id>/", views.run_detail, name="run"),
     path("runs/<str:run_id>/revert/", views.run_revert, name="run_revert"),
 ]

@@ -2,8 +2,8 @@
 `agentfiles` (importing and exporting Agent Files), `conversations` (the chat's threads
 and approvals), `memory` (its archival passages and context window), `runs` (one
 background run), `review` (the queue of proposed edits), `ledger` (every background run
-and how it ended) and `spend` (the sleep-time panel's chart and budgets); `access` finds
-the agent a page is about."""
+and how it ended) and `spend` (the sleep-time panel's chart and budgets, and the
+organization's spend page); `access` finds the agent a page is about."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from agents.views.pages import (
 )
 from agents.views.review import proposal_accept, proposal_reject, review
 from agents.views.runs import run_detail, run_revert
+from agents.views.spend import organization_spend
 
 __all__ = [
     "agent_budget",
@@ -46,6 +47,7 @@ __all__ = [
     "conversation_create",
     "insight_dismiss",
     "ledger",
+    "organization_spend",
     "proposal_accept",
     "proposal_reject",
     "review",

@@ -50,8 +50,10 @@ def chat_url(agent: Agent, conversation: Conversation | None) -> str:
 def conversation_create(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
     agent = agent_or_404(request, agent_id)
     title = request.POST.get("summary", "").strip()[:200]
+    # Ticked "untrusted": what is said there cannot steer memory (memory/guards.py).
+    trusted = request.POST.get("untrusted") != "on"
     conversation = conversations.create_conversation(
-        request.user, agent, ConversationSpec(summary=title)
+        request.user, agent, ConversationSpec(summary=title, trusted=trusted)
     )
     return redirect(chat_url(agent, conversation))
 

@@ -71,6 +71,16 @@ def test_a_new_conversation_opens_empty(signed_in, make_agent, llm):
     assert "an old thread" not in page(signed_in, agent, made)
 
 
+def test_a_conversation_started_untrusted_is_marked_so(signed_in, make_agent, llm):
+    agent = make_agent()
+    signed_in.post(reverse("agents:conversation_create", args=[agent.id]), {"untrusted": "on"})
+    signed_in.post(reverse("agents:conversation_create", args=[agent.id]))
+    doubted, plain = Conversation.objects.filter(agent=agent).order_by("created_at")
+    assert (doubted.trusted, plain.trusted) == (False, True)
+    body = page(signed_in, agent, plain)
+    assert body.count(">untrusted</span>") == 1  # the one started untrusted, in the switcher
+
+
 def test_another_agents_conversation_is_a_404(signed_in, user, make_agent):
     agent, other = make_agent(), make_agent(name="other")
     theirs = create_conversation(user, other, ConversationSpec())
