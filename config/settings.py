@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "memory",
     "sources",
     "forgetting",
+    "evaluation",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,210 @@
+"""Replaying material into matched copies of an agent, one copy per arm and item, and
+asking the probe questions: what each arm answered, and what it cost, as the provider
+reported it.
+
+An arm is a setting of sleep-time: off, or on with a model, a frequency during the replay
+and a number of reflection passes after it (each pass re-reads the whole replay). Every
+copy starts from the same template (model, system prompt, blocks), reads the same turns,
+and is asked the same questions; each question is asked against the same context (the
+previous questions and answers leave the context before the next), so arms differ only
+in what sleep-time made of the material.
+
+Tokens are counted apart: the replay's, sleep-time's (every background run that tended
+the copy) and each question's prompt and completion, all from the provider's usage.
+"""
+
+from __future__ import annotations
+
+import json
+import time as clock
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Sum
+
+from agents import runs, services, sleeptime
+from agents.loop import InputMessage, TurnResult
+from agents.models import Agent, Group, Message, Role, Run, RunTrigger
+from agents.services import AgentSpec, BlockSpec
+from evaluation.grading import grade
+from evaluation.material import Item
+from memory import services as memory_services
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One setting to compare. `frequency`: a sleep-time run every N replayed turns
+    (None: none during the replay); `passes`: reflection passes after the replay."""
+
+    name: str
+    sleeptime: bool = False
+    model: str | None = None
+    frequency: int | None = None
+    passes: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> Arm:
+        """`off`, `on`, or `on:model=openai/gpt-4.1-mini:passes=2:frequency=5`; the name is
+        the text itself."""
+        kind, *options = text.strip().split(":")
+        if kind not in {"off", "on"}:
+            raise ValueError(f"An arm is 'off' or 'on[:key=value...]', not {text!r}.")
+        settings: dict[str, Any] = {}
+        for option in options:
+            key, _, value = option.partition("=")
+            if key == "model" and value:
+                settings["model"] = value
+            elif key in {"passes", "frequency"} and value.isdigit() and int(value) >= 1:
+                settings[key] = int(value)
+            else:
+                raise ValueError(f"Unknown or bad arm option {option!r} in {text!r}.")
+        if kind == "off" and settings:
+            raise ValueError(f"The arm 'off' takes no options ({text!r}).")
+        return cls(name=text.strip(), sleeptime=kind == "on", **settings)
+
+
+@dataclass(frozen=True)
+class Template:
+    """What every copy starts from: an existing agent's model, prompt and blocks."""
+
+    model: str
+    embedding: str
+    system: str
+    blocks: dict[str, str]
+
+    @classmethod
+    def of(cls, agent: Agent) -> Template:
+        return cls(
+            model=agent.llm_handle,
+            embedding=agent.embedding_handle,
+            system=agent.system,
+            blocks={b.label: b.value for b in memory_services.agent_blocks(agent)},
+        )
+
+
+@dataclass
+class Answer:
+    question: str
+    expected: str
+    kind: str
+    answer: str
+    correct: bool
+    method: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: int
+
+
+@dataclass
+class ArmItem:
+    """One arm's copy after one item: its costs, its memory at question time, its answers."""
+
+    arm: str
+    item_id: str
+    agent_id: str
+    replay_prompt_tokens: int = 0
+    replay_completion_tokens: int = 0
+    sleeptime_prompt_tokens: int = 0
+    sleeptime_completion_tokens: int = 0
+    sleeptime_runs: int = 0
+    memory: dict[str, str] = field(default_factory=dict)
+    answers: list[Answer] = field(default_factory=list)
+
+
+def answer_text(result: TurnResult) -> str:
+    """What the agent told the user in the turn: its send_message, else its plain text."""
+    said = []
+    for message in result.messages:
+        if message.role != Role.ASSISTANT:
+            continue
+        for call in message.tool_calls or []:
+            if call.get("name") == "send_message":
+                try:
+                    said.append(str(json.loads(call.get("arguments") or "{}").get("message", "")))
+                except (ValueError, AttributeError):
+                    continue
+        if message.content and not message.tool_calls:
+            said.append(message.content)
+    return "\n".join(part for part in said if part)
+
+
+def _copy(owner: Any, template: Template, item: Item, arm: Arm) -> Agent:
+    return services.create_agent(
+        owner,
+        AgentSpec(
+            name=f"eval-{item.id}-{'on' if arm.sleeptime else 'off'}"[:200],
+            model=template.model,
+            embedding=template.embedding,
+            system=template.system,
+            memory_blocks=[BlockSpec(label=label, value=v) for label, v in template.blocks.items()],
+            enable_sleeptime=arm.sleeptime,
+            sleeptime_model=arm.model,
+            # Runs during the replay only at the arm's frequency (0: none); the idle timer
+            # stays off, so nothing runs but what the arm asks for.
+            sleeptime_agent_frequency=arm.frequency or 0,
+            sleeptime_idle_seconds=0,
+            metadata={"evaluation": {"arm": arm.name, "item": item.id}},
+        ),
+    )
+
+
+def _say(agent: Agent, text: str) -> TurnResult:
+    result = services.send_message(agent, [InputMessage(role="user", content=text)])
+    # A worker would carry out the runs the turn started; here they run at once.
+    for run_id in result.run_ids or []:
+        runs.execute_run(run_id)
+    return result
+
+
+def _reflect(agent: Agent, passes: int) -> None:
+    group = sleeptime.group_of(agent)
+    if group is None:
+        return
+    for _ in range(passes):
+        # Each pass reads the whole replay again: more reflection, not more of the same.
+        Group.objects.filter(pk=group.pk).update(last_processed_seq=None)
+        for run in sleeptime.run_now(group):
+            runs.execute_run(run.id)
+    # No more runs while the questions are asked: they are not part of the material.
+    sleeptime.configure(group, frequency=0)
+
+
+def run_item(owner: Any, template: Template, item: Item, arm: Arm) -> ArmItem:
+    """Replay `item` into a fresh copy for `arm`, let sleep-time work, ask the questions."""
+    agent = _copy(owner, template, item, arm)
+    record = ArmItem(arm=arm.name, item_id=item.id, agent_id=agent.id)
+    replay = ([f"Context: {item.context}"] if item.context.strip() else []) + list(item.turns)
+    for text in replay:
+        result = _say(agent, text)
+        record.replay_prompt_tokens += result.prompt_tokens
+        record.replay_completion_tokens += result.completion_tokens
+    if arm.sleeptime:
+        _reflect(agent, arm.passes)
+    background = Run.objects.filter(primary_agent=agent).exclude(trigger=RunTrigger.MESSAGE)
+    totals = background.aggregate(prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"))
+    record.sleeptime_prompt_tokens = int(totals["prompt"] or 0)
+    record.sleeptime_completion_tokens = int(totals["completion"] or 0)
+    record.sleeptime_runs = background.exclude(outcome="skipped").count()
+    record.memory = {b.label: b.value for b in memory_services.agent_blocks(agent)}
+    for question in item.questions:
+        started = clock.monotonic()
+        result = services.send_message(agent, [InputMessage(role="user", content=question.text)])
+        latency = int((clock.monotonic() - started) * 1000)
+        # The next question sees the same context as this one did.
+        Message.objects.filter(run_id=result.run_id).update(in_context=False)
+        text = answer_text(result)
+        verdict = grade(text, question.answer)
+        record.answers.append(
+            Answer(
+                question=question.text,
+                expected=question.answer,
+                kind=question.kind,
+                answer=text,
+                correct=verdict.correct,
+                method=verdict.method,
+                prompt_tokens=result.prompt_tokens,
+                completion_tokens=result.completion_tokens,
+                latency_ms=latency,
+            )
+        )
+    return record

@@ -1,0 +1,105 @@
+"""The evaluation's runs with the scripted model: matched copies per arm, the replay, the
+questions asked against the same context, and accounting that adds up to what the
+provider reported for every turn and run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agents.models import Agent, Run, RunTrigger
+from evaluation import report
+from evaluation.material import Item, Question
+from evaluation.runner import Arm, Template, run_item
+from tests.llm_server import _last_user_text
+
+QUESTION = "How many apples do I have now?"
+ITEM = Item(
+    id="apples",
+    kind="arithmetic",
+    context="A kitchen.",
+    turns=["I have 3 apples.", "I buy 4 more apples."],
+    questions=[Question(QUESTION, "7", "total"), Question(QUESTION, "7", "total")],
+)
+
+
+@pytest.fixture
+def template(make_agent) -> Template:
+    agent = make_agent(blocks={"persona": "I count things.", "human": ""})
+    return Template.of(agent)
+
+
+def knows_apples(body: dict[str, Any]) -> str:
+    asked = _last_user_text(body.get("messages") or [])
+    return "You have 7 apples." if asked == QUESTION else "Noted."
+
+
+def test_each_arm_gets_its_own_copy_replays_the_material_and_is_graded(user, template, llm):
+    llm.main.answer_with(knows_apples)
+
+    off = run_item(user, template, ITEM, Arm.parse("off"))
+    on = run_item(user, template, ITEM, Arm.parse("on:passes=2"))
+
+    copies = Agent.objects.filter(pk__in=[off.agent_id, on.agent_id])
+    assert {(a.enable_sleeptime or False) for a in copies} == {False, True}
+    for record in (off, on):
+        assert [a.correct for a in record.answers] == [True, True]
+        assert record.answers[0].answer == "You have 7 apples."
+        assert record.memory["persona"] == "I count things."
+    assert (off.sleeptime_runs, on.sleeptime_runs) == (0, 2)  # two reflection passes
+    assert off.sleeptime_prompt_tokens == 0 < on.sleeptime_prompt_tokens
+
+
+def test_every_token_counted_is_one_the_provider_reported(user, template, llm):
+    llm.main.answer_with(knows_apples)
+
+    record = run_item(user, template, ITEM, Arm.parse("on"))
+
+    turns = Run.objects.filter(primary_agent_id=record.agent_id, trigger=RunTrigger.MESSAGE)
+    replay, questions = list(turns.order_by("created_at"))[:3], list(turns)[3:]
+    assert record.replay_prompt_tokens == sum(r.prompt_tokens for r in replay) > 0
+    assert [a.prompt_tokens for a in record.answers] == [r.prompt_tokens for r in questions]
+    assert [a.completion_tokens for a in record.answers] == [r.completion_tokens for r in questions]
+    background = Run.objects.filter(primary_agent_id=record.agent_id).exclude(
+        trigger=RunTrigger.MESSAGE
+    )
+    assert record.sleeptime_completion_tokens == sum(r.completion_tokens for r in background)
+    # Each question was asked against the same context: the first one's exchange left it.
+    first, second = record.answers
+    assert first.prompt_tokens == second.prompt_tokens
+
+
+def test_the_report_says_when_sleep_time_never_pays_in_tokens(user, template, llm):
+    llm.main.answer_with(knows_apples)
+    records = [
+        run_item(user, template, ITEM, Arm.parse("off")),
+        run_item(user, template, ITEM, Arm.parse("on")),
+    ]
+
+    off, on = report.summarise(records)
+
+    assert (off["accuracy"], on["accuracy"]) == (1.0, 1.0)
+    assert off["break_even_questions"] is None
+    # The replay stays in the context either way today, so a question costs the same with
+    # sleep-time and its runs never pay for themselves in tokens.
+    assert on["question_tokens"] == off["question_tokens"]
+    assert on["sleeptime_tokens"] > 0
+    assert on["break_even_questions"] is None
+    assert "never" in report.table([off, on])
+    rows = report.to_csv(records).splitlines()
+    assert len(rows) == 1 + 4 and rows[1].startswith("off,apples,total,")
+
+
+def test_break_even_is_the_sleep_time_cost_over_the_tokens_each_question_saves():
+    assert report._break_even(1000, 300, 500) == 5.0
+    assert report._break_even(1000, 500, 500) is None
+    assert report._break_even(0, 500, 400) == 0.0
+
+
+@pytest.mark.parametrize(
+    "text", ["sometimes", "on:passes=0", "on:model=", "off:passes=2", "on:speed=3"]
+)
+def test_a_bad_arm_is_refused_with_its_text(text):
+    with pytest.raises(ValueError, match="arm"):
+        Arm.parse(text)
