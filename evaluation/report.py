@@ -15,6 +15,7 @@ import csv
 import io
 import math
 from dataclasses import asdict
+from html import escape
 from typing import Any, TypedDict
 
 from evaluation.runner import ArmItem
@@ -36,6 +37,8 @@ class ArmSummary(TypedDict):
     sleeptime_runs: float
     break_even_questions: float | None
     break_even_questions_completion_only: float | None
+    # The LLM judge's tokens (not the agent's), in all.
+    judge_tokens: int
 
 
 def _mean(values: list[float]) -> float:
@@ -82,6 +85,9 @@ def summarise(records: list[ArmItem], baseline: str = "off") -> list[ArmSummary]
                 "sleeptime_runs": _mean([i.sleeptime_runs for i in items]),
                 "break_even_questions": None,
                 "break_even_questions_completion_only": None,
+                "judge_tokens": sum(
+                    a.judge_prompt_tokens + a.judge_completion_tokens for a in answers
+                ),
             }
         )
     base = next((row for row in rows if row["arm"] == baseline), None)
@@ -167,4 +173,61 @@ def table(rows: list[ArmSummary]) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)) for line in lines
+    )
+
+
+# --- The plot ------------------------------------------------------------------------------
+
+PLOT_WIDTH, PLOT_HEIGHT, MARGIN = 320, 200, 36
+CURVE_QUESTIONS = 20
+
+
+def _scale(value: float, low: float, high: float, size: float) -> float:
+    return round(size * (value - low) / (high - low), 2) if high > low else round(size / 2, 2)
+
+
+def svg(rows: list[ArmSummary]) -> str:
+    """Two plots side by side, as one SVG: accuracy against question-time tokens per arm
+    (the paper's Pareto view), and tokens per question once a context's sleep-time is
+    shared by 1 to 20 questions (the break-even curve; flat for an arm without it)."""
+    inner_w, inner_h = PLOT_WIDTH - 2 * MARGIN, PLOT_HEIGHT - 2 * MARGIN
+    xs = [row["question_tokens"] for row in rows] or [0.0]
+    low_x, high_x = min(xs) * 0.9, max(xs) * 1.1 or 1.0
+    points = []
+    for row in rows:
+        x = MARGIN + _scale(row["question_tokens"], low_x, high_x, inner_w)
+        y = MARGIN + inner_h - _scale(row["accuracy"], 0.0, 1.0, inner_h)
+        points.append(
+            f'<circle cx="{x}" cy="{y}" r="4" data-arm="{escape(row["arm"])}" '
+            f'data-accuracy="{row["accuracy"]}" data-tokens="{row["question_tokens"]}">'
+            f"<title>{escape(row['arm'])}: {row['accuracy']:.0%} at "
+            f"{row['question_tokens']:.0f} tokens a question</title></circle>"
+            f'<text x="{x + 6}" y="{y - 6}">{escape(row["arm"])}</text>'
+        )
+    curves = {
+        row["arm"]: [amortised_cost(row, n) for n in range(1, CURVE_QUESTIONS + 1)] for row in rows
+    }
+    every = [cost for costs in curves.values() for cost in costs] or [0.0]
+    low_y, high_y = 0.0, max(every) * 1.1 or 1.0
+    lines = []
+    for arm, costs in curves.items():
+        coordinates = " ".join(
+            f"{PLOT_WIDTH + MARGIN + _scale(n, 1, CURVE_QUESTIONS, inner_w)},"
+            f"{MARGIN + inner_h - _scale(cost, low_y, high_y, inner_h)}"
+            for n, cost in enumerate(costs, start=1)
+        )
+        values = " ".join(f"{cost:.2f}" for cost in costs)
+        lines.append(
+            f'<polyline fill="none" stroke="currentColor" points="{coordinates}" '
+            f'data-arm="{escape(arm)}" data-costs="{values}"><title>{escape(arm)}</title>'
+            "</polyline>"
+        )
+    axes = (
+        f'<text x="{MARGIN}" y="16">Accuracy against question-time tokens</text>'
+        f'<text x="{PLOT_WIDTH + MARGIN}" y="16">Tokens per question, sleep-time shared by '
+        f"1 to {CURVE_QUESTIONS} questions</text>"
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {2 * PLOT_WIDTH} {PLOT_HEIGHT}" '
+        f'font-size="9">{axes}{"".join(points)}{"".join(lines)}</svg>'
     )

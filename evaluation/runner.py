@@ -27,6 +27,7 @@ from agents.loop import InputMessage, TurnResult
 from agents.models import Agent, Group, Message, Role, Run, RunTrigger
 from agents.services import AgentSpec, BlockSpec
 from evaluation.grading import grade
+from evaluation.judge import judge
 from evaluation.material import Item
 from memory import services as memory_services
 
@@ -93,6 +94,9 @@ class Answer:
     prompt_tokens: int
     completion_tokens: int
     latency_ms: int
+    # The LLM judge's own tokens, when it was asked (evaluation/judge.py).
+    judge_prompt_tokens: int = 0
+    judge_completion_tokens: int = 0
 
 
 @dataclass
@@ -169,8 +173,11 @@ def _reflect(agent: Agent, passes: int) -> None:
     sleeptime.configure(group, frequency=0)
 
 
-def run_item(owner: Any, template: Template, item: Item, arm: Arm) -> ArmItem:
-    """Replay `item` into a fresh copy for `arm`, let sleep-time work, ask the questions."""
+def run_item(
+    owner: Any, template: Template, item: Item, arm: Arm, *, judge_model: str | None = None
+) -> ArmItem:
+    """Replay `item` into a fresh copy for `arm`, let sleep-time work, ask the questions.
+    With `judge_model`, an answer string matching finds wrong goes to the LLM judge."""
     agent = _copy(owner, template, item, arm)
     record = ArmItem(arm=arm.name, item_id=item.id, agent_id=agent.id)
     replay = ([f"Context: {item.context}"] if item.context.strip() else []) + list(item.turns)
@@ -194,17 +201,22 @@ def run_item(owner: Any, template: Template, item: Item, arm: Arm) -> ArmItem:
         Message.objects.filter(run_id=result.run_id).update(in_context=False)
         text = answer_text(result)
         verdict = grade(text, question.answer)
-        record.answers.append(
-            Answer(
-                question=question.text,
-                expected=question.answer,
-                kind=question.kind,
-                answer=text,
-                correct=verdict.correct,
-                method=verdict.method,
-                prompt_tokens=result.prompt_tokens,
-                completion_tokens=result.completion_tokens,
-                latency_ms=latency,
-            )
+        answer = Answer(
+            question=question.text,
+            expected=question.answer,
+            kind=question.kind,
+            answer=text,
+            correct=verdict.correct,
+            method=verdict.method,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            latency_ms=latency,
         )
+        if judge_model and not answer.correct and text.strip():
+            ruling = judge(judge_model, question.text, question.answer, text)
+            answer.correct = ruling.correct
+            answer.method = "judge" if ruling.correct else "none"
+            answer.judge_prompt_tokens = ruling.prompt_tokens
+            answer.judge_completion_tokens = ruling.completion_tokens
+        record.answers.append(answer)
     return record

@@ -23,10 +23,12 @@ def evaluate(*args: str) -> str:
 def test_an_evaluation_of_generated_material_writes_its_report(make_agent, llm, tmp_path):
     agent = make_agent()
     report_path, answers_path = tmp_path / "report.json", tmp_path / "answers.csv"
+    plot_path = tmp_path / "plot.svg"
 
     printed = evaluate(
         "--agent", agent.id, "--material", "arithmetic", "--count", "1", "--seed", "7",
         "--arms", "off", "on", "--json", str(report_path), "--csv", str(answers_path),
+        "--svg", str(plot_path),
     )  # fmt: skip
 
     (item,) = material.stateful_arithmetic(7, 1)
@@ -37,6 +39,7 @@ def test_an_evaluation_of_generated_material_writes_its_report(make_agent, llm, 
     rows = list(csv.DictReader(answers_path.read_text().splitlines()))
     assert [row["expected"] for row in rows] == [q.answer for q in item.questions] * 2
     assert "break-even" in printed and "sleep-time/ctx" in printed
+    assert plot_path.read_text().count("<polyline") == 2
     # The copies are gone; the agent evaluated is untouched.
     assert list(Agent.objects.values_list("pk", flat=True)) == [agent.id]
 

@@ -5,6 +5,7 @@ provider reported for every turn and run."""
 from __future__ import annotations
 
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -103,3 +104,51 @@ def test_break_even_is_the_sleep_time_cost_over_the_tokens_each_question_saves()
 def test_a_bad_arm_is_refused_with_its_text(text):
     with pytest.raises(ValueError, match="arm"):
         Arm.parse(text)
+
+
+def test_the_judge_rules_on_what_matching_missed_and_its_tokens_are_its_own(user, template, llm):
+    def agent_or_judge(body: dict[str, Any]) -> str:
+        system = str((body.get("messages") or [{}])[0].get("content", ""))
+        if system.startswith("You grade answers"):
+            return "CORRECT" if "three plus four" in _last_user_text(body["messages"]) else "NO"
+        # Right, but no string rule sees it: the last number given is 4.
+        asked = _last_user_text(body["messages"])
+        return "As many as three plus four." if asked == QUESTION else "Noted."
+
+    llm.main.answer_with(agent_or_judge)
+
+    record = run_item(user, template, ITEM, Arm.parse("off"), judge_model=template.model)
+
+    first = record.answers[0]
+    assert (first.correct, first.method) == (True, "judge")
+    assert first.judge_prompt_tokens > 0 and first.judge_completion_tokens > 0
+    turns = Run.objects.filter(primary_agent_id=record.agent_id, trigger=RunTrigger.MESSAGE)
+    assert first.prompt_tokens == list(turns)[-2].prompt_tokens  # the agent's, not the judge's
+    (row,) = report.summarise([record])
+    assert row["judge_tokens"] == sum(
+        a.judge_prompt_tokens + a.judge_completion_tokens for a in record.answers
+    )
+
+
+def test_the_plot_shows_each_arm_where_its_numbers_put_it(user, template, llm):
+    llm.main.answer_with(knows_apples)
+    records = [
+        run_item(user, template, ITEM, Arm.parse("off")),
+        run_item(user, template, ITEM, Arm.parse("on")),
+    ]
+    rows = report.summarise(records)
+
+    drawing = ElementTree.fromstring(report.svg(rows))
+
+    space = "{http://www.w3.org/2000/svg}"
+    dots = {dot.get("data-arm"): dot for dot in drawing.iter(f"{space}circle")}
+    assert set(dots) == {"off", "on"}
+    for row in rows:
+        assert float(dots[row["arm"]].get("data-accuracy")) == row["accuracy"]
+        assert float(dots[row["arm"]].get("data-tokens")) == row["question_tokens"]
+    curves = {line.get("data-arm"): line for line in drawing.iter(f"{space}polyline")}
+    on = next(row for row in rows if row["arm"] == "on")
+    costs = [float(value) for value in curves["on"].get("data-costs").split()]
+    assert len(costs) == 20
+    assert costs[0] == pytest.approx(on["question_tokens"] + on["sleeptime_tokens"], abs=0.01)
+    assert costs[9] == pytest.approx(on["question_tokens"] + on["sleeptime_tokens"] / 10, abs=0.01)

@@ -45,7 +45,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--json", help="write the whole report (JSON) here")
         parser.add_argument("--csv", help="write the answers (CSV) here")
+        parser.add_argument("--svg", help="write the plots (accuracy/tokens, break-even) here")
         parser.add_argument("--keep", action="store_true", help="keep the agents it made")
+        parser.add_argument(
+            "--judge", help="a provider/model handle that grades answers string matching missed"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         items = self._material(options["material"], options["count"], options["seed"])
@@ -55,14 +59,15 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         owner, template = self._template(options)
         try:
-            llm.ensure_configured(template.model)
+            for handle in [template.model, *([options["judge"]] if options["judge"] else [])]:
+                llm.ensure_configured(handle)
         except llm.ProviderNotConfigured as error:
             raise CommandError(str(error)) from None
         records = []
         for item in items:
             for arm in arms:
                 self.stdout.write(f"{item.id} / {arm.name}…")
-                record = run_item(owner, template, item, arm)
+                record = run_item(owner, template, item, arm, judge_model=options["judge"])
                 records.append(record)
                 if not options["keep"]:
                     agent = Agent.objects.filter(pk=record.agent_id).first()
@@ -74,6 +79,8 @@ class Command(BaseCommand):
             Path(options["json"]).write_text(json.dumps(report.to_json(records), indent=2))
         if options["csv"]:
             Path(options["csv"]).write_text(report.to_csv(records))
+        if options["svg"]:
+            Path(options["svg"]).write_text(report.svg(rows))
 
     def _material(self, spec: str, count: int, seed: int) -> list[material.Item]:
         if spec == "arithmetic":
