@@ -40,7 +40,7 @@ class LLMConfigIn(In):
 
 
 class EmbeddingConfigIn(In):
-    embedding_model: str
+    embedding_model: str = Field(json_schema_extra={"minLength": 1, "pattern": NOT_BLANK})
     embedding_endpoint_type: str | None = None
     embedding_chunk_size: int | None = Field(None, ge=1, le=INT32)
     handle: str | None = Field(None, json_schema_extra=HANDLE)
