@@ -19,7 +19,7 @@ editors), the organization's (its admins only).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypedDict
@@ -64,6 +64,28 @@ def background_runs() -> QuerySet[Run]:
     return Run.objects.exclude(trigger=RunTrigger.MESSAGE)
 
 
+def _budgeted_runs() -> QuerySet[Run]:
+    """Background runs a budget counts: not those of an evaluation's copies, whose every
+    token (turns included) the evaluation counts itself (`count_spend_of`)."""
+    return background_runs().filter(primary_agent__evaluation_id="")
+
+
+# Background spend recorded elsewhere than in runs: each source gives the tokens an
+# organization spent since a moment. Apps above this one register theirs when ready.
+SpendSource = Callable[[str, datetime], int]
+_spend_sources: list[SpendSource] = []
+
+
+def count_spend_of(source: SpendSource) -> None:
+    """Count `source`'s spend against the organization's budgets too."""
+    if source not in _spend_sources:
+        _spend_sources.append(source)
+
+
+def _other_spend(organization_id: str, since: datetime) -> int:
+    return sum(source(organization_id, since) for source in _spend_sources)
+
+
 @dataclass(frozen=True)
 class Limit:
     scope: str  # "agent" or "organization"
@@ -73,7 +95,11 @@ class Limit:
 
 
 def _limits_of(
-    scope: str, holder: Group | Organization, runs: QuerySet[Run], now: datetime
+    scope: str,
+    holder: Group | Organization,
+    runs: QuerySet[Run],
+    now: datetime,
+    other: Callable[[datetime], int] | None = None,
 ) -> list[Limit]:
     found = []
     for period, budget, since in (
@@ -81,7 +107,8 @@ def _limits_of(
         ("monthly", holder.monthly_token_budget, _month_start(now)),
     ):
         if budget is not None:
-            found.append(Limit(scope, period, budget, _spent(runs, since)))
+            spent = _spent(runs, since) + (other(since) if other else 0)
+            found.append(Limit(scope, period, budget, spent))
     return found
 
 
@@ -92,7 +119,7 @@ def limits(primary: Agent, now: datetime | None = None) -> list[Limit]:
     organization = Organization.objects.filter(pk=primary.organization_id).first()
     found = []
     if group is not None:
-        runs = background_runs().filter(primary_agent=primary)
+        runs = _budgeted_runs().filter(primary_agent=primary)
         found += _limits_of("agent", group, runs, now)
     if organization is not None:
         found += organization_limits(organization, now)
@@ -101,8 +128,14 @@ def limits(primary: Agent, now: datetime | None = None) -> list[Limit]:
 
 def organization_limits(organization: Organization, now: datetime | None = None) -> list[Limit]:
     """The organization's own budgets, with what all its background work spent."""
-    runs = background_runs().filter(organization_id=organization.pk)
-    return _limits_of("organization", organization, runs, now or timezone.now())
+    runs = _budgeted_runs().filter(organization_id=organization.pk)
+    return _limits_of(
+        "organization",
+        organization,
+        runs,
+        now or timezone.now(),
+        lambda since: _other_spend(organization.pk, since),
+    )
 
 
 def over_budget(primary: Agent, expected: int, now: datetime | None = None) -> str:

@@ -65,6 +65,9 @@ class Agent(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     timezone = models.CharField(max_length=64, default="UTC")
     enable_sleeptime = models.BooleanField(null=True, blank=True)
+    # Set on the copies an evaluation makes (evaluation/): the evaluation's id. Their
+    # spend is the evaluation's, counted there.
+    evaluation_id = models.CharField(max_length=64, blank=True, db_index=True)
 
     # The recursive summary of messages evicted from the context window.
     summary = models.TextField(blank=True)

@@ -59,3 +59,7 @@ def conversation_id() -> str:
 
 def proposal_id() -> str:
     return new_id("proposal")
+
+
+def evaluation_id() -> str:
+    return new_id("evaluation")

@@ -35,13 +35,16 @@ __all__ = [
     "Item",
     "MaterialError",
     "Question",
+    "from_dict",
+    "from_history",
     "from_jsonl",
     "personal_memory",
     "stateful_arithmetic",
+    "to_dict",
     "to_jsonl",
 ]
 
-KINDS = ("arithmetic", "personal", "jsonl")
+KINDS = ("arithmetic", "personal", "jsonl", "history")
 
 
 @dataclass(frozen=True)
@@ -663,22 +666,46 @@ def from_jsonl(lines: Iterable[str]) -> list[Item]:
     return items
 
 
+def from_history(turns: list[str], questions: object, item_id: str = "history") -> Item:
+    """An agent's own history as one item: what its user said, turn by turn, and the
+    questions a person wrote about it (``[{"question": str, "answer": str | number}]``)."""
+    if not isinstance(questions, list) or not questions:
+        raise MaterialError("history: write at least one question with its answer")
+    asked = [
+        _question({"kind": "history", **q} if isinstance(q, dict) else q, f"question {n}")
+        for n, q in enumerate(questions, 1)
+    ]
+    said = [turn for turn in turns if turn.strip()]
+    if not said:
+        raise MaterialError("history: the agent has no messages from its user to replay")
+    return Item(item_id, "history", "", said, asked)
+
+
+def to_dict(item: Item) -> dict[str, Any]:
+    """The item as a JSON object that ``from_dict`` reads back into an equal item."""
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "context": item.context,
+        "turns": item.turns,
+        "questions": [
+            {"question": q.text, "answer": q.answer, "kind": q.kind} for q in item.questions
+        ],
+        "facts": item.facts,
+    }
+
+
+def from_dict(data: object, number: int = 1) -> Item:
+    """An item from a JSON object (as ``to_dict`` writes it, or a line of JSONL)."""
+    return _item(data, number, f"line-{number}")
+
+
 def to_jsonl(items: Iterable[Item]) -> str:
     """The items as JSON Lines that ``from_jsonl`` reads back into equal items: every field
     written, one line per item, each ending with a newline."""
     out = []
     for item in items:
-        data = {
-            "id": item.id,
-            "kind": item.kind,
-            "context": item.context,
-            "turns": item.turns,
-            "questions": [
-                {"question": q.text, "answer": q.answer, "kind": q.kind} for q in item.questions
-            ],
-            "facts": item.facts,
-        }
-        line = json.dumps(data, ensure_ascii=False)
+        line = json.dumps(to_dict(item), ensure_ascii=False)
         # JSON leaves these unescaped, but str.splitlines() and some editors break lines there.
         for separator in ("\x85", "\u2028", "\u2029"):
             line = line.replace(separator, f"\\u{ord(separator):04x}")

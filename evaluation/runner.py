@@ -20,16 +20,19 @@ import time as clock
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
+from django.utils import timezone
 
 from agents import runs, services, sleeptime
 from agents.loop import InputMessage, TurnResult
-from agents.models import Agent, Group, Message, Role, Run, RunTrigger
+from agents.models import Agent, Group, Message, Role, Run, RunStatus, RunTrigger
 from agents.services import AgentSpec, BlockSpec
 from evaluation.grading import grade
 from evaluation.judge import judge
 from evaluation.material import Item
 from memory import services as memory_services
+
+SETTLE_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,33 @@ class ArmItem:
     sleeptime_prompt_tokens: int = 0
     sleeptime_completion_tokens: int = 0
     sleeptime_runs: int = 0
+    # Sleep-time runs that failed (the ledger says why): the arm had less memory work.
+    sleeptime_failed: int = 0
     memory: dict[str, str] = field(default_factory=dict)
     answers: list[Answer] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ArmItem:
+        """The record as dataclasses.asdict wrote it (an evaluation step stores that)."""
+        fields = {k: v for k, v in data.items() if k != "answers"}
+        return cls(**fields, answers=[Answer(**a) for a in data.get("answers", [])])
+
+    @property
+    def tokens(self) -> int:
+        """Every token the copy and the judge spent, as the provider reported them."""
+        return (
+            self.replay_prompt_tokens
+            + self.replay_completion_tokens
+            + self.sleeptime_prompt_tokens
+            + self.sleeptime_completion_tokens
+            + sum(
+                a.prompt_tokens
+                + a.completion_tokens
+                + a.judge_prompt_tokens
+                + a.judge_completion_tokens
+                for a in self.answers
+            )
+        )
 
 
 def answer_text(result: TurnResult) -> str:
@@ -132,8 +160,8 @@ def answer_text(result: TurnResult) -> str:
     return "\n".join(part for part in said if part)
 
 
-def _copy(owner: Any, template: Template, item: Item, arm: Arm) -> Agent:
-    return services.create_agent(
+def _copy(owner: Any, template: Template, item: Item, arm: Arm, evaluation_id: str) -> Agent:
+    agent = services.create_agent(
         owner,
         AgentSpec(
             name=f"eval-{item.id}-{'on' if arm.sleeptime else 'off'}"[:200],
@@ -150,13 +178,48 @@ def _copy(owner: Any, template: Template, item: Item, arm: Arm) -> Agent:
             metadata={"evaluation": {"arm": arm.name, "item": item.id}},
         ),
     )
+    if evaluation_id:
+        Agent.objects.filter(pk=agent.pk).update(evaluation_id=evaluation_id)
+        agent.evaluation_id = evaluation_id
+    return agent
 
 
-def _say(agent: Agent, text: str) -> TurnResult:
+class StepFailed(RuntimeError):
+    """A turn of the replay or a question failed (the model could not be reached, ...):
+    what the arm would measure is not what it measured, so the step stops."""
+
+
+def _turn(agent: Agent, text: str, what: str) -> TurnResult:
     result = services.send_message(agent, [InputMessage(role="user", content=text)])
-    # A worker would carry out the runs the turn started; here they run at once.
-    for run_id in result.run_ids or []:
-        runs.execute_run(run_id)
+    if result.error:
+        raise StepFailed(f"{what} failed: {result.error}")
+    return result
+
+
+def _settle(agent: Agent) -> None:
+    """Carry out the copy's due sleep-time runs here, and wait for those a worker took
+    first (every run is queued for the workers too; the first to claim it does it), so
+    memory is what sleep-time made of everything so far. A run whose worker died is
+    failed by the clock, so the wait ends."""
+    while True:
+        waiting = (
+            Run.objects.filter(primary_agent=agent, status=RunStatus.CREATED)
+            .exclude(trigger=RunTrigger.MESSAGE)
+            .filter(Q(not_before__isnull=True) | Q(not_before__lte=timezone.now()))
+        )
+        for run_id in waiting.values_list("pk", flat=True):
+            runs.execute_run(run_id)
+        running = Run.objects.filter(primary_agent=agent, status=RunStatus.RUNNING).exclude(
+            trigger=RunTrigger.MESSAGE
+        )
+        if not running.exists() and not waiting.exists():
+            return
+        clock.sleep(SETTLE_POLL_SECONDS)
+
+
+def _say(agent: Agent, text: str, what: str) -> TurnResult:
+    result = _turn(agent, text, what)
+    _settle(agent)
     return result
 
 
@@ -167,22 +230,33 @@ def _reflect(agent: Agent, passes: int) -> None:
     for _ in range(passes):
         # Each pass reads the whole replay again: more reflection, not more of the same.
         Group.objects.filter(pk=group.pk).update(last_processed_seq=None)
-        for run in sleeptime.run_now(group):
-            runs.execute_run(run.id)
-    # No more runs while the questions are asked: they are not part of the material.
+        sleeptime.run_now(group)
+        _settle(agent)
+    # No more runs while the questions are asked: they are not part of the material
+    # (retries of failed ones included; the record counts the failures).
     sleeptime.configure(group, frequency=0)
+    Run.objects.filter(primary_agent=agent, status=RunStatus.CREATED).update(
+        status=RunStatus.CANCELLED
+    )
 
 
 def run_item(
-    owner: Any, template: Template, item: Item, arm: Arm, *, judge_model: str | None = None
+    owner: Any,
+    template: Template,
+    item: Item,
+    arm: Arm,
+    *,
+    judge_model: str | None = None,
+    evaluation_id: str = "",
 ) -> ArmItem:
     """Replay `item` into a fresh copy for `arm`, let sleep-time work, ask the questions.
-    With `judge_model`, an answer string matching finds wrong goes to the LLM judge."""
-    agent = _copy(owner, template, item, arm)
+    With `judge_model`, an answer string matching finds wrong goes to the LLM judge.
+    `evaluation_id` marks the copy as that evaluation's (its spend is counted there)."""
+    agent = _copy(owner, template, item, arm, evaluation_id)
     record = ArmItem(arm=arm.name, item_id=item.id, agent_id=agent.id)
     replay = ([f"Context: {item.context}"] if item.context.strip() else []) + list(item.turns)
-    for text in replay:
-        result = _say(agent, text)
+    for number, text in enumerate(replay, start=1):
+        result = _say(agent, text, f"replayed turn {number} of {item.id}")
         record.replay_prompt_tokens += result.prompt_tokens
         record.replay_completion_tokens += result.completion_tokens
     if arm.sleeptime:
@@ -192,10 +266,11 @@ def run_item(
     record.sleeptime_prompt_tokens = int(totals["prompt"] or 0)
     record.sleeptime_completion_tokens = int(totals["completion"] or 0)
     record.sleeptime_runs = background.exclude(outcome="skipped").count()
+    record.sleeptime_failed = background.filter(status=RunStatus.FAILED).count()
     record.memory = {b.label: b.value for b in memory_services.agent_blocks(agent)}
     for question in item.questions:
         started = clock.monotonic()
-        result = services.send_message(agent, [InputMessage(role="user", content=question.text)])
+        result = _turn(agent, question.text, f"question {question.text[:60]!r}")
         latency = int((clock.monotonic() - started) * 1000)
         # The next question sees the same context as this one did.
         Message.objects.filter(run_id=result.run_id).update(in_context=False)

@@ -20,6 +20,7 @@ from django_q.cluster import Cluster
 from agents import runs, sleeptime
 from config.processes import forks_die_with_their_parent
 from config.vector_check import VectorSupportError, check_vector_support, database_log
+from evaluation import services as evaluations
 from sources import tasks as source_tasks
 
 logger = logging.getLogger("reverie.clock")
@@ -33,6 +34,7 @@ def tick(now: datetime | None = None) -> None:
     sleeptime.fire_idle(now)  # conversations gone quiet get their run
     runs.enqueue_due(now)  # retries after their back-off, runs whose job was lost
     source_tasks.recover_ingestion(now)  # files and digests whose worker died
+    evaluations.recover_lost(now)  # evaluations whose worker died go on elsewhere
 
 
 class Command(BaseCommand):
