@@ -3,7 +3,8 @@ what each model call reads (about four characters a token), never a count. Repor
 it apart from the provider-reported usage, and call it an estimate.
 
 Each replayed turn reads the system prompt, the blocks, the tools and the replay so far;
-each sleep-time run and each question reads all of it. The cost governor's own estimate
+each sleep-time run reads all of it, and each question too unless the arm asks it against
+memory alone. The cost governor's own estimate
 of a call's reply and of the calls a run makes (agents.governor.estimate) is used for all
 of them.
 """
@@ -35,8 +36,11 @@ def step(template: Template, item: Item, arm: Arm) -> int:
             total += governor.estimate(base + read)
     if arm.sleeptime:
         total += arm.passes * governor.estimate(base + read)
+    # Asked against the memory alone, a question reads no replay (the blocks it grew
+    # into are not known yet; the template's are in `base`).
+    context = read if arm.context == "full" else 0
     for question in item.questions:
-        total += governor.estimate(base + read + _tokens(len(question.text)))
+        total += governor.estimate(base + context + _tokens(len(question.text)))
     return total
 
 

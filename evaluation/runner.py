@@ -38,32 +38,43 @@ SETTLE_POLL_SECONDS = 0.2
 @dataclass(frozen=True)
 class Arm:
     """One setting to compare. `frequency`: a sleep-time run every N replayed turns
-    (None: none during the replay); `passes`: reflection passes after the replay."""
+    (None: none during the replay); `passes`: reflection passes after the replay.
+
+    `context`: what the questions are asked against. "full": the replay is still in the
+    agent's context (what an agent without sleep-time must carry); "memory": it has left
+    the context, as it does once a conversation is compacted or a new one starts, and
+    only the memory blocks hold what was learned (the paper's setting, where sleep-time
+    re-represents the context ahead of the questions). Without sleep-time the default is
+    "full", with it "memory"."""
 
     name: str
     sleeptime: bool = False
     model: str | None = None
     frequency: int | None = None
     passes: int = 1
+    context: str = "full"
 
     @classmethod
     def parse(cls, text: str) -> Arm:
-        """`off`, `on`, or `on:model=openai/gpt-4.1-mini:passes=2:frequency=5`; the name is
-        the text itself."""
+        """`off`, `on`, `off:context=memory` or
+        `on:model=openai/gpt-4.1-mini:passes=2:frequency=5:context=full`; the name is the
+        text itself."""
         kind, *options = text.strip().split(":")
         if kind not in {"off", "on"}:
             raise ValueError(f"An arm is 'off' or 'on[:key=value...]', not {text!r}.")
-        settings: dict[str, Any] = {}
+        settings: dict[str, Any] = {"context": "memory" if kind == "on" else "full"}
         for option in options:
             key, _, value = option.partition("=")
-            if key == "model" and value:
+            if key == "model" and value and kind == "on":
                 settings["model"] = value
             elif key in {"passes", "frequency"} and value.isdigit() and int(value) >= 1:
+                if kind == "off":
+                    raise ValueError(f"The arm 'off' has no sleep-time, so no {key} ({text!r}).")
                 settings[key] = int(value)
+            elif key == "context" and value in {"full", "memory"}:
+                settings["context"] = value
             else:
                 raise ValueError(f"Unknown or bad arm option {option!r} in {text!r}.")
-        if kind == "off" and settings:
-            raise ValueError(f"The arm 'off' takes no options ({text!r}).")
         return cls(name=text.strip(), sleeptime=kind == "on", **settings)
 
 
@@ -160,7 +171,8 @@ def answer_text(result: TurnResult) -> str:
     return "\n".join(part for part in said if part)
 
 
-def _copy(owner: Any, template: Template, item: Item, arm: Arm, evaluation_id: str) -> Agent:
+def copy_for(owner: Any, template: Template, item: Item, arm: Arm, evaluation_id: str) -> Agent:
+    """A fresh agent made from `template` with the arm's sleep-time setting."""
     agent = services.create_agent(
         owner,
         AgentSpec(
@@ -252,7 +264,7 @@ def run_item(
     """Replay `item` into a fresh copy for `arm`, let sleep-time work, ask the questions.
     With `judge_model`, an answer string matching finds wrong goes to the LLM judge.
     `evaluation_id` marks the copy as that evaluation's (its spend is counted there)."""
-    agent = _copy(owner, template, item, arm, evaluation_id)
+    agent = copy_for(owner, template, item, arm, evaluation_id)
     record = ArmItem(arm=arm.name, item_id=item.id, agent_id=agent.id)
     replay = ([f"Context: {item.context}"] if item.context.strip() else []) + list(item.turns)
     for number, text in enumerate(replay, start=1):
@@ -268,6 +280,8 @@ def run_item(
     record.sleeptime_runs = background.exclude(outcome="skipped").count()
     record.sleeptime_failed = background.filter(status=RunStatus.FAILED).count()
     record.memory = {b.label: b.value for b in memory_services.agent_blocks(agent)}
+    if arm.context == "memory":
+        Message.objects.filter(agent=agent, in_context=True).update(in_context=False)
     for question in item.questions:
         started = clock.monotonic()
         result = _turn(agent, question.text, f"question {question.text[:60]!r}")

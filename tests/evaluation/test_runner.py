@@ -4,6 +4,7 @@ provider reported for every turn and run."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from xml.etree import ElementTree
 
@@ -71,19 +72,53 @@ def test_every_token_counted_is_one_the_provider_reported(user, template, llm):
     assert first.prompt_tokens == second.prompt_tokens
 
 
-def test_the_report_says_when_sleep_time_never_pays_in_tokens(user, template, llm):
+def answers_from_memory_or_context(body: dict[str, Any]) -> str:
+    """The scripted agent knows the total only where it can read it: in the replay still
+    in its context, or in the memory block sleep-time wrote."""
+    asked = _last_user_text(body.get("messages") or [])
+    if asked != QUESTION:
+        return "Noted."
+    everything = json.dumps(body.get("messages"))
+    return (
+        "You have 7 apples." if "4 more apples" in everything or "Apples: 7" in everything else "?"
+    )
+
+
+def test_with_sleep_time_questions_are_asked_against_memory_and_it_pays_off(user, template, llm):
+    llm.main.answer_with(answers_from_memory_or_context)
+    llm.sleeper.tool_call("memory_insert", {"label": "human", "new_str": "Apples: 7"})
+    records = [
+        run_item(user, template, ITEM, Arm.parse("off")),
+        run_item(user, template, ITEM, Arm.parse("off:context=memory")),
+        run_item(user, template, ITEM, Arm.parse("on")),
+    ]
+
+    off, forgetful, on = report.summarise(records)
+
+    # Without the replay in context and without sleep-time, nothing holds the answer.
+    assert (off["accuracy"], forgetful["accuracy"], on["accuracy"]) == (1.0, 0.0, 1.0)
+    assert records[2].memory["human"] == "Apples: 7"
+    # The learned context is shorter than the replay: each question costs less, and the
+    # sleep-time run pays for itself after S / (q_off - q_on) questions.
+    assert on["question_tokens"] < off["question_tokens"]
+    assert on["break_even_questions"] == round(
+        on["sleeptime_tokens"] / (off["question_tokens"] - on["question_tokens"]), 2
+    )
+    assert off["break_even_questions"] is None
+
+
+def test_sleep_time_with_the_replay_still_in_context_never_pays_in_tokens(user, template, llm):
     llm.main.answer_with(knows_apples)
     records = [
         run_item(user, template, ITEM, Arm.parse("off")),
-        run_item(user, template, ITEM, Arm.parse("on")),
+        run_item(user, template, ITEM, Arm.parse("on:context=full")),
     ]
 
     off, on = report.summarise(records)
 
     assert (off["accuracy"], on["accuracy"]) == (1.0, 1.0)
-    assert off["break_even_questions"] is None
-    # The replay stays in the context either way today, so a question costs the same with
-    # sleep-time and its runs never pay for themselves in tokens.
+    # The same context at question time: a question costs the same with sleep-time, so
+    # its runs never pay for themselves in tokens.
     assert on["question_tokens"] == off["question_tokens"]
     assert on["sleeptime_tokens"] > 0
     assert on["break_even_questions"] is None
