@@ -59,6 +59,12 @@ def _count(spec: dict[str, Any], name: str, default: int, high: int) -> int:
 def _history(agent: Agent | None, spec: dict[str, Any]) -> list[material.Item]:
     if agent is None:
         raise InvalidRequest("material 'history' replays an agent's history: give agent_id.")
+    return [history_item(agent, spec.get("questions"))]
+
+
+def history_item(agent: Agent, questions: object) -> material.Item:
+    """What the agent's user said (the newest MAX_HISTORY_TURNS messages), and the
+    questions a person wrote about it."""
     said = (
         Message.objects.filter(agent=agent, role=Role.USER)
         .exclude(content="")
@@ -66,7 +72,7 @@ def _history(agent: Agent | None, spec: dict[str, Any]) -> list[material.Item]:
         .values_list("content", flat=True)[:MAX_HISTORY_TURNS]
     )
     try:
-        return [material.from_history(list(reversed(said)), spec.get("questions"))]
+        return material.from_history(list(reversed(said)), questions)
     except material.MaterialError as error:
         raise InvalidRequest(f"material: {error}") from None
 

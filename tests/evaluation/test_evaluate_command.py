@@ -12,6 +12,8 @@ from django.core.management import CommandError, call_command
 
 from agents.models import Agent
 from evaluation import material
+from tests.factories import say
+from tests.llm_server import _last_user_text
 
 
 def evaluate(*args: str) -> str:
@@ -75,6 +77,7 @@ def test_a_users_jsonl_is_replayed_and_graded(make_agent, llm, tmp_path):
         (["--material", "poetry"], "--material"),
         (["--material", "jsonl:/nonexistent.jsonl"], "No such file"),
         (["--agent", "agent-missing"], "No agent"),
+        (["--material", "history:/nonexistent.jsonl"], "No such file"),
     ],
 )
 def test_bad_input_is_a_clear_error_and_makes_nothing(make_agent, llm, args, message):
@@ -83,3 +86,26 @@ def test_bad_input_is_a_clear_error_and_makes_nothing(make_agent, llm, args, mes
     with pytest.raises(CommandError, match=message):
         evaluate(*base, *args)
     assert Agent.objects.count() == 1
+
+
+def test_an_agents_history_is_replayed_with_the_questions_written_for_it(make_agent, llm, tmp_path):
+    agent = make_agent()
+    say(agent, "Our wifi password is tulip-42.")
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(json.dumps({"question": "The wifi password?", "answer": "tulip-42"}))
+    llm.main.answer_with(lambda body: "It is tulip-42.")
+    report_path = tmp_path / "report.json"
+
+    printed = evaluate(
+        "--agent", agent.id, "--material", f"history:{questions}", "--arms", "off",
+        "--json", str(report_path),
+    )  # fmt: skip
+
+    assert "(an estimate" in printed
+    written = json.loads(report_path.read_text())
+    (arm,) = written["arms"]
+    assert (arm["questions"], arm["correct"]) == (1, 1)
+    # The copy was told what the agent was told, once, and then asked.
+    said = [_last_user_text(request["messages"]) for request in llm.requests]
+    assert said.count("Our wifi password is tulip-42.") == 2  # the agent's turn, the copy's
+    assert said[-1] == "The wifi password?"

@@ -5,6 +5,8 @@ accuracy against question-time tokens and the break-even point per arm.
     manage.py evaluate --agent agent-... --material arithmetic --count 5 --arms off on
     manage.py evaluate --model openai/gpt-4.1-mini --material personal --json report.json
     manage.py evaluate --agent agent-... --material jsonl:questions.jsonl --csv answers.csv
+    manage.py evaluate --agent agent-... --material history:questions.jsonl \
+        --arms off off:context=memory on
 
 It runs where it is started, calling the model directly (no worker needed), and deletes
 the copies afterwards unless --keep. Every token count is the provider's.
@@ -20,9 +22,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 import llm
-from agents import services
+from agents import services as agent_services
 from agents.models import Agent
-from evaluation import material, report
+from config.errors import InvalidRequest
+from evaluation import estimate, material, report
+from evaluation import services as evaluations
 from evaluation.runner import Arm, Template, run_item
 
 
@@ -36,7 +40,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--material",
             default="arithmetic",
-            help="arithmetic, personal, or jsonl:PATH (context, turns, questions, answer)",
+            help="arithmetic, personal, jsonl:PATH (context, turns, questions, answer), or "
+            "history:PATH (the agent's own history; PATH holds the questions, one JSON "
+            '{"question": ..., "answer": ...} a line)',
         )
         parser.add_argument("--count", type=int, default=3, help="contexts to generate")
         parser.add_argument("--seed", type=int, default=1)
@@ -52,17 +58,19 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        items = self._material(options["material"], options["count"], options["seed"])
+        owner, template = self._template(options)
+        items = self._material(options["material"], options["count"], options["seed"], options)
         try:
             arms = [Arm.parse(text) for text in options["arms"]]
         except ValueError as error:
             raise CommandError(str(error)) from None
-        owner, template = self._template(options)
         try:
             for handle in [template.model, *([options["judge"]] if options["judge"] else [])]:
                 llm.ensure_configured(handle)
         except llm.ProviderNotConfigured as error:
             raise CommandError(str(error)) from None
+        guess = estimate.evaluation(template, items, arms)
+        self.stdout.write(f"About {guess:,} tokens in all (an estimate; the report counts usage).")
         records = []
         for item in items:
             for arm in arms:
@@ -72,7 +80,7 @@ class Command(BaseCommand):
                 if not options["keep"]:
                     agent = Agent.objects.filter(pk=record.agent_id).first()
                     if agent is not None:
-                        services.delete_agent(agent)
+                        agent_services.delete_agent(agent)
         rows = report.summarise(records)
         self.stdout.write(report.table(rows))
         if options["json"]:
@@ -82,7 +90,9 @@ class Command(BaseCommand):
         if options["svg"]:
             Path(options["svg"]).write_text(report.svg(rows))
 
-    def _material(self, spec: str, count: int, seed: int) -> list[material.Item]:
+    def _material(
+        self, spec: str, count: int, seed: int, options: dict[str, Any]
+    ) -> list[material.Item]:
         if spec == "arithmetic":
             return material.stateful_arithmetic(seed, count)
         if spec == "personal":
@@ -95,7 +105,26 @@ class Command(BaseCommand):
                 return material.from_jsonl(path.read_text(encoding="utf-8"))
             except material.MaterialError as error:
                 raise CommandError(f"{path}: {error}") from None
-        raise CommandError(f"--material is arithmetic, personal or jsonl:PATH, not {spec!r}")
+        if spec.startswith("history:"):
+            return [self._history(Path(spec.removeprefix("history:")), options)]
+        raise CommandError(
+            f"--material is arithmetic, personal, jsonl:PATH or history:PATH, not {spec!r}"
+        )
+
+    def _history(self, path: Path, options: dict[str, Any]) -> material.Item:
+        agent = Agent.objects.filter(pk=options["agent"] or "").first()
+        if agent is None:
+            raise CommandError("--material history:PATH replays an agent's history: give --agent.")
+        if not path.is_file():
+            raise CommandError(f"No such file: {path}")
+        try:
+            questions = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        except ValueError as error:
+            raise CommandError(f"{path}: not JSON Lines ({error})") from None
+        try:
+            return evaluations.history_item(agent, questions)
+        except InvalidRequest as error:
+            raise CommandError(f"{path}: {error}") from None
 
     def _template(self, options: dict[str, Any]) -> tuple[Any, Template]:
         users = get_user_model().objects
@@ -116,7 +145,7 @@ class Command(BaseCommand):
             raise CommandError("No user to own the copies: give --user.")
         template = Template(
             model=options["model"],
-            embedding=services.default_embedding_handle(),
+            embedding=agent_services.default_embedding_handle(),
             system="",
             blocks={"persona": "I am a helpful assistant.", "human": ""},
         )
