@@ -70,20 +70,26 @@ def _budgeted_runs() -> QuerySet[Run]:
     return background_runs().filter(primary_agent__evaluation_id="")
 
 
-# Background spend recorded elsewhere than in runs: each source gives the tokens an
-# organization spent since a moment. Apps above this one register theirs when ready.
-SpendSource = Callable[[str, datetime], int]
+# Background spend recorded elsewhere than in runs: each source gives an organization's
+# spend rows (SpendDay, below) since a moment. Apps above this one register theirs when
+# ready (evaluations, a row per evaluation and day).
+SpendSource = Callable[[str, datetime], list["SpendDay"]]
 _spend_sources: list[SpendSource] = []
 
 
 def count_spend_of(source: SpendSource) -> None:
-    """Count `source`'s spend against the organization's budgets too."""
+    """Count `source`'s spend against the organization's budgets, and show it with the
+    organization's spend."""
     if source not in _spend_sources:
         _spend_sources.append(source)
 
 
+def _other_rows(organization_id: str, since: datetime) -> list[SpendDay]:
+    return [row for source in _spend_sources for row in source(organization_id, since)]
+
+
 def _other_spend(organization_id: str, since: datetime) -> int:
-    return sum(source(organization_id, since) for source in _spend_sources)
+    return sum(row["total_tokens"] for row in _other_rows(organization_id, since))
 
 
 @dataclass(frozen=True)
@@ -236,7 +242,8 @@ class SpendDay(TypedDict):
     cost: float | None
 
 
-def _cost(model: str, prompt: int, completion: int) -> float | None:
+def cost(model: str, prompt: int, completion: int) -> float | None:
+    """Dollars for the tokens at MODEL_PRICES' price of `model`; None when unpriced."""
     price = settings.MODEL_PRICES.get(model)
     if price is None:
         return None
@@ -267,10 +274,10 @@ def spend(runs: QuerySet[Run], *, days: int = 30, now: datetime | None = None) -
         entry["prompt"] += row["prompt"] or 0
         entry["completion"] += row["completion"] or 0
         entry["runs"] += row["count"] or 0
-        cost = _cost(row["model"], row["prompt"] or 0, row["completion"] or 0)
-        if cost is None and (row["prompt"] or row["completion"]):
+        dollars = cost(row["model"], row["prompt"] or 0, row["completion"] or 0)
+        if dollars is None and (row["prompt"] or row["completion"]):
             entry["priced"] = False
-        entry["cost"] += cost or 0.0
+        entry["cost"] += dollars or 0.0
     return [
         {
             "date": day.isoformat(),
@@ -344,8 +351,13 @@ def agent_spend(primary: Agent, *, days: int = 30, now: datetime | None = None) 
 
 def organization_spend(user: Any, *, days: int = 30, now: datetime | None = None) -> SpendReport:
     """The same for all the background work of the organization `user` acts in: a row
-    per agent and day, and the organization's own budgets."""
+    per agent and day (and per evaluation and day: count_spend_of), and the
+    organization's own budgets."""
     _check_days(days)
     now = now or timezone.now()
-    rows = spend(Run.objects.for_user(user), days=days, now=now)
-    return _report(rows, organization_limits(organization_budget(user), now))
+    organization = organization_budget(user)
+    runs = Run.objects.for_user(user).filter(primary_agent__evaluation_id="")
+    rows = spend(runs, days=days, now=now)
+    since = _day_start(now) - timedelta(days=days - 1)
+    rows = sorted([*rows, *_other_rows(organization.pk, since)], key=lambda r: r["date"])
+    return _report(rows, organization_limits(organization, now))

@@ -11,4 +11,4 @@ class EvaluationConfig(AppConfig):
         from evaluation import services
 
         # Evaluations are background work: the organization's budgets count them.
-        governor.count_spend_of(services.spent_since)
+        governor.count_spend_of(services.spend_rows)

@@ -100,8 +100,10 @@ class EvaluationStep(models.Model):
     item_id = models.CharField(max_length=200)
     record = models.JSONField()
     tokens = models.PositiveBigIntegerField(default=0)
-    # Tokens of earlier tries of this step that a stopped worker lost.
-    discarded_tokens = models.PositiveBigIntegerField(default=0)
+    # Tokens of earlier tries of this step that a stopped worker lost (prompt and
+    # completion, as the provider reported them for the turns and runs that finished).
+    discarded_prompt_tokens = models.PositiveBigIntegerField(default=0)
+    discarded_completion_tokens = models.PositiveBigIntegerField(default=0)
     # For the organization's budgets, which count evaluations as background work.
     organization = models.ForeignKey(
         "accounts.Organization", on_delete=models.CASCADE, related_name="+"

@@ -136,22 +136,30 @@ class ArmItem:
         fields = {k: v for k, v in data.items() if k != "answers"}
         return cls(**fields, answers=[Answer(**a) for a in data.get("answers", [])])
 
+    def tokens_by_model(
+        self, model: str, sleeptime_model: str, judge_model: str
+    ) -> dict[str, list[int]]:
+        """[prompt, completion] per model handle: the copy's turns are `model`'s, its
+        sleep-time runs `sleeptime_model`'s, the judge's rulings `judge_model`'s."""
+        found: dict[str, list[int]] = {}
+
+        def add(handle: str, prompt: int, completion: int) -> None:
+            if prompt or completion:
+                entry = found.setdefault(handle, [0, 0])
+                entry[0] += prompt
+                entry[1] += completion
+
+        add(model, self.replay_prompt_tokens, self.replay_completion_tokens)
+        add(sleeptime_model, self.sleeptime_prompt_tokens, self.sleeptime_completion_tokens)
+        for a in self.answers:
+            add(model, a.prompt_tokens, a.completion_tokens)
+            add(judge_model, a.judge_prompt_tokens, a.judge_completion_tokens)
+        return found
+
     @property
     def tokens(self) -> int:
         """Every token the copy and the judge spent, as the provider reported them."""
-        return (
-            self.replay_prompt_tokens
-            + self.replay_completion_tokens
-            + self.sleeptime_prompt_tokens
-            + self.sleeptime_completion_tokens
-            + sum(
-                a.prompt_tokens
-                + a.completion_tokens
-                + a.judge_prompt_tokens
-                + a.judge_completion_tokens
-                for a in self.answers
-            )
-        )
+        return sum(sum(pair) for pair in self.tokens_by_model("", "", "").values())
 
 
 def answer_text(result: TurnResult) -> str:

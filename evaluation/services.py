@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -303,16 +303,17 @@ def _next_step(evaluation: Evaluation) -> tuple[int, material.Item, Arm] | None:
     return None
 
 
-def _discard_leftovers(evaluation: Evaluation) -> int:
-    """Delete the copies of steps a stopped worker left unfinished; what they spent."""
+def _discard_leftovers(evaluation: Evaluation) -> tuple[int, int]:
+    """Delete the copies of steps a stopped worker left unfinished; what they spent
+    (prompt, completion)."""
     kept = {step.record.get("agent_id") for step in evaluation.steps.only("record")}
     lost = Agent.objects.filter(evaluation_id=evaluation.id).exclude(pk__in=kept)
     spent = Run.objects.filter(primary_agent__in=lost).aggregate(
-        tokens=Sum(F("prompt_tokens") + F("completion_tokens"))
-    )["tokens"]
+        prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens")
+    )
     for copy in lost:
         agent_services.delete_agent(copy)
-    return int(spent or 0)
+    return int(spent["prompt"] or 0), int(spent["completion"] or 0)
 
 
 def _over_budget(evaluation: Evaluation, expected: int) -> str:
@@ -352,8 +353,8 @@ def run_step(evaluation_id: str) -> str:
     rows = Evaluation.objects.filter(pk=evaluation.pk)
     with Heartbeat(rows, settings.RUN_STALE_SECONDS / 4):
         discarded = _discard_leftovers(evaluation)
-        if discarded:
-            rows.update(tokens_discarded=F("tokens_discarded") + discarded)
+        if sum(discarded):
+            rows.update(tokens_discarded=F("tokens_discarded") + sum(discarded))
         following = _next_step(evaluation)
         if following is None:
             _stop(evaluation, EvaluationStatus.COMPLETED, "")
@@ -396,7 +397,8 @@ def run_step(evaluation_id: str) -> str:
                 item_id=item.id,
                 record=asdict(record),
                 tokens=record.tokens,
-                discarded_tokens=discarded,
+                discarded_prompt_tokens=discarded[0],
+                discarded_completion_tokens=discarded[1],
             )
             rows.update(
                 steps_done=F("steps_done") + 1,
@@ -419,12 +421,47 @@ def run_step(evaluation_id: str) -> str:
 # --- The budget and the clock --------------------------------------------------------------
 
 
-def spent_since(organization_id: str, since: datetime) -> int:
-    """Every token the organization's evaluations spent since `since` (the governor's)."""
-    total = EvaluationStep.objects.filter(
+def spend_rows(organization_id: str, since: datetime) -> list[governor.SpendDay]:
+    """The organization's evaluations' spend per evaluation and day since `since`, as
+    the governor's spend rows (its budgets and the spend page count them): every token of
+    every step, those of tries lost with a worker included, priced per model where
+    MODEL_PRICES has the price."""
+    steps = EvaluationStep.objects.filter(
         organization_id=organization_id, created_at__gte=since
-    ).aggregate(tokens=Sum(F("tokens") + F("discarded_tokens")))["tokens"]
-    return int(total or 0)
+    ).select_related("evaluation")
+    merged: dict[tuple[str, str], governor.SpendDay] = {}
+    for step in steps:
+        evaluation = step.evaluation
+        model = str(evaluation.template.get("model", ""))
+        arm = Arm.parse(step.arm)
+        used = ArmItem.from_dict(step.record).tokens_by_model(
+            model, arm.model or model, evaluation.judge_model
+        )
+        lost = used.setdefault(model, [0, 0])
+        lost[0] += step.discarded_prompt_tokens
+        lost[1] += step.discarded_completion_tokens
+        day = timezone.localdate(step.created_at, UTC).isoformat()
+        row = merged.setdefault(
+            (day, evaluation.id),
+            {
+                "date": day,
+                "agent_id": evaluation.id,
+                "prompt_tokens": 0,
+                "completion_tokens": 0,
+                "total_tokens": 0,
+                "runs": 0,
+                "cost": 0.0,
+            },
+        )
+        row["runs"] += 1
+        for handle, (prompt, completion) in used.items():
+            row["prompt_tokens"] += prompt
+            row["completion_tokens"] += completion
+            row["total_tokens"] += prompt + completion
+            cost, so_far = governor.cost(handle, prompt, completion), row["cost"]
+            priced = cost is not None or not (prompt or completion)
+            row["cost"] = so_far + (cost or 0.0) if so_far is not None and priced else None
+    return [merged[key] for key in sorted(merged)]
 
 
 def recover_lost(now: datetime | None = None) -> list[str]:

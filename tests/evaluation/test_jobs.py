@@ -247,7 +247,7 @@ def test_a_step_lost_with_its_worker_is_done_again_and_its_spend_kept(user, agen
     assert not Agent.objects.filter(pk=lost_copy.pk).exists()
     assert evaluation.tokens_discarded == spent.prompt_tokens + spent.completion_tokens > 0
     organization = access_for(user).organization
-    assert services.spent_since(organization.pk, long_ago) == (
+    assert services.spend_rows(organization.pk, long_ago)[0]["total_tokens"] == (
         evaluation.tokens_used + evaluation.tokens_discarded
     )
 
@@ -280,3 +280,28 @@ def test_deleting_an_evaluation_deletes_its_kept_copies_but_not_while_it_runs(us
     assert not Agent.objects.filter(evaluation_id=evaluation.id).exists()
     assert Run.objects.filter(primary_agent=agent, trigger=RunTrigger.MESSAGE).count() == 0
     assert Message.objects.filter(agent=agent, role=Role.USER).count() == 0
+
+
+def test_the_organizations_spend_shows_each_evaluation_priced_by_its_models(
+    user, agent, llm, settings
+):
+    settings.MODEL_PRICES = {TEST_MODEL: (2.0, 8.0)}
+    evaluation = drive(
+        services.create_evaluation(
+            user, agent_id=agent.id, material_spec=ARITHMETIC, arms=["off"], keep_copies=True
+        )
+    )
+
+    report = governor.organization_spend(user)
+
+    (row,) = [row for row in report["days"] if row["agent_id"] == evaluation.id]
+    assert row["total_tokens"] == evaluation.tokens_used > 0
+    assert row["cost"] == pytest.approx(
+        (row["prompt_tokens"] * 2.0 + row["completion_tokens"] * 8.0) / 1_000_000
+    )
+    # The kept copy's own runs are the evaluation's: not shown a second time.
+    assert [r["agent_id"] for r in report["days"]] == [evaluation.id]
+    # Without a price for its model, the money is unknown rather than nothing.
+    settings.MODEL_PRICES = {}
+    (unpriced,) = governor.organization_spend(user)["days"]
+    assert unpriced["cost"] is None
