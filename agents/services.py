@@ -60,7 +60,8 @@ def list_agents(
     limit: int | None = 50,
     ascending: bool = True,
 ) -> QuerySet[Agent]:
-    agents = Agent.objects.for_user(user)
+    # An evaluation's copies are its own, reached from it (and by id), not listed.
+    agents = Agent.objects.for_user(user).filter(evaluation_id="")
     if name:
         agents = agents.filter(name=name)
     if query_text:

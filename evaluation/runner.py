@@ -199,7 +199,11 @@ def copy_for(owner: Any, template: Template, item: Item, arm: Arm, evaluation_id
         ),
     )
     if evaluation_id:
-        Agent.objects.filter(pk=agent.pk).update(evaluation_id=evaluation_id)
+        group = sleeptime.group_of(agent)
+        sleepers = sleeptime.sleeptime_agents(group) if group is not None else []
+        Agent.objects.filter(pk__in=[agent.pk, *(s.pk for s in sleepers)]).update(
+            evaluation_id=evaluation_id
+        )
         agent.evaluation_id = evaluation_id
     return agent
 

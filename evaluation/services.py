@@ -29,7 +29,7 @@ import llm
 from accounts.access import access_for, bind, membership_in
 from agents import governor
 from agents import services as agent_services
-from agents.models import Agent, Message, Role, Run
+from agents.models import Agent, AgentType, Message, Role, Run
 from config.errors import Conflict, InvalidRequest, NotFound
 from config.heartbeat import Heartbeat
 from config.tasks import enqueue_on_commit
@@ -261,12 +261,17 @@ def delete_evaluation(evaluation: Evaluation) -> None:
     """Delete it and the copies it kept; one at work must be cancelled first."""
     if evaluation.status in ACTIVE:
         raise Conflict(f"Evaluation '{evaluation.id}' is {evaluation.status}: cancel it first.")
-    for copy in Agent.objects.filter(evaluation_id=evaluation.id):
+    for copy in _copies(evaluation):
         agent_services.delete_agent(copy)
     evaluation.delete()
 
 
 # --- The steps (a worker's) ----------------------------------------------------------------
+
+
+def _copies(evaluation: Evaluation) -> QuerySet[Agent]:
+    """The evaluation's copies (their sleep-time agents go with them)."""
+    return Agent.objects.filter(evaluation_id=evaluation.id).exclude(agent_type=AgentType.SLEEPTIME)
 
 
 def _claim(evaluation_id: str) -> Evaluation | None:
@@ -307,7 +312,7 @@ def _discard_leftovers(evaluation: Evaluation) -> tuple[int, int]:
     """Delete the copies of steps a stopped worker left unfinished; what they spent
     (prompt, completion)."""
     kept = {step.record.get("agent_id") for step in evaluation.steps.only("record")}
-    lost = Agent.objects.filter(evaluation_id=evaluation.id).exclude(pk__in=kept)
+    lost = _copies(evaluation).exclude(pk__in=kept)
     spent = Run.objects.filter(primary_agent__in=lost).aggregate(
         prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens")
     )

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.access import access_for
 from agents import governor
-from agents.models import Agent, Message, Role, Run, RunTrigger
+from agents.models import Agent, AgentType, Message, Role, Run, RunTrigger
 from config.errors import Conflict, InvalidRequest
 from evaluation import material, services
 from evaluation.models import Evaluation, EvaluationStatus
@@ -56,7 +56,9 @@ def test_an_evaluation_is_estimated_then_done_step_by_step_and_every_token_is_co
 
     assert (evaluation.status, evaluation.steps_done) == (EvaluationStatus.COMPLETED, 2)
     assert evaluation.finished_at is not None
-    copies = Agent.objects.filter(evaluation_id=evaluation.id)
+    copies = Agent.objects.filter(evaluation_id=evaluation.id).exclude(
+        agent_type=AgentType.SLEEPTIME
+    )
     assert copies.count() == 2
     # Every token of every copy, as the provider reported it, and nothing else.
     runs = Run.objects.filter(primary_agent__in=copies)
@@ -305,3 +307,19 @@ def test_the_organizations_spend_shows_each_evaluation_priced_by_its_models(
     settings.MODEL_PRICES = {}
     (unpriced,) = governor.organization_spend(user)["days"]
     assert unpriced["cost"] is None
+
+
+def test_an_evaluations_copies_are_not_listed_with_the_organizations_agents(user, agent, llm, api):
+    evaluation = drive(
+        services.create_evaluation(
+            user, agent_id=agent.id, material_spec=ARITHMETIC, arms=["on"], keep_copies=True
+        )
+    )
+    copies = list(Agent.objects.filter(evaluation_id=evaluation.id))
+    assert len(copies) == 2  # the copy and its sleep-time agent
+
+    listed = [a["id"] for a in api.get("/v1/agents/").json()]
+
+    assert listed == [agent.id]
+    primary = next(c for c in copies if c.agent_type != AgentType.SLEEPTIME)
+    assert api.get(f"/v1/agents/{primary.id}").json()["id"] == primary.id
