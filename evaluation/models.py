@@ -74,6 +74,8 @@ class Evaluation(models.Model):
     tokens_used = models.PositiveBigIntegerField(default=0)
     tokens_discarded = models.PositiveBigIntegerField(default=0)
 
+    # Workers that took the step now under way: more than one means tries were lost.
+    attempts = models.PositiveIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

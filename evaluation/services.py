@@ -40,6 +40,7 @@ from evaluation.runner import Arm, ArmItem, StepFailed, Template, run_item
 logger = logging.getLogger("reverie.evaluation")
 
 MAX_COUNT = 50  # generated contexts per evaluation
+MAX_ATTEMPTS = 3  # tries of one step before the evaluation fails
 MAX_ARMS = 6
 MAX_HISTORY_TURNS = 200  # the newest messages of an agent's history replayed
 MAX_JSONL_CHARS = 1_000_000
@@ -245,7 +246,11 @@ def resume(evaluation: Evaluation) -> Evaluation:
     """Go on from the steps done: after a pause for a budget, or a failed step."""
     with transaction.atomic():
         updated = Evaluation.objects.filter(pk=evaluation.pk, status__in=RESUMABLE).update(
-            status=EvaluationStatus.QUEUED, reason="", heartbeat_at=None, updated_at=timezone.now()
+            status=EvaluationStatus.QUEUED,
+            reason="",
+            heartbeat_at=None,
+            attempts=0,
+            updated_at=timezone.now(),
         )
         evaluation.refresh_from_db()
         if not updated:
@@ -291,7 +296,10 @@ def _claim(evaluation_id: str) -> Evaluation | None:
         evaluation.status = EvaluationStatus.RUNNING
         evaluation.heartbeat_at = now
         evaluation.started_at = evaluation.started_at or now
-        evaluation.save(update_fields=["status", "heartbeat_at", "started_at", "updated_at"])
+        evaluation.attempts += 1
+        evaluation.save(
+            update_fields=["status", "heartbeat_at", "started_at", "attempts", "updated_at"]
+        )
     return evaluation
 
 
@@ -356,6 +364,17 @@ def run_step(evaluation_id: str) -> str:
     if evaluation is None:
         return "skipped"
     rows = Evaluation.objects.filter(pk=evaluation.pk)
+    if evaluation.attempts > MAX_ATTEMPTS:
+        # Lost with its worker every time: killed, or longer than the queue lets a job
+        # run. Trying again would only spend again.
+        timeout = settings.Q_CLUSTER["timeout"]
+        _stop(
+            evaluation,
+            EvaluationStatus.FAILED,
+            f"a step was lost with its worker {MAX_ATTEMPTS} times (a worker killed, or a "
+            f"step longer than the queue's timeout of {timeout} s): give fewer turns per item",
+        )
+        return EvaluationStatus.FAILED
     with Heartbeat(rows, settings.RUN_STALE_SECONDS / 4):
         discarded = _discard_leftovers(evaluation)
         if sum(discarded):
@@ -407,6 +426,7 @@ def run_step(evaluation_id: str) -> str:
             )
             rows.update(
                 steps_done=F("steps_done") + 1,
+                attempts=0,
                 tokens_used=F("tokens_used") + record.tokens,
                 updated_at=timezone.now(),
             )

@@ -323,3 +323,25 @@ def test_an_evaluations_copies_are_not_listed_with_the_organizations_agents(user
     assert listed == [agent.id]
     primary = next(c for c in copies if c.agent_type != AgentType.SLEEPTIME)
     assert api.get(f"/v1/agents/{primary.id}").json()["id"] == primary.id
+
+
+def test_a_step_lost_again_and_again_fails_the_evaluation_instead_of_spending_for_ever(
+    user, agent, llm
+):
+    evaluation = services.create_evaluation(
+        user, agent_id=agent.id, material_spec=ARITHMETIC, arms=["off"]
+    )
+    long_ago = timezone.now() - timedelta(hours=1)
+    # Every worker that took the step was lost with it (the queue's timeout, say).
+    Evaluation.objects.filter(pk=evaluation.pk).update(
+        status=EvaluationStatus.RUNNING, heartbeat_at=long_ago, attempts=services.MAX_ATTEMPTS
+    )
+
+    assert services.run_step(evaluation.id) == EvaluationStatus.FAILED
+    evaluation.refresh_from_db()
+    assert evaluation.status == EvaluationStatus.FAILED
+    assert "lost with its worker 3 times" in evaluation.reason
+    assert llm.requests == []
+    # A person who shortened the material (or raised the timeout) resumes it.
+    services.resume(evaluation)
+    assert drive(evaluation).status == EvaluationStatus.COMPLETED
