@@ -19,6 +19,7 @@ from bench.common import ROOT, Context, write
 BENCHMARKS = [
     "foundation",
     "transcript",
+    "context",
     "digestion",
     "archival",
     "turn",

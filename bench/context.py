@@ -1,0 +1,89 @@
+"""Tokens per turn: what the primary agent sends the model as a conversation grows, with
+sleep-time off and on (issue 18's first target: at most 2,000 prompt tokens at turn 100
+with sleep-time on, and flat from there to turn 1,000 but for block growth).
+
+The workload is the one Letta's default agent was measured on: turn i says "Message i: I
+like topic i." Each turn goes through `send_message` in-process; with sleep-time on
+(frequency 1) the run each turn starts is executed at once, as a worker would, and it
+adds what it learned to the `human` block (one line per turn, as a consolidating agent
+would). The figures at turns 10, 100 and 1,000 are the turn's first model request:
+- `prompt_tokens`: what the scripted model reports (message contents // 4, as in the
+  measurement against Letta);
+- `request_tokens`: the whole request's JSON, tool schemas included, // 4, closer to what
+  a real provider bills.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from agents import runs
+from agents.loop import InputMessage
+from agents.services import send_message
+from bench.common import Context
+from memory import services as memory_services
+from tests.factories import make_agent, make_user
+
+TURNS = 1000
+MARKS = (10, 100, 1000)
+TARGET_AT_100 = 2000
+
+
+def _measure(ctx: Context, sleeptime: bool) -> dict[str, Any]:
+    user = make_user(f"bench-context-{time.time_ns()}")
+    primary = make_agent(
+        user,
+        name=f"context-{'on' if sleeptime else 'off'}",
+        enable_sleeptime=sleeptime,
+        sleeptime_agent_frequency=1,
+        blocks={"persona": "I am a helpful assistant.", "human": ""},
+    )
+    ctx.llm.reset()
+    # Letta's default human/persona limits are 5,000 characters; the sleeper keeps the
+    # block under it by rewriting, as a consolidating agent would (the last 40 topics).
+    learned: list[str] = []
+    found: dict[int, dict[str, Any]] = {}
+    for turn in range(1, TURNS + 1):
+        seen = len(ctx.llm.main.requests)
+        result = send_message(
+            primary, [InputMessage(role="user", content=f"Message {turn}: I like topic {turn}.")]
+        )
+        if turn in MARKS:
+            first = ctx.llm.main.requests[seen]
+            found[turn] = {
+                "prompt_tokens": _content_tokens(first),
+                "request_tokens": len(json.dumps(first)) // 4,
+                "turn_prompt_tokens": result.prompt_tokens,
+                "messages_in_request": len(first.get("messages") or []),
+            }
+        if sleeptime:
+            learned = [*learned, f"Likes topic {turn}."][-40:]
+            ctx.llm.sleeper.tool_call(
+                "memory_rethink", {"label": "human", "new_memory": "\n".join(learned)}
+            )
+            for run_id in result.run_ids or []:
+                runs.execute_run(run_id)
+    blocks = {b.label: len(b.value) for b in memory_services.agent_blocks(primary)}
+    return {"turns": {str(k): v for k, v in found.items()}, "block_chars": blocks}
+
+
+def _content_tokens(body: dict[str, Any]) -> int:
+    """The scripted model's count: characters of the message contents // 4."""
+    from tests.llm_server import _estimate_prompt_tokens
+
+    return _estimate_prompt_tokens(body.get("messages") or [])
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    off = _measure(ctx, sleeptime=False)
+    on = _measure(ctx, sleeptime=True)
+    at_100 = on["turns"]["100"]["prompt_tokens"]
+    return {
+        "workload": f"{TURNS} turns of 'Message i: I like topic i.'",
+        "sleeptime_off": off,
+        "sleeptime_on": on,
+        "target_prompt_tokens_at_100_with_sleeptime": TARGET_AT_100,
+        "met": at_100 <= TARGET_AT_100,
+    }
