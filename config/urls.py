@@ -22,4 +22,5 @@ urlpatterns = [
     path("", include("memory.urls")),
     path("", include("sources.urls")),
     path("", include("forgetting.urls")),
+    path("", include("evaluation.urls")),
 ]

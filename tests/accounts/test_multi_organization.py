@@ -25,6 +25,7 @@ from django.test import Client
 from accounts.models import Membership, Organization, Role
 from accounts.services import create_api_key
 from agents.models import Agent
+from evaluation.models import Evaluation
 from memory.models import Block, Passage
 
 EMBEDDING = "local/hashing-bow"
@@ -124,6 +125,7 @@ def world(db: Any, django_user_model: Any) -> World:
         "job_id": upload["id"],
         "insight_id": "insight-00000000-0000-0000-0000-000000000000",
         "proposal_id": proposal,
+        "evaluation_id": _north_evaluation(admin, north),
     }
     # Dual's agent in South (created with Dual's South key): its owner is also a member of
     # North, and North is Dual's first organization.
@@ -214,7 +216,24 @@ def _fill(template: str, ids: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda match: ids[match[1]], template) + QUERIES.get(template, "")
 
 
+def _north_evaluation(admin: Any, north: Organization) -> str:
+    """A queued evaluation of North's, stored as the service stores one; made directly so
+    that no model provider need be configured (its steps never run here)."""
+    evaluation = Evaluation.objects.create(
+        owner=admin,
+        organization=north,
+        agent_name="northern",
+        template={"model": "openai/gpt-4.1", "embedding": EMBEDDING, "system": "", "blocks": {}},
+        material={"kind": "arithmetic", "count": 1, "seed": 1},
+        items=[],
+        arms=["off"],
+        reason=NORTH_SECRET,
+    )
+    return evaluation.id
+
+
 def _north_untouched() -> None:
+    assert Evaluation.objects.get(reason=NORTH_SECRET).status == "queued"
     human = Block.objects.get(agent_links__agent__name="northern", agent_links__label="human")
     assert human.value == NORTH_SECRET
     assert Block.objects.get(label="plans").value == NORTH_SECRET
