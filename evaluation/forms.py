@@ -102,13 +102,24 @@ class EvaluationForm(forms.Form):
         f"user said (the newest {services.MAX_HISTORY_TURNS} messages) is replayed first.",
     )
     arm_off = forms.BooleanField(
-        label="off: no sleep-time", required=False, initial=True, help_text="The baseline."
+        label="off: no sleep-time",
+        required=False,
+        initial=True,
+        help_text="The baseline: the questions see the whole replay in the context.",
+    )
+    arm_off_memory = forms.BooleanField(
+        label="off, asked from memory alone",
+        required=False,
+        initial=False,
+        help_text="No sleep-time, and the replay has left the context (as after compaction "
+        "or in a new conversation): what is lost without sleep-time.",
     )
     arm_on = forms.BooleanField(
         label="on: sleep-time with the agent's model",
         required=False,
         initial=True,
-        help_text="One reflection pass after the replay.",
+        help_text="One reflection pass after the replay; the questions see memory, not the "
+        "replay (the paper's comparison).",
     )
     extra_model = handle_field(
         "Sleep-time model",
@@ -155,13 +166,6 @@ class EvaluationForm(forms.Form):
         assert isinstance(agent_field, forms.ChoiceField)
         agent_field.choices = [("", "— none: a bare model —"), *agents]
 
-    def clean_extra_model(self) -> str:
-        handle: str = self.cleaned_data["extra_model"].strip()
-        # Arm texts separate their options with ":" (on:model=...:passes=2).
-        if ":" in handle:
-            raise forms.ValidationError("An arm's model handle cannot contain “:”.")
-        return handle
-
     def clean(self) -> dict[str, Any] | None:
         data = super().clean() or {}
         kind = data.get("material")
@@ -181,7 +185,8 @@ class EvaluationForm(forms.Form):
         """off, on, and the extra arm when any of its settings is given:
         `on:model=openai/gpt-4.1-mini:passes=2:frequency=5`."""
         data = self.cleaned_data
-        texts = [name for name in ("off", "on") if data[f"arm_{name}"]]
+        arms = {"off": "off", "off_memory": "off:context=memory", "on": "on"}
+        texts = [text for name, text in arms.items() if data[f"arm_{name}"]]
         options = [
             f"{name}={data[f'extra_{name}']}"
             for name in ("model", "passes", "frequency")

@@ -59,7 +59,15 @@ class Arm:
         """`off`, `on`, `off:context=memory` or
         `on:model=openai/gpt-4.1-mini:passes=2:frequency=5:context=full`; the name is the
         text itself."""
-        kind, *options = text.strip().split(":")
+        kind, *pieces = text.strip().split(":")
+        # A model handle may hold ":" (ollama/llama3.1:8b): a piece without "=" goes on
+        # with the option before it.
+        options: list[str] = []
+        for piece in pieces:
+            if "=" not in piece and options and options[-1].startswith("model="):
+                options[-1] += f":{piece}"
+            else:
+                options.append(piece)
         if kind not in {"off", "on"}:
             raise ValueError(f"An arm is 'off' or 'on[:key=value...]', not {text!r}.")
         settings: dict[str, Any] = {"context": "memory" if kind == "on" else "full"}

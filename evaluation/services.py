@@ -59,7 +59,9 @@ def _count(spec: dict[str, Any], name: str, default: int, high: int) -> int:
 
 def _history(agent: Agent | None, spec: dict[str, Any]) -> list[material.Item]:
     if agent is None:
-        raise InvalidRequest("material 'history' replays an agent's history: give agent_id.")
+        raise InvalidRequest(
+            "History material replays an agent's own history: choose the agent (agent_id)."
+        )
     return [history_item(agent, spec.get("questions"))]
 
 
@@ -147,9 +149,11 @@ def create_evaluation(
     it will spend, and queue its first step."""
     agent = agent_services.get_agent_for_user(user, agent_id) if agent_id else None
     if agent is None and not model:
-        raise InvalidRequest("Give agent_id (the agent to copy) or model.")
+        raise InvalidRequest("Choose an agent to copy (agent_id) or a model.")
     if agent is not None and model:
-        raise InvalidRequest("Give agent_id or model, not both: a copy keeps its agent's model.")
+        raise InvalidRequest(
+            "Choose an agent (agent_id) or a model, not both: a copy keeps its agent's model."
+        )
     if token_budget is not None and token_budget < 1:
         raise InvalidRequest("token_budget is a positive number of tokens.")
     parsed = _arms(arms)

@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.access import access_for
@@ -125,6 +126,22 @@ def _chart(rows: list[governor.SpendDay], now: datetime) -> dict[str, Any]:
     }
 
 
+def _spender(spender_id: str, names: dict[str, str]) -> dict[str, str]:
+    """Who spent a row: an agent (its ledger), or an evaluation (its page; the
+    evaluation app adds its spend to the governor's rows under its own id)."""
+    if spender_id.startswith("evaluation-"):
+        return {
+            "id": spender_id,
+            "name": f"Evaluation {spender_id.removeprefix('evaluation-')[:8]}",
+            "url": reverse("evaluation:detail", args=[spender_id]),
+        }
+    return {
+        "id": spender_id,
+        "name": names.get(spender_id, spender_id),
+        "url": reverse("agents:ledger", args=[spender_id]),
+    }
+
+
 def organization_context(user: Any, now: datetime | None = None) -> dict[str, Any]:
     """The organization's background spend: the chart over all its agents, a row per
     agent, and its own budgets with what is spent."""
@@ -140,10 +157,7 @@ def organization_context(user: Any, now: datetime | None = None) -> dict[str, An
     return {
         **_chart(report["days"], now),
         "agents": sorted(
-            (
-                {"id": agent_id, "name": names.get(agent_id, agent_id), **entry}
-                for agent_id, entry in per_agent.items()
-            ),
+            ({**_spender(agent_id, names), **entry} for agent_id, entry in per_agent.items()),
             key=lambda entry: -entry["tokens"],
         ),
         "limits": [

@@ -92,6 +92,7 @@ def test_the_form_starts_an_evaluation_of_an_agent_with_the_arms_chosen(signed_i
         agent=agent.id,
         count="2",
         seed="7",
+        arm_off_memory="on",
         extra_model="openai/gpt-4.1-mini",
         extra_passes="2",
         token_budget="50000",
@@ -102,9 +103,14 @@ def test_the_form_starts_an_evaluation_of_an_agent_with_the_arms_chosen(signed_i
     assert response.status_code == 302
     assert response["Location"] == reverse("evaluation:detail", args=[evaluation.id])
     assert evaluation.agent == agent
-    assert evaluation.arms == ["off", "on", "on:model=openai/gpt-4.1-mini:passes=2"]
+    assert evaluation.arms == [
+        "off",
+        "off:context=memory",
+        "on",
+        "on:model=openai/gpt-4.1-mini:passes=2",
+    ]
     assert evaluation.material == {"kind": "arithmetic", "count": 2, "seed": 7}
-    assert len(evaluation.items) == 2 and evaluation.steps_total == 6
+    assert len(evaluation.items) == 2 and evaluation.steps_total == 8
     assert (evaluation.token_budget, evaluation.keep_copies) == (50000, True)
     # The estimate made before it ran is shown, and called one.
     body = signed_in.get(response["Location"]).content.decode()
@@ -173,10 +179,9 @@ def test_the_agents_own_history_is_replayed_with_the_questions_a_person_wrote(
         ({"arm_off": None, "arm_on": None}, "Give at least one arm"),
         ({"material": "jsonl", "jsonl_text": "not json"}, "material: line 1: not JSON"),
         ({"model": "anthropic/claude-3-5-haiku-latest"}, "anthropic"),
-        ({"model": ""}, "Give agent_id (the agent to copy) or model."),
+        ({"model": ""}, "Choose an agent to copy (agent_id) or a model."),
         ({"material": "history", "questions": "Where?"}, "Line 1: write the question, then"),
-        ({"material": "history", "questions": "Where? | Porto"}, "replays an agent&#x27;s history"),
-        ({"extra_model": "ollama/llama3.1:8b"}, "An arm&#x27;s model handle cannot contain"),
+        ({"material": "history", "questions": "Where? | Porto"}, "an agent&#x27;s own history"),
         ({"count": "0"}, "Contexts: Ensure this value is greater than or equal to 1."),
     ],
 )

@@ -70,3 +70,24 @@ def test_an_editor_sees_the_budgets_but_cannot_set_them(django_user_model):
     assert response.status_code == 400
     assert "your role there is editor" in response.content.decode()
     assert Organization.objects.get(pk=team.organization.pk).daily_token_budget is None
+
+
+def test_an_evaluations_spend_is_a_row_of_its_own_linked_to_it(signed_in, user, make_agent, llm):
+    from evaluation import services as evaluations
+
+    agent = make_agent(name="measured")
+    evaluation = evaluations.create_evaluation(
+        user,
+        agent_id=agent.id,
+        material_spec={"kind": "arithmetic", "count": 1, "seed": 2},
+        arms=["off"],
+    )
+    evaluations.run_step(evaluation.id)
+    evaluation.refresh_from_db()
+    assert evaluation.tokens_used > 0
+
+    body = spend_page(signed_in)
+
+    link = reverse("evaluation:detail", args=[evaluation.id])
+    assert f'<a href="{link}">Evaluation {evaluation.id[11:19]}</a>' in body
+    assert f"{evaluation.tokens_used:,} tokens in 1 run over 30 days" in body

@@ -187,3 +187,11 @@ def test_the_plot_shows_each_arm_where_its_numbers_put_it(user, template, llm):
     assert len(costs) == 20
     assert costs[0] == pytest.approx(on["question_tokens"] + on["sleeptime_tokens"], abs=0.01)
     assert costs[9] == pytest.approx(on["question_tokens"] + on["sleeptime_tokens"] / 10, abs=0.01)
+
+
+def test_a_model_handle_with_a_colon_is_one_arm_option():
+    arm = Arm.parse("on:model=ollama/llama3.1:8b:passes=2")
+
+    assert (arm.model, arm.passes, arm.context) == ("ollama/llama3.1:8b", 2, "memory")
+    with pytest.raises(ValueError, match="8b"):
+        Arm.parse("on:passes=2:8b")
