@@ -14,7 +14,8 @@ import logging
 import math
 import time as clock
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -336,23 +337,17 @@ def _eviction_cut(history: list[Message], budget: int, protect_from: int) -> int
     return latest
 
 
-def summarize_if_needed(
-    thread: Thread, system: str, history: list[Message], turn_id: str
-) -> list[Message]:
-    """Evict the oldest turns into the thread's recursive summary when the context is full."""
-    agent = thread.agent
+def context_budget(thread: Thread) -> int:
+    """The tokens a prompt of `thread` may take: the model's window, or the agent's own
+    smaller budget (`context_token_budget`)."""
     window = thread.context_window
-    if context_tokens(agent, system, history, thread) <= EVICT_SHARE * window:
-        return history
-    protect_from = next((i for i, m in enumerate(history) if m.turn_id == turn_id), len(history))
-    fixed = context_tokens(agent, system, [], thread)
-    cut = _eviction_cut(history, max(0, int(KEEP_SHARE * window) - fixed), protect_from)
-    if cut <= 0:
-        raise llm.LLMError(
-            "the conversation no longer fits the model's context window "
-            f"({window} tokens) and nothing older can be summarised"
-        )
-    evicted = history[:cut]
+    budget = thread.agent.context_token_budget
+    return min(window, budget) if budget else window
+
+
+def summarize(thread: Thread, evicted: list[Message]) -> llm.ChatResult:
+    """The thread's recursive summary merged with `evicted` (the model's reply, whose
+    content is the new summary). Raises llm.LLMError, also for an empty summary."""
     transcript = "\n".join(
         f"{m.role}: {m.content or m.reasoning or json.dumps(m.tool_calls)}" for m in evicted
     )
@@ -373,15 +368,47 @@ def summarize_if_needed(
         },
     ]
     result = llm.chat(thread.llm_handle, request, temperature=0)
-    summary = (result.content or "").strip()
-    if not summary:
+    if not (result.content or "").strip():
         raise llm.LLMError("the model returned an empty summary of the evicted messages")
+    return result
+
+
+def evict(thread: Thread, evicted: list[Message], summary: str) -> None:
+    """`evicted` leave the context; the summary that now covers them takes its place."""
     with transaction.atomic():
         Message.objects.filter(pk__in=[m.pk for m in evicted]).update(in_context=False)
-        thread.save_summary(summary)
+        thread.save_summary(summary.strip())
     logger.info(
-        "agent %s (%s): evicted %d messages into the summary", agent.id, thread.id, len(evicted)
+        "agent %s (%s): evicted %d messages into the summary",
+        thread.agent.id,
+        thread.id,
+        len(evicted),
     )
+
+
+def summarize_if_needed(
+    thread: Thread, system: str, history: list[Message], turn_id: str, result: TurnResult
+) -> list[Message]:
+    """Evict the oldest turns into the thread's recursive summary when the context is full
+    (the model's window, or the agent's smaller budget); the summary's tokens are the
+    turn's."""
+    agent = thread.agent
+    window = context_budget(thread)
+    if context_tokens(agent, system, history, thread) <= EVICT_SHARE * window:
+        return history
+    protect_from = next((i for i, m in enumerate(history) if m.turn_id == turn_id), len(history))
+    fixed = context_tokens(agent, system, [], thread)
+    cut = _eviction_cut(history, max(0, int(KEEP_SHARE * window) - fixed), protect_from)
+    if cut <= 0:
+        raise llm.LLMError(
+            f"the conversation no longer fits the agent's context ({window} tokens) and "
+            "nothing older can be summarised"
+        )
+    evicted = history[:cut]
+    reply = summarize(thread, evicted)
+    result.prompt_tokens += reply.prompt_tokens
+    result.completion_tokens += reply.completion_tokens
+    evict(thread, evicted, reply.content or "")
     return history[cut:]
 
 
@@ -421,6 +448,23 @@ class TurnLock:
         with connection.cursor() as cursor:
             for key in reversed(self.keys):
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+    @classmethod
+    @contextmanager
+    def unless_busy(cls, thread: Thread) -> Iterator[bool]:
+        """The thread's turn lock if no turn holds it now (True), else nothing (False):
+        for background work that can as well wait for a later chance."""
+        key = thread.lock_key
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+            row = cursor.fetchone()
+        held = bool(row and row[0])
+        try:
+            yield held
+        finally:
+            if held:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
 def _store(thread: Thread, **fields: Any) -> Message:
@@ -659,7 +703,7 @@ def _steps(
         system = compile_system(agent, blocks)
         in_context = thread.messages().filter(in_context=True).order_by("seq")
         history = list(in_context.only(*HISTORY_FIELDS))
-        history = summarize_if_needed(thread, system, history, turn_id)
+        history = summarize_if_needed(thread, system, history, turn_id, result)
         request = [{"role": "system", "content": system}]
         summary = summary_message(thread)
         if summary:

@@ -6,7 +6,10 @@ The workload is the one Letta's default agent was measured on: turn i says "Mess
 like topic i." Each turn goes through `send_message` in-process; with sleep-time on
 (frequency 1) the run each turn starts is executed at once, as a worker would, and it
 adds what it learned to the `human` block (one line per turn, as a consolidating agent
-would). The figures at turns 10, 100 and 1,000 are the turn's first model request:
+would). With sleep-time on, what a run has read leaves the primary's context but for the
+last few turns, into the recursive summary (agents/compaction.py); the scripted summary is
+a sentence, as a real one stays a paragraph. The figures at turns 10, 100 and 1,000 are
+the turn's first model request:
 - `prompt_tokens`: what the scripted model reports (message contents // 4, as in the
   measurement against Letta);
 - `request_tokens`: the whole request's JSON, tool schemas included, // 4, closer to what
@@ -41,6 +44,7 @@ def _measure(ctx: Context, sleeptime: bool) -> dict[str, Any]:
         blocks={"persona": "I am a helpful assistant.", "human": ""},
     )
     ctx.llm.reset()
+    ctx.llm.main.answer_with(_primary_or_summarizer)
     # Letta's default human/persona limits are 5,000 characters; the sleeper keeps the
     # block under it by rewriting, as a consolidating agent would (the last 40 topics).
     learned: list[str] = []
@@ -67,6 +71,19 @@ def _measure(ctx: Context, sleeptime: bool) -> dict[str, Any]:
                 runs.execute_run(run_id)
     blocks = {b.label: len(b.value) for b in memory_services.agent_blocks(primary)}
     return {"turns": {str(k): v for k, v in found.items()}, "block_chars": blocks}
+
+
+def _primary_or_summarizer(body: dict[str, Any]) -> Any:
+    """The primary answers with send_message, as the scripted default does; a request to
+    write the recursive summary gets a summary of a summary's usual size (the scripted
+    default would echo the whole request back)."""
+    from tests.llm_server import _last_user_text, make_tool_call
+
+    messages = body.get("messages") or []
+    system = str((messages or [{}])[0].get("content", ""))
+    if system.startswith("You condense conversation history"):
+        return "The user said which topics they like, one per message; the assistant noted each."
+    return [make_tool_call("send_message", {"message": _last_user_text(messages)})]
 
 
 def _content_tokens(body: dict[str, Any]) -> int:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import time as clock
+from typing import Any
+
+from django.db.models import F
 
 import llm
-from agents import governor, loop, threads, transcript
+from agents import compaction, governor, loop, threads, transcript
 from agents.models import Agent, Conversation, Group, Message, Role, Run, RunTrigger
 from agents.runs import ledger, lifecycle, queue
 
@@ -113,4 +116,30 @@ def _work(run: Run, started: float) -> None:
     if reason:
         lifecycle.fail(run.id, reason, result=result, duration_ms=lifecycle.elapsed_ms(started))
         return
-    lifecycle.complete(run.id, result, duration_ms=lifecycle.elapsed_ms(started), backlog=backlog)
+    # What the run read leaves the primary's prompt, unless some of what it made of it
+    # waits for a person: then the next run's compaction takes it.
+    compacted = {} if result.proposals else _compact(run, primary, last.seq)
+    lifecycle.complete(
+        run.id,
+        result,
+        duration_ms=lifecycle.elapsed_ms(started),
+        backlog=backlog,
+        metadata=compacted,
+    )
+
+
+def _compact(run: Run, primary: Agent, until_seq: int) -> dict[str, Any]:
+    """Compaction after the run (agents/compaction.py): its summary's tokens are the
+    run's; what it did, or why it could not, goes on the run."""
+    try:
+        done = compaction.after_run(primary, until_seq)
+    except llm.LLMError as error:
+        logger.warning("run %s: compaction failed: %s", run.id, error)
+        return {"compaction_error": str(error)}
+    if not done.messages:
+        return {}
+    Run.objects.filter(pk=run.id).update(
+        prompt_tokens=F("prompt_tokens") + done.prompt_tokens,
+        completion_tokens=F("completion_tokens") + done.completion_tokens,
+    )
+    return {"compacted_messages": done.messages}
