@@ -3,9 +3,9 @@
 North and South are two organizations. Dual is an editor in both (North first, which is
 what a user object without a request's access would fall back to); Bob is an editor in
 South only. Everything below acts with South keys, Bob's and Dual's, and must never reach
-North's agents, blocks, sources, files, passages, groups, runs or jobs: not by putting a
-North id in the path, not by combining a South agent with a North id, and not by naming a
-North id in a request body.
+North's agents, blocks, sources, files, passages, groups, runs, jobs or evaluations: not
+by putting a North id in the path, not by combining a South agent with a North id, and
+not by naming a North id in a request body.
 
 The routes come from the OpenAPI schema, so a new route with an id in its path is in the
 matrix as soon as it exists (and fails here until the test knows an id for it).
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import pytest
@@ -25,6 +25,8 @@ from django.test import Client
 from accounts.models import Membership, Organization, Role
 from accounts.services import create_api_key
 from agents.models import Agent
+from evaluation.models import Evaluation, EvaluationStatus, EvaluationStep
+from evaluation.runner import ArmItem
 from memory.models import Block, Passage
 
 EMBEDDING = "local/hashing-bow"
@@ -124,6 +126,7 @@ def world(db: Any, django_user_model: Any) -> World:
         "job_id": upload["id"],
         "insight_id": "insight-00000000-0000-0000-0000-000000000000",
         "proposal_id": proposal,
+        "evaluation_id": _north_evaluation(admin, north),
     }
     # Dual's agent in South (created with Dual's South key): its owner is also a member of
     # North, and North is Dual's first organization.
@@ -161,6 +164,30 @@ def _north_proposal(agent_id: str, run_id: str) -> str:
     )
     assert edit.proposal is not None
     return edit.proposal.pk
+
+
+def _north_evaluation(owner: Any, north: Organization) -> str:
+    """A queued evaluation with a step done whose copy's memory holds the secret."""
+    evaluation = Evaluation.objects.create(
+        owner=owner,
+        organization=north,
+        template={"model": "openai/gpt-4.1"},
+        material={"kind": "jsonl"},
+        items=[],
+        arms=["off"],
+        steps_total=2,
+        steps_done=1,
+    )
+    record = ArmItem(arm="off", item_id="plans", agent_id="agent-x", memory={"h": NORTH_SECRET})
+    EvaluationStep.objects.create(
+        evaluation=evaluation,
+        organization=north,
+        position=0,
+        arm="off",
+        item_id="plans",
+        record=asdict(record),
+    )
+    return evaluation.pk
 
 
 def _file_id(source_id: str) -> str:
@@ -220,6 +247,7 @@ def _north_untouched() -> None:
     assert Block.objects.get(label="plans").value == NORTH_SECRET
     assert Passage.objects.filter(text=NORTH_SECRET).count() == 1
     assert Agent.objects.filter(organization__name="north", name="northern").exists()
+    assert Evaluation.objects.get(organization__name="north").status == EvaluationStatus.QUEUED
 
 
 @pytest.mark.parametrize("person", ["bob", "dual"])
@@ -270,6 +298,13 @@ def test_north_ids_in_a_request_body_answer_404_to_south_keys(world: World, pers
         {"name": "x", "model": "openai/gpt-4.1", "block_ids": [north["block_id"]]},
     )
     assert create.status_code == 404, create.content
+    evaluate = _call(
+        client,
+        "post",
+        "/v1/evaluations",
+        {"agent_id": north["agent_id"], "material": {"kind": "arithmetic"}},
+    )
+    assert evaluate.status_code == 404, evaluate.content
     blocks = _ok(client.get(f"/v1/agents/{south}/core-memory/blocks"))
     assert north["block_id"] not in [block["id"] for block in blocks]
 
