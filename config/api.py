@@ -33,6 +33,7 @@ from agents.api import router as agents_router
 from config.errors import DomainError, Forbidden, TooManyRequests
 from config.openapi import document_errors
 from config.text import UnstorableText, unstorable_at
+from evaluation.api import router as evaluations_router
 from forgetting.api import router as forgetting_router
 from memory.api import blocks_router, proposals_router
 from sources.api import agent_sources_router, folders_router, jobs_router, sources_router
@@ -208,3 +209,4 @@ api.add_router("/agents", agent_governance_router)
 api.add_router("/spend", spend_router)
 api.add_router("/organization", organization_router)
 api.add_router("/agents", agent_sources_router)
+api.add_router("/evaluations", evaluations_router)

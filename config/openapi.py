@@ -30,7 +30,8 @@ _REASONS = {
     "decided, a run still in progress, "
     "a name or block label already taken, a file already uploaded or still being processed, "
     "a turn waiting for the approval of tool calls (or approvals with none waiting), a turn "
-    "running in a conversation to delete.",
+    "running in a conversation to delete, an evaluation that has ended (to cancel), one not "
+    "paused or failed (to resume), one still queued or running (to delete).",
     "413": "Over a size limit: the body over 2.5 MB (files apart), a message over "
     "MAX_MESSAGE_CHARS, an upload over MAX_UPLOAD_MB.",
     "415": "A file of a kind that cannot be read.",
@@ -71,6 +72,10 @@ _SPECIFIC: dict[tuple[str, str], tuple[str, ...]] = {
     # A file already there (duplicate_handling=error).
     ("post", "/v1/sources/{source_id}/upload"): ("409", "413", "415"),
     ("post", "/v1/folders/{source_id}/upload"): ("409", "413", "415"),
+    # An evaluation in a state that does not allow it (evaluation/services.py).
+    ("post", "/v1/evaluations/{evaluation_id}/cancel"): ("409",),
+    ("post", "/v1/evaluations/{evaluation_id}/resume"): ("409",),
+    ("delete", "/v1/evaluations/{evaluation_id}"): ("409",),
 }
 
 _WRITES = {"post", "put", "patch", "delete"}

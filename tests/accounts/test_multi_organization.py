@@ -3,9 +3,9 @@
 North and South are two organizations. Dual is an editor in both (North first, which is
 what a user object without a request's access would fall back to); Bob is an editor in
 South only. Everything below acts with South keys, Bob's and Dual's, and must never reach
-North's agents, blocks, sources, files, passages, groups, runs or jobs: not by putting a
-North id in the path, not by combining a South agent with a North id, and not by naming a
-North id in a request body.
+North's agents, blocks, sources, files, passages, groups, runs, jobs or evaluations: not
+by putting a North id in the path, not by combining a South agent with a North id, and
+not by naming a North id in a request body.
 
 The routes come from the OpenAPI schema, so a new route with an id in its path is in the
 matrix as soon as it exists (and fails here until the test knows an id for it).
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import pytest
@@ -25,7 +25,8 @@ from django.test import Client
 from accounts.models import Membership, Organization, Role
 from accounts.services import create_api_key
 from agents.models import Agent
-from evaluation.models import Evaluation
+from evaluation.models import Evaluation, EvaluationStatus, EvaluationStep
+from evaluation.runner import ArmItem
 from memory.models import Block, Passage
 
 EMBEDDING = "local/hashing-bow"
@@ -165,6 +166,34 @@ def _north_proposal(agent_id: str, run_id: str) -> str:
     return edit.proposal.pk
 
 
+def _north_evaluation(owner: Any, north: Organization) -> str:
+    """A queued evaluation with a step done whose copy's memory holds the secret, stored
+    as the service stores one; made directly so that no model provider need be
+    configured (its steps never run here)."""
+    evaluation = Evaluation.objects.create(
+        owner=owner,
+        organization=north,
+        agent_name="northern",
+        reason=NORTH_SECRET,
+        template={"model": "openai/gpt-4.1", "embedding": EMBEDDING, "system": "", "blocks": {}},
+        material={"kind": "jsonl"},
+        items=[],
+        arms=["off"],
+        steps_total=2,
+        steps_done=1,
+    )
+    record = ArmItem(arm="off", item_id="plans", agent_id="agent-x", memory={"h": NORTH_SECRET})
+    EvaluationStep.objects.create(
+        evaluation=evaluation,
+        organization=north,
+        position=0,
+        arm="off",
+        item_id="plans",
+        record=asdict(record),
+    )
+    return evaluation.pk
+
+
 def _file_id(source_id: str) -> str:
     from sources.models import SourceFile
 
@@ -216,22 +245,6 @@ def _fill(template: str, ids: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda match: ids[match[1]], template) + QUERIES.get(template, "")
 
 
-def _north_evaluation(admin: Any, north: Organization) -> str:
-    """A queued evaluation of North's, stored as the service stores one; made directly so
-    that no model provider need be configured (its steps never run here)."""
-    evaluation = Evaluation.objects.create(
-        owner=admin,
-        organization=north,
-        agent_name="northern",
-        template={"model": "openai/gpt-4.1", "embedding": EMBEDDING, "system": "", "blocks": {}},
-        material={"kind": "arithmetic", "count": 1, "seed": 1},
-        items=[],
-        arms=["off"],
-        reason=NORTH_SECRET,
-    )
-    return evaluation.id
-
-
 def _north_untouched() -> None:
     assert Evaluation.objects.get(reason=NORTH_SECRET).status == "queued"
     human = Block.objects.get(agent_links__agent__name="northern", agent_links__label="human")
@@ -239,6 +252,7 @@ def _north_untouched() -> None:
     assert Block.objects.get(label="plans").value == NORTH_SECRET
     assert Passage.objects.filter(text=NORTH_SECRET).count() == 1
     assert Agent.objects.filter(organization__name="north", name="northern").exists()
+    assert Evaluation.objects.get(organization__name="north").status == EvaluationStatus.QUEUED
 
 
 @pytest.mark.parametrize("person", ["bob", "dual"])
@@ -289,6 +303,13 @@ def test_north_ids_in_a_request_body_answer_404_to_south_keys(world: World, pers
         {"name": "x", "model": "openai/gpt-4.1", "block_ids": [north["block_id"]]},
     )
     assert create.status_code == 404, create.content
+    evaluate = _call(
+        client,
+        "post",
+        "/v1/evaluations",
+        {"agent_id": north["agent_id"], "material": {"kind": "arithmetic"}},
+    )
+    assert evaluate.status_code == 404, evaluate.content
     blocks = _ok(client.get(f"/v1/agents/{south}/core-memory/blocks"))
     assert north["block_id"] not in [block["id"] for block in blocks]
 

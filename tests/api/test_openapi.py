@@ -55,6 +55,31 @@ def test_the_schema_says_which_fields_each_kind_of_forgetting_takes(schema, body
     assert _validator(schema, "ForgetIn").is_valid(body) is valid
 
 
+ARITHMETIC = {"kind": "arithmetic"}
+HISTORY = {"kind": "history", "questions": [{"question": "Where?", "answer": "Porto"}]}
+
+
+@pytest.mark.parametrize(
+    ("body", "valid"),
+    [
+        ({"model": "openai/gpt-4.1", "material": ARITHMETIC}, True),
+        ({"agent_id": "agent-1", "material": HISTORY, "model": None}, True),
+        ({"agent_id": "agent-1", "model": "openai/gpt-4.1", "material": ARITHMETIC}, False),
+        ({"material": ARITHMETIC}, False),
+        ({"model": "openai/gpt-4.1", "material": HISTORY}, False),
+        ({"model": "gpt-4.1", "material": ARITHMETIC}, False),
+        ({"agent_id": "a", "material": {"kind": "arithmetic", "count": 51}}, False),
+        ({"agent_id": "a", "material": {"kind": "jsonl", "text": " "}}, False),
+        ({"agent_id": "a", "material": ARITHMETIC, "arms": ["on:model=openai/x:passes=2"]}, True),
+        ({"agent_id": "a", "material": ARITHMETIC, "arms": ["off", "off"]}, False),
+        ({"agent_id": "a", "material": ARITHMETIC, "arms": ["off:passes=2"]}, False),
+        ({"agent_id": "a", "material": ARITHMETIC, "arms": [" on"]}, False),
+    ],
+)
+def test_the_schema_says_what_an_evaluation_needs(schema, body, valid):
+    assert _validator(schema, "EvaluationIn").is_valid(body) is valid
+
+
 def test_every_operation_documents_the_errors_it_may_answer(schema):
     missing = {}
     for method, path, operation in _operations(schema):
@@ -86,6 +111,9 @@ def test_every_operation_documents_the_errors_it_may_answer(schema):
         ("post", "/v1/agents/{agent_id}/messages", {"413", "502"}),
         ("post", "/v1/agents/{agent_id}/messages/stream", {"413", "502"}),
         ("post", "/v1/folders/{source_id}/upload", {"413", "415"}),
+        ("post", "/v1/evaluations/{evaluation_id}/cancel", {"409"}),
+        ("post", "/v1/evaluations/{evaluation_id}/resume", {"409"}),
+        ("delete", "/v1/evaluations/{evaluation_id}", {"409"}),
     ],
 )
 def test_answers_only_some_operations_give_are_documented_on_them(schema, method, path, statuses):

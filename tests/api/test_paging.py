@@ -26,6 +26,7 @@ from accounts.services import create_api_key
 from agents import sleeptime
 from agents.conversations import ConversationSpec, create_conversation
 from agents.models import Conversation, Insight, Run
+from evaluation.models import Evaluation
 from forgetting.models import ForgetJob, Tombstone
 from memory import services as memory_services
 from memory.models import Passage
@@ -236,6 +237,21 @@ def _forget_jobs(user: Any, n: int) -> Listed:
     return Listed(f"/v1/agents/{agent.id}/forget/jobs", made)
 
 
+def _evaluations(user: Any, n: int) -> Listed:
+    made = [
+        Evaluation.objects.create(
+            owner=user,
+            organization=user.memberships.get().organization,
+            template={"model": "openai/gpt-4.1"},
+            material={"kind": "arithmetic"},
+            items=[],
+            arms=["off"],
+        )
+        for _ in range(n)
+    ]
+    return Listed("/v1/evaluations", made)
+
+
 def _conversations(order_by: str) -> Callable[[Any, int], Listed]:
     def build(user: Any, n: int) -> Listed:
         agent = make_agent(user)
@@ -280,6 +296,7 @@ LISTS: dict[str, Callable[[Any, int], Listed]] = {
     "insights": _insights,
     "tombstones": _tombstones,
     "forget jobs": _forget_jobs,
+    "evaluations": _evaluations,
 }
 
 

@@ -32,6 +32,7 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
+from evaluation.material import MaterialError, from_jsonl
 from tests.factories import TEST_EMBEDDING, TEST_MODEL
 from tests.live import WorkerProcess, database_url, start_daphne, stop_process
 from tests.llm_server import ScriptedLLM
@@ -143,6 +144,15 @@ def known_ids(
         # The turn's own run; the sleep-time run it started is a background one.
         [run] = call("GET", "/v1/runs", params={"agent_id": agent["id"], "background": False})
         conversation = call("POST", "/v1/conversations/", params={"agent_id": agent["id"]}, json={})
+        evaluation = call(
+            "POST",
+            "/v1/evaluations",
+            json={
+                "model": TEST_MODEL,
+                "material": {"kind": "arithmetic", "count": 1},
+                "arms": ["off"],
+            },
+        )
     ids = {
         "agent_id": agent["id"],
         "block_id": block["id"],
@@ -155,15 +165,20 @@ def known_ids(
         "group_id": agent["multi_agent_group"]["id"],
         "run_id": run["id"],
         "conversation_id": conversation["id"],
+        "evaluation_id": evaluation["id"],
     }
     yield ids
     # Before the worker resumes: the generated requests queued runs of generated agents
-    # (their models named at random) and the clock would start idle ones. None may run.
+    # (their models named at random) and the clock would start idle ones, and queued the
+    # first steps of generated evaluations. None may run: a step of an evaluation that is
+    # gone is skipped.
     from accounts.services import authenticate_api_key
     from agents.models import ACTIVE_RUN_STATUSES, Agent, Run, RunStatus
+    from evaluation.models import Evaluation
 
     with django_db_blocker.unblock():
         owner = authenticate_api_key(fuzz_key)
+        Evaluation.objects.filter(owner=owner).delete()
         active = Run.objects.filter(owner=owner, status__in=ACTIVE_RUN_STATUSES)
         active.update(status=RunStatus.CANCELLED)
         Agent.objects.filter(owner=owner).delete()
@@ -281,6 +296,8 @@ def _breaks_a_rule_no_schema_can_say(
         return True  # an agent file's content: the schema can only say it is a file
     if case.path.endswith("/forget"):
         return _reversed_range(body)
+    if case.path == "/v1/evaluations" and case.method.upper() == "POST":
+        return _not_material(body)
     blocks = [body, *(body.get("memory_blocks") or [])]
     if any(_over_limit(block) for block in blocks):
         return True
@@ -295,6 +312,18 @@ def _reversed_range(body: dict[str, Any]) -> bool:
         )
     except (KeyError, TypeError, ValueError):
         return False
+
+
+def _not_material(body: dict[str, Any]) -> bool:
+    """JSONL text that is not an evaluation's material (tests/api/test_evaluations_api.py):
+    the schema can only say it is text."""
+    spec = body.get("material")
+    if not isinstance(spec, dict) or spec.get("kind") != "jsonl":
+        return False
+    try:
+        return not from_jsonl(spec.get("text", ""))
+    except MaterialError:
+        return True
 
 
 def _over_limit(block: Any) -> bool:
