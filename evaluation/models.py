@@ -51,6 +51,9 @@ class Evaluation(models.Model):
     # the items themselves, as material.to_jsonl writes them (one dict per item).
     material = models.JSONField()
     items = models.JSONField()
+    # Counted once, so lists need not load the items.
+    item_count = models.PositiveIntegerField(default=0)
+    question_count = models.PositiveIntegerField(default=0)
     arms = models.JSONField(help_text="Arm texts: off, on, on:model=...:passes=2")
     judge_model = models.CharField(max_length=200, blank=True)
     keep_copies = models.BooleanField(default=False)

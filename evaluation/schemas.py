@@ -264,8 +264,8 @@ class EvaluationOut(Schema):
         return {
             "kind": evaluation.material.get("kind", ""),
             "seed": evaluation.material.get("seed"),
-            "items": len(evaluation.items),
-            "questions": sum(len(item.get("questions", [])) for item in evaluation.items),
+            "items": evaluation.item_count,
+            "questions": evaluation.question_count,
         }
 
     @staticmethod

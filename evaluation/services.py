@@ -180,6 +180,8 @@ def create_evaluation(
             template=asdict(template),
             material=spec,
             items=[material.to_dict(item) for item in items],
+            item_count=len(items),
+            question_count=sum(len(item.questions) for item in items),
             arms=[arm.name for arm in parsed],
             judge_model=judge_model or "",
             keep_copies=keep_copies,
@@ -199,7 +201,8 @@ def _enqueue(evaluation: Evaluation) -> None:
 
 
 def list_evaluations(user: Any) -> QuerySet[Evaluation]:
-    return Evaluation.objects.for_user(user).order_by("-created_at", "id")
+    """Newest first, without the material (up to a megabyte each) a list never shows."""
+    return Evaluation.objects.for_user(user).defer("items").order_by("-created_at", "id")
 
 
 def get_evaluation_for_user(user: Any, evaluation_id: str) -> Evaluation:
