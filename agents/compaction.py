@@ -54,13 +54,13 @@ def _leaving(thread: Thread, until_seq: int, tail: int) -> list[Message]:
     history = list(
         thread.messages().filter(in_context=True).order_by("seq").only(*loop.HISTORY_FIELDS)
     )
-    turns = _turns(history)[:-tail] if tail else _turns(history)
+    turns = _turns(history)[:-tail]
     read = []
     for turn in turns:
         if turn[-1].seq > until_seq:
             break  # a turn the run has not read, and every one after it
         read.append(turn)
-    if len(read) < max(tail, 1):
+    if len(read) < tail:
         return []
     return [message for turn in read for message in turn]
 
@@ -80,8 +80,8 @@ def after_run(primary: Agent, until_seq: int) -> Compacted:
     to leave then stays."""
     done = Compacted()
     tail = primary.context_tail_turns
-    if tail is None:
-        return done
+    if not tail:
+        return done  # off: what was read stays until the context is full
     for thread in _threads(primary, until_seq):
         with loop.TurnLock.unless_busy(thread) as free:
             if not free:

@@ -67,11 +67,11 @@ class Agent(models.Model):
     enable_sleeptime = models.BooleanField(null=True, blank=True)
     # What stays in the prompt. With sleep-time on, turns a successful run has read
     # leave the context (into the recursive summary) but for the last
-    # `context_tail_turns` (None: they stay until the context is full, as before). With
-    # or without it, a prompt is kept under `context_token_budget` tokens (None: the
-    # model's window). agents/compaction.py.
-    context_tail_turns = models.PositiveIntegerField(null=True, blank=True, default=5)
-    context_token_budget = models.PositiveIntegerField(null=True, blank=True)
+    # `context_tail_turns` (0: they stay until the context is full, as before). With or
+    # without it, a prompt is kept under `context_token_budget` tokens (0: the model's
+    # window). agents/compaction.py.
+    context_tail_turns = models.PositiveIntegerField(default=5)
+    context_token_budget = models.PositiveIntegerField(default=0)
     # Set on the copies an evaluation makes (evaluation/): the evaluation's id. Their
     # spend is the evaluation's, counted there.
     evaluation_id = models.CharField(max_length=64, blank=True, db_index=True)

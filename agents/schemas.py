@@ -26,6 +26,21 @@ from memory.services import version_diff
 NAME: JsonDict = {"pattern": r"^[A-Za-z0-9 _.-]+$"}
 CONTEXT_WINDOW: JsonDict = {"minimum": 1000, "maximum": INT32}
 HANDLE: JsonDict = {"pattern": HANDLE_PATTERN, "description": "provider/model, e.g. openai/gpt-4.1"}
+# Reverie's context settings (agents/compaction.py), as the services check them.
+TAIL_TURNS: JsonDict = {
+    "minimum": 0,
+    "maximum": 1000,
+    "description": "With sleep-time on, the recent turns that stay in the prompt once a "
+    "sleep-time run has read them; older ones leave it into the recursive summary. 0: off.",
+}
+TOKEN_BUDGET: JsonDict = {
+    "minimum": 0,
+    "maximum": INT32,
+    # 0, or at least 1000.
+    "not": {"type": "integer", "minimum": 1, "maximum": 999},
+    "description": "The prompt is kept under this many tokens: 0 (the model's window) or "
+    "at least 1000.",
+}
 # A token budget's largest value (the column is a PostgreSQL bigint).
 TOKENS = 2**63 - 1
 
@@ -138,6 +153,8 @@ class AgentCreateIn(In):
     sleeptime_model: str | None = Field(None, json_schema_extra=HANDLE)
     sleeptime_agent_frequency: int | None = Field(None, ge=0, le=INT32)
     sleeptime_idle_seconds: int | None = Field(None, ge=0, le=INT32)
+    context_tail_turns: int | None = Field(None, json_schema_extra=TAIL_TURNS)
+    context_token_budget: int | None = Field(None, json_schema_extra=TOKEN_BUDGET)
     # Accepted and ignored, as Letta Code sends them: every tool call of a step is run
     # (`parallel_tool_calls`), a long history is summarised by the agent's own model
     # (`compaction_settings`), and every agent is listed (`hidden`). Other fields Letta's
@@ -169,6 +186,8 @@ class AgentUpdateIn(In):
     sleeptime_model: str | None = Field(None, json_schema_extra=HANDLE)
     sleeptime_agent_frequency: int | None = Field(None, ge=0, le=INT32)
     sleeptime_idle_seconds: int | None = Field(None, ge=0, le=INT32)
+    context_tail_turns: int | None = Field(None, json_schema_extra=TAIL_TURNS)
+    context_token_budget: int | None = Field(None, json_schema_extra=TOKEN_BUDGET)
     # Accepted and ignored, as on create (AgentCreateIn).
     parallel_tool_calls: bool | None = None
     compaction_settings: dict[str, Any] | None = None
@@ -336,6 +355,9 @@ class AgentStateOut(Schema):
     metadata: dict[str, Any]
     timezone: str
     enable_sleeptime: bool | None
+    # Reverie: what stays in the prompt (agents/compaction.py).
+    context_tail_turns: int
+    context_token_budget: int
     multi_agent_group: dict[str, Any] | None
     managed_group: dict[str, Any] | None
     identity_ids: list[str]

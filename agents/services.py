@@ -119,6 +119,9 @@ class AgentSpec:
     sleeptime_model: str | None = None
     sleeptime_agent_frequency: int | None = None
     sleeptime_idle_seconds: int | None = None
+    # What stays in the prompt (agents/compaction.py); None: the defaults.
+    context_tail_turns: int | None = None
+    context_token_budget: int | None = None
     # The start of the agent's history (Letta's initial_message_sequence).
     initial_messages: list[loop.InputMessage] = field(default_factory=list)
 
@@ -127,6 +130,20 @@ def _check_handle(handle: str, what: str) -> None:
     provider, _, model = handle.partition("/")
     if not provider or not model:
         raise InvalidRequest(f"{what} {handle!r} must look like 'provider/model-name'.")
+
+
+MAX_TAIL_TURNS = 1000
+
+
+def _check_context(tail: int | None, budget: int | None) -> None:
+    """The context settings' bounds (agents/compaction.py): a tail of 0 (off) to
+    MAX_TAIL_TURNS turns, a budget of 0 (the model's window) or at least 1000 tokens."""
+    if tail is not None and not 0 <= tail <= MAX_TAIL_TURNS:
+        raise InvalidRequest(f"context_tail_turns is from 0 (off) to {MAX_TAIL_TURNS}.")
+    if budget is not None and budget != 0 and not 1000 <= budget <= 2**31 - 1:
+        raise InvalidRequest(
+            "context_token_budget is 0 (the model's window) or at least 1000 tokens."
+        )
 
 
 def _check_tools(names: list[str]) -> None:
@@ -179,6 +196,7 @@ def create_agent(owner: Any, spec: AgentSpec) -> Agent:
         raise InvalidRequest("Two blocks share a label; an agent's labels must differ.")
     if spec.context_window is not None and spec.context_window < 1000:
         raise InvalidRequest("context_window must be at least 1000 tokens.")
+    _check_context(spec.context_tail_turns, spec.context_token_budget)
     check_message_size(spec.initial_messages)
     if spec.tool_rules is not None:
         tool_rules = spec.tool_rules
@@ -207,6 +225,11 @@ def create_agent(owner: Any, spec: AgentSpec) -> Agent:
             metadata=spec.metadata,
             timezone=spec.timezone or "UTC",
             enable_sleeptime=spec.enable_sleeptime,
+            **{
+                name: value
+                for name in ("context_tail_turns", "context_token_budget")
+                if (value := getattr(spec, name)) is not None
+            },
         )
         for block_spec in spec.memory_blocks:
             block = memory_services.create_block(
@@ -261,6 +284,8 @@ _SIMPLE_UPDATES = {
     "timezone",
     "tool_rules",
     "embedding_chunk_size",
+    "context_tail_turns",
+    "context_token_budget",
 }
 
 
@@ -273,6 +298,7 @@ def update_agent(agent: Agent, changes: dict[str, Any], *, user: Any) -> Agent:
     changes = {key: value for key, value in changes.items() if value is not None}
     with transaction.atomic():
         agent = Agent.objects.select_for_update().get(pk=agent.pk)
+        _check_context(changes.get("context_tail_turns"), changes.get("context_token_budget"))
         for key in _SIMPLE_UPDATES & changes.keys():
             setattr(agent, key, changes[key])
         if "name" in changes and not NAME_PATTERN.match(agent.name):

@@ -97,6 +97,8 @@ def _spec(payload: AgentCreateIn) -> services.AgentSpec:
         sleeptime_model=payload.sleeptime_model,
         sleeptime_agent_frequency=payload.sleeptime_agent_frequency,
         sleeptime_idle_seconds=payload.sleeptime_idle_seconds,
+        context_tail_turns=payload.context_tail_turns,
+        context_token_budget=payload.context_token_budget,
         initial_messages=[
             InputMessage(
                 role=message.role,

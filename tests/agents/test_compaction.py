@@ -181,9 +181,9 @@ def test_a_summary_that_fails_leaves_everything_in_place_and_says_so(chatty, llm
     assert primary.summary == ""
 
 
-def test_without_a_tail_setting_everything_stays_as_before(chatty, llm):
+def test_with_the_tail_set_to_0_everything_stays_as_before(chatty, llm):
     primary, group = chatty
-    Agent.objects.filter(pk=primary.pk).update(context_tail_turns=None)
+    Agent.objects.filter(pk=primary.pk).update(context_tail_turns=0)
     for n in range(1, 6):
         say(primary, f"I like topic {n}.")
 
@@ -233,3 +233,36 @@ def test_a_context_budget_below_the_window_holds_with_sleep_time_off(make_agent,
     assert any(is_summary_request(body) for body in llm.requests)
     # Every token the model reported, the summaries' included, is some turn's.
     assert sum(t.prompt_tokens for t in turns) == sum(_usages(llm, 0))
+
+
+def test_the_settings_are_read_and_changed_through_the_api(api, make_agent):
+    agent = make_agent()
+    state = api.get(f"/v1/agents/{agent.id}").json()
+    assert (state["context_tail_turns"], state["context_token_budget"]) == (5, 0)
+
+    changed = api.patch(
+        f"/v1/agents/{agent.id}",
+        {"context_tail_turns": 2, "context_token_budget": 4000},
+        content_type="application/json",
+    )
+
+    assert changed.status_code == 200, changed.content
+    assert (changed.json()["context_tail_turns"], changed.json()["context_token_budget"]) == (
+        2,
+        4000,
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"context_tail_turns": -1}, {"context_tail_turns": 1001}, {"context_token_budget": 999}],
+)
+def test_settings_out_of_bounds_are_refused_and_change_nothing(api, make_agent, body):
+    agent = make_agent()
+
+    response = api.patch(f"/v1/agents/{agent.id}", body, content_type="application/json")
+
+    assert response.status_code in (400, 422), response.content
+    assert "context_" in response.content.decode()
+    agent.refresh_from_db()
+    assert (agent.context_tail_turns, agent.context_token_budget) == (5, 0)
