@@ -24,6 +24,7 @@ from typing import Any
 
 from agents import runs
 from agents.loop import InputMessage
+from agents.models import Agent
 from agents.services import send_message
 from bench.common import Context
 from memory import services as memory_services
@@ -32,9 +33,12 @@ from tests.factories import make_agent, make_user
 TURNS = 1000
 MARKS = (10, 100, 1000)
 TARGET_AT_100 = 2000
+# Sleep-time off, with a context budget (tokens of the whole request, tool schemas
+# included, as agents.loop.context_tokens counts them).
+OFF_BUDGET = 4000
 
 
-def _measure(ctx: Context, sleeptime: bool) -> dict[str, Any]:
+def _measure(ctx: Context, sleeptime: bool, budget: int = 0) -> dict[str, Any]:
     user = make_user(f"bench-context-{time.time_ns()}")
     primary = make_agent(
         user,
@@ -43,6 +47,8 @@ def _measure(ctx: Context, sleeptime: bool) -> dict[str, Any]:
         sleeptime_agent_frequency=1,
         blocks={"persona": "I am a helpful assistant.", "human": ""},
     )
+    Agent.objects.filter(pk=primary.pk).update(context_token_budget=budget)
+    primary.refresh_from_db()
     ctx.llm.reset()
     ctx.llm.main.answer_with(_primary_or_summarizer)
     # Letta's default human/persona limits are 5,000 characters; the sleeper keeps the
@@ -70,7 +76,19 @@ def _measure(ctx: Context, sleeptime: bool) -> dict[str, Any]:
             for run_id in result.run_ids or []:
                 runs.execute_run(run_id)
     blocks = {b.label: len(b.value) for b in memory_services.agent_blocks(primary)}
-    return {"turns": {str(k): v for k, v in found.items()}, "block_chars": blocks}
+    summaries = [body for body in ctx.llm.main.requests if _is_summary(body)]
+    return {
+        "turns": {str(k): v for k, v in found.items()},
+        "block_chars": blocks,
+        # What keeping the prompt short cost: the summary calls over all the turns.
+        "summary_calls": len(summaries),
+        "summary_prompt_tokens": sum(_content_tokens(body) for body in summaries),
+    }
+
+
+def _is_summary(body: dict[str, Any]) -> bool:
+    messages = body.get("messages") or [{}]
+    return str(messages[0].get("content", "")).startswith("You condense conversation history")
 
 
 def _primary_or_summarizer(body: dict[str, Any]) -> Any:
@@ -79,10 +97,9 @@ def _primary_or_summarizer(body: dict[str, Any]) -> Any:
     default would echo the whole request back)."""
     from tests.llm_server import _last_user_text, make_tool_call
 
-    messages = body.get("messages") or []
-    system = str((messages or [{}])[0].get("content", ""))
-    if system.startswith("You condense conversation history"):
+    if _is_summary(body):
         return "The user said which topics they like, one per message; the assistant noted each."
+    messages = body.get("messages") or []
     return [make_tool_call("send_message", {"message": _last_user_text(messages)})]
 
 
@@ -95,11 +112,13 @@ def _content_tokens(body: dict[str, Any]) -> int:
 
 def run(ctx: Context) -> dict[str, Any]:
     off = _measure(ctx, sleeptime=False)
+    budgeted = _measure(ctx, sleeptime=False, budget=OFF_BUDGET)
     on = _measure(ctx, sleeptime=True)
     at_100 = on["turns"]["100"]["prompt_tokens"]
     return {
         "workload": f"{TURNS} turns of 'Message i: I like topic i.'",
         "sleeptime_off": off,
+        f"sleeptime_off_budget_{OFF_BUDGET}": budgeted,
         "sleeptime_on": on,
         "target_prompt_tokens_at_100_with_sleeptime": TARGET_AT_100,
         "met": at_100 <= TARGET_AT_100,
