@@ -166,6 +166,14 @@ class SleeptimeForm(forms.Form):
         "sleeptime-model-suggestions",
         required=False,
     )
+    tail_turns = forms.IntegerField(
+        label="Recent turns kept in the prompt",
+        required=False,
+        min_value=0,
+        max_value=1000,
+        help_text="Once a run has read them, older turns leave the prompt into its summary "
+        "(still stored and searchable); 0 keeps them until the context is full.",
+    )
 
 
 class BudgetForm(forms.Form):
@@ -240,6 +248,13 @@ class AgentConfigForm(forms.Form):
         label="Context window",
         help_text="Tokens; at least 1000.",
     )
+    context_token_budget = forms.IntegerField(
+        label="Context budget",
+        required=False,
+        min_value=0,
+        help_text="Keep each prompt under this many tokens (older turns go into the summary); "
+        "0: the whole context window.",
+    )
     description = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -270,6 +285,7 @@ class AgentConfigForm(forms.Form):
             "model": agent.llm_handle,
             "embedding": agent.embedding_handle,
             "context_window": agent.context_window,
+            "context_token_budget": agent.context_token_budget,
             "description": agent.description,
             "system": agent.system,
         }
@@ -282,11 +298,16 @@ class AgentConfigForm(forms.Form):
             "model": data["model"].strip(),
             "embedding": data["embedding"].strip(),
             "context_window": data["context_window"],
+            "context_token_budget": data["context_token_budget"],
             "description": data["description"],
             "system": data["system"],
         }
         current = self._current(agent)
-        changed = {key: value for key, value in wanted.items() if value != current[key]}
+        changed = {
+            key: value
+            for key, value in wanted.items()
+            if value is not None and value != current[key]
+        }
         # Order does not matter to the agent, so a re-ordered list is no change.
         if set(data["tools"]) != set(agent.tools):
             changed["tools"] = list(data["tools"])

@@ -137,6 +137,7 @@ def _sleeptime_initial(agent: Agent, group: Group | None, sleepers: list[Agent])
         "frequency": group.sleeptime_agent_frequency if group else sleeptime.DEFAULT_FREQUENCY,
         "idle_seconds": group.sleeptime_idle_seconds if group else idle_default,
         "model": sleepers[0].llm_handle if sleepers else agent.llm_handle,
+        "tail_turns": agent.context_tail_turns,
     }
 
 
@@ -324,7 +325,8 @@ def _configure_sleeptime(agent: Agent, data: dict[str, Any], user: Any) -> Agent
     # configure() checks before it writes, but switching on for the first time creates the
     # pair before configure() runs; the transaction takes the pair back if it refuses.
     with transaction.atomic():
-        updated = services.update_agent(agent, {"enable_sleeptime": data["enabled"]}, user=user)
+        changes = {"enable_sleeptime": data["enabled"], "context_tail_turns": data["tail_turns"]}
+        updated = services.update_agent(agent, changes, user=user)
         group = sleeptime.group_of(updated)
         if group is not None:
             sleeptime.configure(

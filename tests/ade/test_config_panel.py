@@ -169,3 +169,20 @@ def test_a_script_in_the_system_prompt_is_escaped(signed_in, make_agent):
         body = signed_in.get(url).content.decode()
         assert "<script>alert" not in body
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+def test_a_context_budget_is_set_shown_and_one_too_small_refused(signed_in, make_agent):
+    agent = make_agent()
+
+    response = config_post(signed_in, agent, htmx=True, context_token_budget="4000")
+
+    assert response.status_code == 200
+    assert Agent.objects.get(pk=agent.pk).context_token_budget == 4000
+    assert "prompts kept under 4000" in response.content.decode()
+    refused = config_post(signed_in, agent, context_token_budget="500", system="changed")
+    assert refused.status_code == 400
+    assert "context_token_budget is 0 (the model&#x27;s window) or at least 1000" in (
+        refused.content.decode()
+    )
+    fresh = Agent.objects.get(pk=agent.pk)
+    assert (fresh.context_token_budget, fresh.system) == (4000, agent.system)

@@ -266,3 +266,17 @@ def test_the_live_insight_keeps_its_out_of_band_wrapper_and_its_dismiss_button(m
     assert reverse("agents:insight_dismiss", args=[agent.id, insight.id]) in html
     assert "<script>alert" not in html
     assert "{%" not in html and "{#" not in html  # template comments stay comments
+
+
+def test_the_recent_turns_kept_in_the_prompt_are_set_and_shown(signed_in, make_agent):
+    agent = make_agent(enable_sleeptime=True)
+
+    response = settings_post(signed_in, agent, tail_turns="3", htmx=True)
+
+    assert Agent.objects.get(pk=agent.pk).context_tail_turns == 3
+    assert "the last 3 turns once read, and a summary" in response.content.decode()
+    off = settings_post(signed_in, agent, tail_turns="0", htmx=True)
+    assert "every turn until the context is full" in off.content.decode()
+    refused = settings_post(signed_in, agent, tail_turns="-1", htmx=True)
+    assert "greater than or equal to 0" in refused.content.decode()
+    assert Agent.objects.get(pk=agent.pk).context_tail_turns == 0
