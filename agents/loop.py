@@ -25,7 +25,7 @@ from django.utils import timezone
 
 import llm
 from agents import prompts
-from agents.models import Agent, Conversation, Message, Role
+from agents.models import Agent, Conversation, Message, MessageCount, Role
 from agents.threads import Thread
 from agents.tools import MEMORY_EDIT_TOOLS, TOOLS, ToolContext, ToolError, execute
 from config.transactions import commits_without_flush
@@ -137,7 +137,10 @@ def system_parts(agent: Agent, blocks: list[Block] | None = None) -> tuple[str, 
     metadata = prompts.compile_memory_metadata(
         now=timezone.now(),
         last_modified=last_modified,
-        recall_count=Message.objects.filter(agent=agent).count(),
+        recall_count=MessageCount.objects.filter(agent=agent)
+        .values_list("count", flat=True)
+        .first()
+        or 0,
         archival_count=memory_services.agent_passages(agent).count(),
     )
     return memory, metadata

@@ -165,10 +165,31 @@ class Message(models.Model):
             models.Index(fields=["agent", "seq"], name="message_agent_seq"),
             # A conversation's history and window, in seq order.
             models.Index(fields=["conversation", "seq"], name="message_conversation_seq"),
+            # The context a turn reads: only what is still in it, so a turn costs the
+            # same after 100,000 messages of history as after 10.
+            models.Index(
+                fields=["agent", "seq"],
+                condition=models.Q(in_context=True),
+                name="message_agent_in_context",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:50]}"
+
+
+class MessageCount(models.Model):
+    """How many messages an agent has, kept by a PostgreSQL trigger on every insert and
+    delete (migration 0011), so the system prompt's count costs one lookup rather than a
+    count over the whole history."""
+
+    agent = models.OneToOneField(
+        Agent, on_delete=models.CASCADE, primary_key=True, related_name="message_count"
+    )
+    count = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.agent_id}: {self.count}"
 
 
 class Conversation(models.Model):

@@ -20,6 +20,7 @@ BENCHMARKS = [
     "foundation",
     "transcript",
     "context",
+    "scale",
     "digestion",
     "archival",
     "turn",
