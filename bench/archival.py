@@ -9,8 +9,9 @@ hard case for an HNSW graph (many almost equidistant neighbours), so recall meas
 is, if anything, lower than with a dense embedding model, whose vectors have far fewer
 effective dimensions. Clustered random vectors would make recall whatever the chosen
 cluster spread makes it. Each passage mixes common words with the words of one or two of
-500 topics of uneven popularity; a query is a handful of words of a stored passage (what
-a person asks when recalling something they told the agent) or of a topic.
+400 topics of uneven popularity; a query is a short keyword question, two to four words
+of a stored passage (what a person types when recalling something they told the agent)
+or of a topic, sometimes after a question word.
 
 The table is shared, as in any deployment with several agents: the searched agent sees
 90% of the passages (its own and those of a source attached to it), another agent 1%
@@ -19,9 +20,17 @@ The table is shared, as in any deployment with several agents: the searched agen
 Latency is the product's service, `memory.services.search_passages`, which the
 `archival_memory_search` tool and the API both call: the query's embedding (measured
 apart on the same text), the SQL (every statement the call runs) and the whole call.
-Recall@10 compares its top 10 with the exact top 10 of the same rows, computed once per
-query by a sequential scan (index scans off). Rows load by binary COPY with the HNSW
-index dropped, and the index is built afterwards, as after a bulk import.
+
+The search is hybrid (issue 18): the vector ranking (HNSW, approximate) fused with a
+full-text ranking by Reciprocal Rank Fusion. Recall@10 compares its top 10 with the exact
+hybrid top 10 of the same rows, computed once per query: the exact vector ranking by a
+sequential scan (index scans off), fused by the same rule with the full-text ranking (exact
+by nature: every matching row is ranked), both as deep as the product's. It is the same
+definition as before with the product's new ranking in it; `vector_recall_at_10` is the
+old figure, the product's vector ranking alone (`full_text=False`) against the exact vector
+top 10, on the same queries, so the two can be compared. Rows load by binary COPY with the
+HNSW and full-text indexes dropped (the trigger still fills every row's search vector), and
+the indexes are built afterwards, as after a bulk import.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ import sys
 import time
 import uuid
 from array import array
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,6 +61,7 @@ SELECTIVE_QUERIES = 100  # on the agent that owns 1% of the table
 WARMUP = 20
 HANDLE = "local/hashing-bow"
 INDEX_NAME = "passage_embedding_hnsw"
+TEXT_INDEX_NAME = "passage_search_vector_gin"
 # Who owns what share of the table (the rest belongs to a third agent).
 OWN_SHARE = 0.65
 SOURCE_SHARE = 0.25
@@ -74,6 +85,8 @@ ONSETS = "b c d f g h k l m n p r s t v w br cl dr fl gr pl st tr sh ch th".spli
 VOWELS = "a e i o u a e i o ea ai ou".split()
 CODAS = ["", "", "", "", "n", "r", "s", "l", "m", "t", "nd", "st", "rk"]
 SUFFIXES = ("s", "ed", "ing", "er")
+# The question words among FUNCTION_WORDS (a query's words must be in the vocabulary).
+QUESTION_WORDS = ("what", "when", "who", "which")
 
 
 def zipf_weights(count: int, exponent: float) -> list[float]:
@@ -99,9 +112,13 @@ class Corpus:
     topic_weights: list[float] = field(init=False)
     function_weights: list[float] = field(init=False)
     in_topic_weights: list[float] = field(init=False)
+    # Queries draw from their own generator, so that changing how queries are made never
+    # changes the passages stored.
+    query_rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self.query_rng = random.Random(self.seed + 1)
         words: set[str] = set()
         while len(words) < self.vocabulary_size:
             syllables = self.rng.choice((1, 2, 2, 2, 3, 3))
@@ -144,20 +161,19 @@ class Corpus:
         return words
 
     def query(self, stored: list[list[str]]) -> str:
-        """Most queries recall one stored passage by a few of its words, sometimes in
-        another form; some ask about a topic in general."""
-        rng = self.rng
+        """A short keyword question, as a person types one: most recall one stored
+        passage by two to four of its content words (as it has them: inflected or not);
+        some ask about a topic in general by its words. Three in ten start with a
+        question word."""
+        rng = self.query_rng
         if rng.random() < 0.7:
             content = sorted({word for word in rng.choice(stored) if word not in FUNCTION_WORDS})
-            words = [
-                self.inflect(word) if rng.random() < 0.3 else word
-                for word in rng.sample(content, min(len(content), rng.randint(2, 6)))
-            ]
+            words = rng.sample(content, min(len(content), rng.randint(2, 4)))
         else:
             topic = rng.choices(self.topic_words, cum_weights=self.topic_weights)[0]
-            words = rng.sample(topic, rng.randint(2, 5))
-        words += rng.sample(FUNCTION_WORDS[:30], rng.randint(0, 3))
-        rng.shuffle(words)
+            words = rng.sample(topic, rng.randint(2, 4))
+        if rng.random() < 0.3:
+            words.insert(0, rng.choice(QUESTION_WORDS))
         return " ".join(words)
 
 
@@ -305,29 +321,33 @@ def passage_rows(
         )
 
 
-def hnsw_index() -> Any:
+def model_index(name: str) -> Any:
     from memory.models import Passage
 
-    return next(index for index in Passage._meta.indexes if index.name == INDEX_NAME)
+    return next(index for index in Passage._meta.indexes if index.name == name)
 
 
-def drop_index() -> None:
+def hnsw_index() -> Any:
+    return model_index(INDEX_NAME)
+
+
+def drop_index(name: str = INDEX_NAME) -> None:
     from django.db import connection
 
     from memory.models import Passage
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_class WHERE relname = %s", [INDEX_NAME])
+        cursor.execute("SELECT 1 FROM pg_class WHERE relname = %s", [name])
         exists = cursor.fetchone()
     if exists:
         with connection.schema_editor() as editor:
-            editor.remove_index(Passage, hnsw_index())
+            editor.remove_index(Passage, model_index(name))
 
 
-def build_index() -> float:
+def build_index(name: str = INDEX_NAME) -> float:
     """The model's own index definition (so a migration that retunes it is measured),
     built with enough memory for the whole graph: pgvector builds far faster when the
-    graph fits in maintenance_work_mem."""
+    graph fits in maintenance_work_mem (and GIN when its entries do)."""
     from django.db import connection
 
     from memory.models import Passage
@@ -337,7 +357,7 @@ def build_index() -> float:
         cursor.execute("SET maintenance_work_mem = '2GB'")
         try:
             with connection.schema_editor() as editor:
-                editor.add_index(Passage, hnsw_index())
+                editor.add_index(Passage, model_index(name))
         finally:
             cursor.execute("RESET maintenance_work_mem")
         cursor.execute("ANALYZE memory_passage")
@@ -374,44 +394,93 @@ def statements() -> Iterator[Statements]:
         yield recorder
 
 
+@dataclass
+class Answer:
+    """The exact answers to one query."""
+
+    # The exact hybrid top 10, best first, and the fused score of every passage either
+    # ranking holds (a passage in neither scores 0).
+    hybrid: list[str]
+    scores: dict[str, float]
+    # The exact vector top 10: (id, distance), nearest first.
+    vector: list[tuple[str, float]]
+
+
 class Exact:
-    """The exact nearest rows of an agent's archival memory, computed once per query: the
-    rows `agent_passages` defines (not the search's own filter, so a filter that lost or
-    added rows would show as lost recall), every distance computed by a sequential scan."""
+    """The exact answers of an agent's archival memory, computed once per query: the rows
+    `agent_passages` defines (not the search's own filter, so a filter that lost or added
+    rows would show as lost recall); every distance computed by a sequential scan; the
+    full-text ranking as the product makes it; both as deep as the product's rankings
+    (`fusion_depth`), fused by the product's rule (`fuse`)."""
 
     def __init__(self) -> None:
-        self.answers: dict[tuple[str, str], list[tuple[str, float]]] = {}
+        self.answers: dict[tuple[str, str], Answer] = {}
 
-    def top(self, agent: Any, query: str) -> list[tuple[str, float]]:
+    def top(self, agent: Any, query: str) -> Answer:
         key = (agent.id, query)
         if key not in self.answers:
             self.answers[key] = self._compute(agent, query)
         return self.answers[key]
 
     @staticmethod
-    def _compute(agent: Any, query: str) -> list[tuple[str, float]]:
+    def _compute(agent: Any, query: str) -> Answer:
+        from django.contrib.postgres.search import SearchQuery, SearchRank
         from django.db import connection, transaction
+        from django.db.models import F
         from pgvector.django import CosineDistance
 
         from llm import embed
-        from memory.models import EMBEDDING_DIM
-        from memory.services import agent_passages
+        from memory.models import EMBEDDING_DIM, TEXT_SEARCH_CONFIG
+        from memory.services import agent_passages, fusion_depth
 
+        depth = fusion_depth(TOP_K)
         (vector,) = embed(HANDLE, [query], EMBEDDING_DIM)
-        ranked = (
-            agent_passages(agent)
-            .annotate(distance=CosineDistance("embedding", vector))
-            .order_by("distance")
+        rows = agent_passages(agent)
+        nearest = (
+            rows.annotate(distance=CosineDistance("embedding", vector))
+            .order_by("distance", "id")
             .values_list("id", "distance")
+        )
+        words = SearchQuery(query, config=TEXT_SEARCH_CONFIG, search_type="websearch")
+        matching = (
+            rows.filter(search_vector=words)
+            .annotate(text_rank=SearchRank(F("search_vector"), words, cover_density=True))
+            .order_by("-text_rank", "id")
+            .values_list("id", flat=True)
         )
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL enable_indexscan = off")
-            return list(ranked[:TOP_K])
+            by_distance = list(nearest[:depth])
+            by_words = list(matching[:depth])
+            distances = dict(by_distance)
+            missing = [passage_id for passage_id in by_words if passage_id not in distances]
+            distances.update(
+                rows.filter(pk__in=missing)
+                .annotate(distance=CosineDistance("embedding", vector))
+                .values_list("id", "distance")
+            )
+        hybrid, scores = fuse([pid for pid, _ in by_distance], by_words, distances)
+        return Answer(hybrid=hybrid[:TOP_K], scores=scores, vector=by_distance[:TOP_K])
+
+
+def fuse(
+    by_distance: list[str], by_words: list[str], distances: dict[str, float]
+) -> tuple[list[str], dict[str, float]]:
+    """Reciprocal Rank Fusion as the product does it: each ranking adds 1 / (RRF_K + rank);
+    best score first, ties to the nearer passage, then to the smaller id."""
+    from memory.services import RRF_K
+
+    scores: dict[str, float] = defaultdict(float)
+    for ranking in (by_distance, by_words):
+        for rank, passage_id in enumerate(ranking, start=1):
+            scores[passage_id] += 1 / (RRF_K + rank)
+    order = sorted(scores, key=lambda pid: (-scores[pid], distances[pid], pid))
+    return order, dict(scores)
 
 
 def recall(found: list[tuple[str, float]], exact: list[tuple[str, float]]) -> tuple[float, float]:
-    """Share of the exact top 10 found, by id; and counting as found a result as near as
-    the exact 10th (a tie, which any correct search may return instead)."""
+    """Vector ranking: share of the exact top 10 found, by id; and counting as found a
+    result as near as the exact 10th (a tie, which any correct search may return instead)."""
     if not exact:
         return 1.0, 1.0
     exact_ids = {passage_id for passage_id, _ in exact}
@@ -419,6 +488,18 @@ def recall(found: list[tuple[str, float]], exact: list[tuple[str, float]]) -> tu
     bound = exact[-1][1] + 1e-7
     by_distance = min(len(exact), sum(1 for _, distance in found if distance <= bound))
     return by_id, by_distance / len(exact)
+
+
+def hybrid_recall(found: list[tuple[str, float]], exact: Answer) -> tuple[float, float]:
+    """Hybrid ranking: share of the exact hybrid top 10 found, by id; and counting as
+    found a result whose exact fused score equals the exact 10th's (a tie)."""
+    if not exact.hybrid:
+        return 1.0, 1.0
+    found_ids = [passage_id for passage_id, _ in found]
+    by_id = len(set(exact.hybrid) & set(found_ids)) / len(exact.hybrid)
+    bound = exact.scores[exact.hybrid[-1]] - 1e-12
+    as_good = sum(1 for passage_id in found_ids if exact.scores.get(passage_id, 0.0) >= bound)
+    return by_id, min(len(exact.hybrid), as_good) / len(exact.hybrid)
 
 
 VECTOR_LITERAL = re.compile(r"'\[[^\]]{100,}\]'")
@@ -440,15 +521,16 @@ def explain(log: list[tuple[str, Any]]) -> list[str]:
     return plan
 
 
-def search(agent: Any, queries: list[str]) -> dict[str, Any]:
+def search(agent: Any, queries: list[str], *, full_text: bool = True) -> dict[str, Any]:
     """The product's search on each query after a warm-up: its time, the time of the
-    embedding of the query (measured apart, on the same text) and of its SQL."""
+    embedding of the query (measured apart, on the same text) and of its SQL. Hybrid, or
+    with `full_text=False` the vector ranking alone (as before issue 18)."""
     from llm import embed
     from memory.models import EMBEDDING_DIM
     from memory.services import search_passages
 
     for query in queries[:WARMUP]:
-        search_passages(agent, query, top_k=TOP_K)
+        search_passages(agent, query, top_k=TOP_K, full_text=full_text)
     totals, embeds, sqls, found = [], [], [], []
     log: list[tuple[str, Any]] = []
     for query in queries:
@@ -457,7 +539,7 @@ def search(agent: Any, queries: list[str]) -> dict[str, Any]:
         embeds.append(time.perf_counter() - started)
         with statements() as recorder:
             started = time.perf_counter()
-            passages = search_passages(agent, query, top_k=TOP_K)
+            passages = search_passages(agent, query, top_k=TOP_K, full_text=full_text)
             totals.append(time.perf_counter() - started)
         sqls.append(recorder.seconds)
         log = recorder.log
@@ -466,30 +548,49 @@ def search(agent: Any, queries: list[str]) -> dict[str, Any]:
 
 
 def recalls(
-    exact: Exact, agent: Any, queries: list[str], found: list[list[tuple[str, float]]]
+    exact: Exact,
+    agent: Any,
+    queries: list[str],
+    found: list[list[tuple[str, float]]],
+    vector_found: list[list[tuple[str, float]]] | None = None,
 ) -> dict[str, float]:
+    """Recall@10 of the product's (hybrid) results; and of its vector ranking alone, when
+    `vector_found` holds those results for the same queries."""
     pairs = [
-        recall(result, exact.top(agent, query))
+        hybrid_recall(result, exact.top(agent, query))
         for query, result in zip(queries, found, strict=True)
     ]
     by_id = [one for one, _ in pairs]
-    return {
+    figures = {
         "recall_at_10": round(statistics.fmean(by_id), 4),
         "recall_at_10_ties_counted": round(statistics.fmean(two for _, two in pairs), 4),
         "recall_at_10_p5": round(percentile(by_id, 0.05), 2),
     }
+    if vector_found is not None:
+        vector_pairs = [
+            recall(result, exact.top(agent, query).vector)
+            for query, result in zip(queries, vector_found, strict=True)
+        ]
+        figures["vector_recall_at_10"] = round(statistics.fmean(one for one, _ in vector_pairs), 4)
+        figures["vector_recall_at_10_ties_counted"] = round(
+            statistics.fmean(two for _, two in vector_pairs), 4
+        )
+    return figures
 
 
 def measure(exact: Exact, agent: Any, queries: list[str]) -> dict[str, Any]:
     run = search(agent, queries)
     # Before the exact scans, which leave other pages in the cache.
     plan = explain(run["log"])
+    vector_run = search(agent, queries, full_text=False)
     return {
         "queries": len(queries),
         "search": summary(run["totals"]),
         "embed_query": summary(run["embeds"]),
         "sql": summary(run["sqls"]),
-        **recalls(exact, agent, queries, run["found"]),
+        # The vector ranking alone, as the product searched before issue 18.
+        "vector_search": summary(vector_run["totals"]),
+        **recalls(exact, agent, queries, run["found"], vector_run["found"]),
         "plan": plan,
     }
 
@@ -554,8 +655,9 @@ def run(ctx: Context) -> dict[str, Any]:
     loaded = 0
     for size in SIZES:
         # Inserting into a live HNSW index costs a graph search per row; building it
-        # afterwards is several times faster.
+        # afterwards is several times faster (and a GIN index, too).
         drop_index()
+        drop_index(TEXT_INDEX_NAME)
         started = time.perf_counter()
         copy_passages(passage_rows(corpus, embedder, owners, size - loaded, loaded, stored))
         load_seconds = time.perf_counter() - started
@@ -564,7 +666,8 @@ def run(ctx: Context) -> dict[str, Any]:
             embedder.check(stored[:20])
         progress(f"loaded {size} passages", began)
         build_seconds = build_index()
-        progress("built the index", began)
+        text_build_seconds = build_index(TEXT_INDEX_NAME)
+        progress("built the indexes", began)
         queries = [corpus.query(stored) for _ in range(QUERIES)]
         searched = measure(exact, agent, queries)
         progress("measured the searched agent", began)
@@ -582,6 +685,7 @@ def run(ctx: Context) -> dict[str, Any]:
             "searched_agent_passages": len(stored),
             "load_seconds": round(load_seconds, 1),
             "index_build_seconds": round(build_seconds, 1),
+            "text_index_build_seconds": round(text_build_seconds, 1),
             "searched_agent": searched,
             "selective_agent": selected,
             "ef_search_sweep": swept,

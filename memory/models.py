@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models.functions import Length
 from pgvector.django import HnswIndex, VectorField
@@ -15,6 +16,10 @@ DEFAULT_BLOCK_LIMIT = 5000
 EMBEDDING_DIM = 1536
 # One run of an agent may remove at most this share of a block's text (a per-block setting).
 DEFAULT_DELETION_BUDGET = 0.3
+# The text search configuration of archival passages: 'simple' lower-cases words and does
+# nothing else (no stemming, no stop words), so text in every language is indexed alike.
+# The trigger that fills Passage.search_vector names it too (migration 0007).
+TEXT_SEARCH_CONFIG = "simple"
 
 
 class Policy(models.TextChoices):
@@ -248,6 +253,11 @@ class Passage(models.Model):
     embedding_handle = models.CharField(max_length=200)
     tags = models.JSONField(default=list, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # The words of `text` for full-text search (to_tsvector with TEXT_SEARCH_CONFIG). A
+    # database trigger fills it on every insert and on every update of `text`, whatever
+    # writes the row (services, bulk_create, COPY, raw SQL); Python never sets it. NULL
+    # only on rows stored before the column existed, until memory/fulltext.py fills them.
+    search_vector = SearchVectorField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -264,6 +274,17 @@ class Passage(models.Model):
             ),
             # Tag filters (`tags @> '["x"]'`) in archival search.
             GinIndex(fields=["tags"], name="passage_tags_gin", opclasses=["jsonb_path_ops"]),
+            # The full-text half of archival search (`search_vector @@ query`).
+            GinIndex(fields=["search_vector"], name="passage_search_vector_gin"),
+            # The rows still waiting for their search vector, in key order: the backfill
+            # walks it batch by batch, and the worker's clock asks whether it is empty. It
+            # stays empty once the backfill is done (the trigger fills every new row), so
+            # that question costs one index probe on a table of any size.
+            models.Index(
+                fields=["id"],
+                name="passage_search_pending",
+                condition=models.Q(search_vector__isnull=True),
+            ),
             models.Index(fields=["agent", "created_at"], name="passage_agent_created"),
             # A file's passages in reading order (digest windows, re-digests).
             models.Index(fields=["file", "chunk_index"], name="passage_file_chunk"),

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max, Q, QuerySet
+from django.db.models import F, Max, Q, QuerySet
+from django.db.models.query import RawQuerySet
+from pgvector import Vector
 from pgvector.django import CosineDistance
 
 import llm
@@ -23,6 +26,7 @@ from memory.models import (
     DEFAULT_BLOCK_LIMIT,
     DEFAULT_DELETION_BUDGET,
     EMBEDDING_DIM,
+    TEXT_SEARCH_CONFIG,
     ActorType,
     AgentBlock,
     Block,
@@ -727,6 +731,20 @@ def agent_passages(agent: Agent) -> QuerySet[Passage]:
     return Passage.objects.filter(Q(agent=agent) | Q(source__agents=agent))
 
 
+# Reciprocal Rank Fusion (Cormack, Clarke and Buettcher, 2009): a passage scores
+# 1 / (RRF_K + rank) in each ranking it appears in, and the scores add up. It needs no
+# calibration between a cosine distance and a text rank, which share no scale; 60 is the
+# paper's constant, which damps the weight of the very first places.
+RRF_K = 60
+
+
+def fusion_depth(top_k: int) -> int:
+    """How far down each ranking fusion looks for a search of `top_k` results. Several
+    times deeper than the results: fusion lifts a passage both rankings place fairly
+    well above one only a single ranking places high, so it must see those places."""
+    return max(50, 5 * top_k)
+
+
 def search_passages(
     agent: Agent,
     query: str,
@@ -736,13 +754,54 @@ def search_passages(
     tag_match_mode: Literal["any", "all"] = "any",
     start: datetime | None = None,
     end: datetime | None = None,
+    full_text: bool = True,
 ) -> list[Passage]:
-    """Nearest passages to `query` by cosine distance, best first: approximate (the HNSW
-    index) over a large archival memory, exact when the planner finds the agent's share
-    small enough to rank every row. The results carry no embedding."""
+    """The agent's passages that best answer `query`, best first (at most `top_k`, 1-100).
+
+    Two rankings of the same rows (the agent's and its sources', narrowed by the tag and
+    date filters) are fused by Reciprocal Rank Fusion: by cosine distance to the query's
+    embedding (the HNSW index: approximate over a large archival memory, exact when the
+    planner finds the agent's share small enough to rank every row), and by full-text
+    rank among the passages holding every word of the query (web-search syntax: "a
+    phrase", `or`, `-word`; no stemming). So a rare exact word, a name or a code like
+    AX-4471, finds its passage even where the embedding blurs it among many similar
+    ones. Without such passages (or words) the order is the vector ranking's. Ties go to
+    the nearer passage. `full_text=False` ranks by the vector alone (bench/archival.py
+    measures both). Each result carries its cosine `distance`, and no embedding.
+    """
     if not query or not query.strip():
         return []
     (vector,) = _embed(agent, [query])
+    top_k = max(1, min(top_k, 100))
+    passages = _searchable(agent, tags, tag_match_mode, start, end)
+    ranked: Iterable[Passage]
+    if full_text:
+        ranked = _fused_ranking(passages, query, vector, top_k)
+    else:
+        ranked = _by_distance(passages, vector)[:top_k]
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # With a filter (one agent among many), a plain HNSW scan returns its ef_search
+            # nearest rows and then filters them, which can leave fewer than asked for;
+            # the iterative scan keeps walking the graph until enough rows pass the filter.
+            # ef_search: see ARCHIVAL_EF_SEARCH. Both in one round trip, for this
+            # transaction only.
+            cursor.execute(
+                "SELECT set_config('hnsw.iterative_scan', 'strict_order', true),"
+                " set_config('hnsw.ef_search', %s, true)",
+                [str(ARCHIVAL_EF_SEARCH)],
+            )
+        return list(ranked)
+
+
+def _searchable(
+    agent: Agent,
+    tags: list[str] | None,
+    tag_match_mode: Literal["any", "all"],
+    start: datetime | None,
+    end: datetime | None,
+) -> QuerySet[Passage]:
+    """The rows an archival search ranks; both rankings of a hybrid search use these."""
     # The same rows as agent_passages(), stated on this table's own columns. That query's
     # OR across the join to the attachments leaves the planner blind to how many rows
     # match: for an agent holding 1% of 100,000 passages it walked the HNSW graph through
@@ -762,25 +821,83 @@ def search_passages(
         passages = passages.filter(created_at__gte=start)
     if end is not None:
         passages = passages.filter(created_at__lte=end)
-    ranked = (
-        # Nobody reads a result's 1536 floats, and parsing them cost ~5 ms per search.
-        passages.defer("embedding")
+    return passages
+
+
+def _by_distance(passages: QuerySet[Passage], vector: list[float]) -> QuerySet[Passage]:
+    # Nobody reads a result's 1536 floats, and parsing them cost ~5 ms per search.
+    return (
+        passages.defer("embedding", "search_vector")
         .annotate(distance=CosineDistance("embedding", vector))
         .order_by("distance")
     )
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            # With a filter (one agent among many), a plain HNSW scan returns its ef_search
-            # nearest rows and then filters them, which can leave fewer than top_k; the
-            # iterative scan keeps walking the graph until enough rows pass the filter.
-            # ef_search: see ARCHIVAL_EF_SEARCH. Both in one round trip, for this
-            # transaction only.
-            cursor.execute(
-                "SELECT set_config('hnsw.iterative_scan', 'strict_order', true),"
-                " set_config('hnsw.ef_search', %s, true)",
-                [str(ARCHIVAL_EF_SEARCH)],
-            )
-        return list(ranked[: max(1, min(top_k, 100))])
+
+
+def _fused_ranking(
+    passages: QuerySet[Passage], query: str, vector: list[float], top_k: int
+) -> RawQuerySet[Passage]:
+    """One statement: the vector ranking and the full-text ranking of `passages`, each
+    `fusion_depth(top_k)` deep, fused. The ORM writes both rankings (so their filters are
+    the very same); SQL joins them, which the ORM cannot say."""
+    depth = fusion_depth(top_k)
+    nearest = (
+        passages.annotate(distance=CosineDistance("embedding", vector))
+        .order_by("distance")
+        .values("id", "distance")[:depth]
+    )
+    words = SearchQuery(query, config=TEXT_SEARCH_CONFIG, search_type="websearch")
+    # ts_rank_cd (cover density) favours passages where the query's words stand close
+    # together. Every matching row is ranked, which the GIN index keeps to the rows that
+    # hold all the words. Rows not yet backfilled (NULL) match nothing here.
+    matching = (
+        passages.filter(search_vector=words)
+        .annotate(text_rank=SearchRank(F("search_vector"), words, cover_density=True))
+        .order_by("-text_rank", "id")
+        .values("id", "text_rank")[:depth]
+    )
+    nearest_sql, nearest_params = nearest.query.sql_with_params()
+    matching_sql, matching_params = matching.query.sql_with_params()
+    quote = connection.ops.quote_name
+    columns = ", ".join(
+        f"passage.{quote(field.column)}"
+        for field in Passage._meta.concrete_fields
+        if field.column and field.name not in ("embedding", "search_vector")
+    )
+    # A passage found by full text alone has no distance yet: computed for those few
+    # rows only (COALESCE evaluates its second argument only when the first is NULL).
+    sql = f"""
+        WITH nearest AS (
+            SELECT id, distance, row_number() OVER (ORDER BY distance, id) AS rank
+            FROM ({nearest_sql}) AS ranked
+        ),
+        matching AS (
+            SELECT id, row_number() OVER (ORDER BY text_rank DESC, id) AS rank
+            FROM ({matching_sql}) AS ranked
+        ),
+        fused AS (
+            SELECT
+                COALESCE(nearest.id, matching.id) AS id,
+                nearest.distance,
+                COALESCE(1.0 / (%s + nearest.rank), 0)
+                    + COALESCE(1.0 / (%s + matching.rank), 0) AS score
+            FROM nearest FULL JOIN matching ON matching.id = nearest.id
+        )
+        SELECT {columns},
+            COALESCE(fused.distance, passage.embedding <=> %s::vector) AS distance,
+            fused.score
+        FROM fused JOIN {quote(Passage._meta.db_table)} AS passage ON passage.id = fused.id
+        ORDER BY fused.score DESC, distance, passage.id
+        LIMIT %s
+    """
+    params = [
+        *nearest_params,
+        *matching_params,
+        RRF_K,
+        RRF_K,
+        Vector(vector).to_text(),
+        top_k,
+    ]
+    return Passage.objects.raw(sql, params)
 
 
 def list_passages(

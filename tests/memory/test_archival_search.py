@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from llm.local_embedder import embed_text
 from memory import services
 from memory.models import EMBEDDING_DIM, Passage
+from sources.models import Source
 from sources.services import attach_source, create_source
 
 LOCAL = "local/hashing-bow"
@@ -96,7 +97,8 @@ def test_the_ranking_query_filters_on_the_passage_table_alone(make_agent, user):
         services.search_passages(agent, "boiler")
 
     (ranking,) = [query["sql"] for query in captured.captured_queries if "<=>" in query["sql"]]
-    assert "JOIN" not in ranking.upper()
-    assert source.id in ranking
+    assert Source.agents.through._meta.db_table not in ranking
+    # Both rankings, by vector and by full text, filter on the attached source's id.
+    assert ranking.count(source.id) == 2
     settings = [query["sql"] for query in captured.captured_queries if "set_config" in query["sql"]]
     assert settings and "hnsw.ef_search" in settings[0]

@@ -4,6 +4,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,15 +16,40 @@ from django.db import (
     connection,
     connections,
 )
+from django.utils import timezone
 from django_q.cluster import Cluster
 
 from agents import runs, sleeptime
 from config.processes import forks_die_with_their_parent
 from config.vector_check import VectorSupportError, check_vector_support, database_log
 from evaluation import services as evaluations
+from memory import tasks as memory_tasks
 from sources import tasks as source_tasks
 
 logger = logging.getLogger("reverie.clock")
+
+
+class Every:
+    """A step of the clock taken on its first beat, then at most once per `seconds`: for
+    checks that matter rarely and should not cost a query every second."""
+
+    def __init__(self, seconds: float, step: Callable[[], object]) -> None:
+        self.seconds = seconds
+        self.step = step
+        self.last: datetime | None = None
+
+    def __call__(self, now: datetime | None = None) -> None:
+        now = now or timezone.now()
+        if self.last is not None and (now - self.last).total_seconds() < self.seconds:
+            return
+        self.last = now
+        self.step()
+
+
+# Passages stored before full-text search existed get their search vectors in the
+# background: queued on the clock's first beat, and looked for again now and then in case
+# a worker died in the middle (a running backfill queues its own next part).
+backfill_search_vectors = Every(60.0, memory_tasks.queue_search_backfill)
 
 
 def tick(now: datetime | None = None) -> None:
@@ -35,6 +61,7 @@ def tick(now: datetime | None = None) -> None:
     runs.enqueue_due(now)  # retries after their back-off, runs whose job was lost
     source_tasks.recover_ingestion(now)  # files and digests whose worker died
     evaluations.recover_lost(now)  # evaluations whose worker died go on elsewhere
+    backfill_search_vectors(now)  # passages older than full-text search get their words
 
 
 class Command(BaseCommand):
