@@ -424,14 +424,14 @@ class Exact:
 
     @staticmethod
     def _compute(agent: Any, query: str) -> Answer:
-        from django.contrib.postgres.search import SearchQuery, SearchRank
+        from django.contrib.postgres.search import SearchRank
         from django.db import connection, transaction
         from django.db.models import F
         from pgvector.django import CosineDistance
 
         from llm import embed
-        from memory.models import EMBEDDING_DIM, TEXT_SEARCH_CONFIG
-        from memory.services import agent_passages, fusion_depth
+        from memory.models import EMBEDDING_DIM
+        from memory.services import agent_passages, full_text_query, fusion_depth
 
         depth = fusion_depth(TOP_K)
         (vector,) = embed(HANDLE, [query], EMBEDDING_DIM)
@@ -441,7 +441,7 @@ class Exact:
             .order_by("distance", "id")
             .values_list("id", "distance")
         )
-        words = SearchQuery(query, config=TEXT_SEARCH_CONFIG, search_type="websearch")
+        words = full_text_query(query)
         matching = (
             rows.filter(search_vector=words)
             .annotate(text_rank=SearchRank(F("search_vector"), words, cover_density=True))

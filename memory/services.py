@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import operator
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, Q, QuerySet
-from django.db.models.query import RawQuerySet
 from pgvector import Vector
 from pgvector.django import CosineDistance
 
@@ -762,10 +764,11 @@ def search_passages(
     date filters) are fused by Reciprocal Rank Fusion: by cosine distance to the query's
     embedding (the HNSW index: approximate over a large archival memory, exact when the
     planner finds the agent's share small enough to rank every row), and by full-text
-    rank among the passages holding every word of the query (web-search syntax: "a
-    phrase", `or`, `-word`; no stemming). So a rare exact word, a name or a code like
-    AX-4471, finds its passage even where the embedding blurs it among many similar
-    ones. Without such passages (or words) the order is the vector ranking's. Ties go to
+    rank among the passages holding any of the query's words but stop words (no
+    stemming; more of them, closer together, rank higher: `full_text_query`). So a rare
+    exact word, a name or a code like AX-4471, finds its passage even where the
+    embedding blurs it among many similar ones. Without such passages (or words) the
+    order is the vector ranking's. Ties go to
     the nearer passage. `full_text=False` ranks by the vector alone (bench/archival.py
     measures both). Each result carries its cosine `distance`, and no embedding.
     """
@@ -833,9 +836,33 @@ def _by_distance(passages: QuerySet[Passage], vector: list[float]) -> QuerySet[P
     )
 
 
+# Words a question is made of that say nothing about what it asks (English, where most
+# of them would match most passages); the rest of a query's words are what full-text
+# search looks for.
+STOP_WORDS = frozenset(
+    """a about after all also am an and any are as at be been before being but by can
+    could did do does doing for from had has have having he her here him his how i if in
+    into is it its me my no not of on or our she so some than that the their them then
+    there these they this those to too us was we were what when where which while who whom
+    why will with would you your yours""".split()
+)
+
+
+def full_text_query(query: str) -> SearchQuery | None:
+    """The query's words but stop words and single letters, any of which a passage may
+    hold (a question like "what did I say about AX-4471?" is its words "say",
+    "AX-4471"); None without such words."""
+    words = [w for w in re.findall(r"\w[\w-]*", query.lower()) if len(w) > 1 or w.isdigit()]
+    kept = list(dict.fromkeys(w for w in words if w not in STOP_WORDS))
+    if not kept:
+        return None
+    terms = [SearchQuery(word, config=TEXT_SEARCH_CONFIG, search_type="plain") for word in kept]
+    return functools.reduce(operator.or_, terms)
+
+
 def _fused_ranking(
     passages: QuerySet[Passage], query: str, vector: list[float], top_k: int
-) -> RawQuerySet[Passage]:
+) -> Iterable[Passage]:
     """One statement: the vector ranking and the full-text ranking of `passages`, each
     `fusion_depth(top_k)` deep, fused. The ORM writes both rankings (so their filters are
     the very same); SQL joins them, which the ORM cannot say."""
@@ -845,10 +872,15 @@ def _fused_ranking(
         .order_by("distance")
         .values("id", "distance")[:depth]
     )
-    words = SearchQuery(query, config=TEXT_SEARCH_CONFIG, search_type="websearch")
-    # ts_rank_cd (cover density) favours passages where the query's words stand close
+    words = full_text_query(query)
+    if words is None:
+        # The vector ranking alone, ties in key order as the fusion breaks them.
+        by_distance: list[Passage] = list(_by_distance(passages, vector)[:depth])
+        by_distance.sort(key=lambda passage: (passage.distance, passage.id))  # type: ignore[attr-defined]
+        return by_distance[:top_k]
+    # ts_rank_cd (cover density) favours passages holding more of the query's words, close
     # together. Every matching row is ranked, which the GIN index keeps to the rows that
-    # hold all the words. Rows not yet backfilled (NULL) match nothing here.
+    # hold one of the words. Rows not yet backfilled (NULL) match nothing here.
     matching = (
         passages.filter(search_vector=words)
         .annotate(text_rank=SearchRank(F("search_vector"), words, cover_density=True))
