@@ -40,8 +40,9 @@ class Arm:
     """One setting to compare. `frequency`: a sleep-time run every N replayed turns
     (None: none during the replay); `passes`: reflection passes after the replay.
 
-    `context`: what the questions are asked against. "full": the replay is still in the
-    agent's context (what an agent without sleep-time must carry); "memory": it has left
+    `context`: what the questions are asked against. "full": the replay as the agent's
+    context keeps it (all of it without sleep-time; with it, what a run has read leaves
+    but for the last few turns, as in use: agents/compaction.py); "memory": it has left
     the context, as it does once a conversation is compacted or a new one starts, and
     only the memory blocks hold what was learned (the paper's setting, where sleep-time
     re-represents the context ahead of the questions). Without sleep-time the default is
