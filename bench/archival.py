@@ -441,7 +441,7 @@ class Exact:
             .order_by("distance", "id")
             .values_list("id", "distance")
         )
-        words = full_text_query(query)
+        words = full_text_query(query, rows)
         matching = (
             rows.filter(search_vector=words)
             .annotate(text_rank=SearchRank(F("search_vector"), words, cover_density=True))

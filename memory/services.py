@@ -764,8 +764,8 @@ def search_passages(
     date filters) are fused by Reciprocal Rank Fusion: by cosine distance to the query's
     embedding (the HNSW index: approximate over a large archival memory, exact when the
     planner finds the agent's share small enough to rank every row), and by full-text
-    rank among the passages holding any of the query's words but stop words (no
-    stemming; more of them, closer together, rank higher: `full_text_query`). So a rare
+    rank among the passages holding the query's words but stop words (all of them where
+    some passages do, else any; no stemming: `full_text_query`). So a rare
     exact word, a name or a code like AX-4471, finds its passage even where the
     embedding blurs it among many similar ones. Without such passages (or words) the
     order is the vector ranking's. Ties go to
@@ -848,15 +848,21 @@ STOP_WORDS = frozenset(
 )
 
 
-def full_text_query(query: str) -> SearchQuery | None:
-    """The query's words but stop words and single letters, any of which a passage may
-    hold (a question like "what did I say about AX-4471?" is its words "say",
-    "AX-4471"); None without such words."""
+def full_text_query(query: str, passages: QuerySet[Passage] | None = None) -> SearchQuery | None:
+    """What full-text search looks for: the query's words but stop words and single
+    letters (numbers count), so a question like "what did I say about AX-4471?" is its
+    words "say" and "AX-4471"; None without such words. Passages holding all of them, if
+    `passages` has any (one look in the GIN index), else those holding any of them: all
+    the words keep the ranking to few rows, and any word still finds a passage a
+    question's other words are not in."""
     words = [w for w in re.findall(r"\w[\w-]*", query.lower()) if len(w) > 1 or w.isdigit()]
     kept = list(dict.fromkeys(w for w in words if w not in STOP_WORDS))
     if not kept:
         return None
     terms = [SearchQuery(word, config=TEXT_SEARCH_CONFIG, search_type="plain") for word in kept]
+    every = functools.reduce(operator.and_, terms)
+    if len(terms) == 1 or passages is None or passages.filter(search_vector=every).exists():
+        return every
     return functools.reduce(operator.or_, terms)
 
 
@@ -872,7 +878,7 @@ def _fused_ranking(
         .order_by("distance")
         .values("id", "distance")[:depth]
     )
-    words = full_text_query(query)
+    words = full_text_query(query, passages)
     if words is None:
         # The vector ranking alone, ties in key order as the fusion breaks them.
         by_distance: list[Passage] = list(_by_distance(passages, vector)[:depth])
