@@ -582,11 +582,8 @@ def run_turn(
         # in another of its threads, which transcripts leave out until that turn ends
         # (threads.transcript_until).
         last_seq = Message.objects.filter(agent=agent).order_by("-seq").values("seq")[:1]
-        # A transaction only where `end` writes with the update (sleep-time's trigger of
-        # an agent that has it on, as re-read under the lock): an "off" turn's update
-        # commits alone, in one round trip.
-        together = end is not None and bool(agent.enable_sleeptime)
-        with transaction.atomic() if together else nullcontext():
+        # One transaction only when there is something to commit with the update.
+        with transaction.atomic() if end is not None else nullcontext():
             Agent.objects.filter(pk=agent.pk).update(
                 **thread.end_turn(),
                 last_stop_reason=result.stop_reason,

@@ -470,7 +470,9 @@ def send_message(
                 on_delta=deltas if drafts is not None else None,
                 begin=begin,
                 finish=lambda ended: turns.close_turn(run, ended, started),
-                end=_count_turn(agent),
+                # Sleep-time's trigger, for an agent that has it on (re-checked under
+                # the turn's lock: switching it off takes effect at once).
+                end=_count_turn(agent) if agent.enable_sleeptime else None,
             )
         stored = result.messages
     except Exception as error:
