@@ -15,7 +15,7 @@ import math
 import time as clock
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -582,8 +582,7 @@ def run_turn(
         # in another of its threads, which transcripts leave out until that turn ends
         # (threads.transcript_until).
         last_seq = Message.objects.filter(agent=agent).order_by("-seq").values("seq")[:1]
-        # One transaction only when there is something to commit with the update.
-        with transaction.atomic() if end is not None else nullcontext():
+        with transaction.atomic():
             Agent.objects.filter(pk=agent.pk).update(
                 **thread.end_turn(),
                 last_stop_reason=result.stop_reason,

@@ -470,9 +470,7 @@ def send_message(
                 on_delta=deltas if drafts is not None else None,
                 begin=begin,
                 finish=lambda ended: turns.close_turn(run, ended, started),
-                # Sleep-time's trigger, for an agent that has it on (re-checked under
-                # the turn's lock: switching it off takes effect at once).
-                end=_count_turn(agent) if agent.enable_sleeptime else None,
+                end=_count_turn(agent),
             )
         stored = result.messages
     except Exception as error:
@@ -487,7 +485,8 @@ def send_message(
 
 def _count_turn(agent: Agent) -> Callable[[loop.TurnResult], None]:
     """Sleep-time's trigger, counted in the transaction that ends the turn. run_turn
-    re-read the agent under its turn lock: the turn counts if sleep-time is still on."""
+    re-read the agent under its turn lock: sleep-time counts the turn if it was on when
+    the turn began (switching it off takes effect from the next turn)."""
 
     def count(result: loop.TurnResult) -> None:
         result.run_ids = sleeptime.after_turn(agent, failed=result.stop_reason == "error")
