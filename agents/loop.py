@@ -492,7 +492,6 @@ def run_turn(
     on_delta: OnDelta | None = None,
     begin: Callable[[], None] | None = None,
     finish: Callable[[TurnResult], None] | None = None,
-    end: Callable[[TurnResult], None] | None = None,
     untrusted: bool = False,
 ) -> TurnResult:
     """Run one turn, in the agent's own history or in `conversation`. The provider must
@@ -508,11 +507,9 @@ def run_turn(
     reply that breaks off ends the turn as any model failure does, and is not stored.
     `begin` is called under the turn's lock before its first message is stored, and
     `finish` with the result once the turn is over, both before the one synchronous
-    commit that makes all of the turn's writes durable; `end` inside that commit's
-    transaction, after the update that ends the turn (sleep-time's trigger).
-    `untrusted`: the turn reads input nobody vouches for (or the conversation is marked
-    untrusted), so its memory edits that read as instructions to the agent wait for
-    review.
+    commit that makes all of the turn's writes durable. `untrusted`: the turn reads
+    input nobody vouches for (or the conversation is marked untrusted), so its memory
+    edits that read as instructions to the agent wait for review.
     """
     result = TurnResult()
     turn_id = uuid.uuid4().hex
@@ -582,17 +579,14 @@ def run_turn(
         # in another of its threads, which transcripts leave out until that turn ends
         # (threads.transcript_until).
         last_seq = Message.objects.filter(agent=agent).order_by("-seq").values("seq")[:1]
-        with transaction.atomic():
-            Agent.objects.filter(pk=agent.pk).update(
-                **thread.end_turn(),
-                last_stop_reason=result.stop_reason,
-                last_run_completion=now,
-                last_run_duration_ms=int((clock.monotonic() - started) * 1000),
-                last_turn_end_seq=Subquery(last_seq),
-                last_turn_at=now,
-            )
-            if end is not None:
-                end(result)
+        Agent.objects.filter(pk=agent.pk).update(
+            **thread.end_turn(),
+            last_stop_reason=result.stop_reason,
+            last_run_completion=now,
+            last_run_duration_ms=int((clock.monotonic() - started) * 1000),
+            last_turn_end_seq=Subquery(last_seq),
+            last_turn_at=now,
+        )
     return result
 
 

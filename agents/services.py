@@ -7,7 +7,6 @@ import json
 import re
 import secrets
 import time as clock
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -470,7 +469,6 @@ def send_message(
                 on_delta=deltas if drafts is not None else None,
                 begin=begin,
                 finish=lambda ended: turns.close_turn(run, ended, started),
-                end=_count_turn(agent),
             )
         stored = result.messages
     except Exception as error:
@@ -480,18 +478,10 @@ def send_message(
         if drafts is not None:
             drafts.close(stored)
     result.run_id = run.id
+    # run_turn re-read the agent under its turn lock: sleep-time counts the turn if it
+    # was on when the turn began (switching it off takes effect from the next turn).
+    result.run_ids = sleeptime.after_turn(agent, failed=result.stop_reason == "error")
     return result
-
-
-def _count_turn(agent: Agent) -> Callable[[loop.TurnResult], None]:
-    """Sleep-time's trigger, counted in the transaction that ends the turn. run_turn
-    re-read the agent under its turn lock: sleep-time counts the turn if it was on when
-    the turn began (switching it off takes effect from the next turn)."""
-
-    def count(result: loop.TurnResult) -> None:
-        result.run_ids = sleeptime.after_turn(agent, failed=result.stop_reason == "error")
-
-    return count
 
 
 def check_approvals(thread: Thread, inputs: list[loop.InputMessage]) -> None:

@@ -21,6 +21,7 @@ from agents.models import Agent, AgentType, Group, ManagerType, Run, RunTrigger
 from agents.tools import SLEEPTIME_TOOLS, default_rules
 from config.errors import InvalidRequest, NotFound
 from config.pagination import cursor_page
+from config.transactions import commit_without_flush
 from memory import services as memory_services
 from memory.models import AgentBlock, Block
 
@@ -184,15 +185,15 @@ def after_turn(primary: Agent, *, failed: bool) -> list[str] | None:
     count once each (Letta's read-then-write could lose counts). A turn that failed
     (the model was unreachable) is not a finished turn and does not count.
     Returns the started (or joined) run ids, or None when sleep-time is off.
-
-    Called inside the transaction that ends the turn (agents.loop.run_turn's `end`), so
-    the turn's end and its trigger commit together, in one round trip, and a run that
-    starts sees the turn it was started for.
     """
     if not primary.enable_sleeptime or failed:
         return None
-    # No savepoint inside the turn's transaction: two round trips fewer on every turn.
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic():
+        # Background bookkeeping on the conversation's path: it does not wait for the
+        # disk (config/transactions.py). A crash of the database server that loses it
+        # loses a trigger at most, and the next run reads what it would have read: a
+        # transcript starts at the last processed message, not at the trigger.
+        commit_without_flush()
         group = Group.objects.select_for_update().filter(manager_agent=primary).first()
         if group is None:
             return None

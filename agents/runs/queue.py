@@ -35,10 +35,9 @@ def request_run(group: Group, sleeper: Agent, trigger: str, **fields: Any) -> Ru
     dropped and nothing runs twice in parallel.
     """
     active = list(
-        Run.objects.filter(run_agent_id=sleeper.id, status__in=ACTIVE_RUN_STATUSES)
-        # Not the working run's transcript (tens of kilobytes), at every turn.
-        .only("id", "status", "metadata", "created_at")
-        .order_by("created_at")
+        Run.objects.filter(run_agent_id=sleeper.id, status__in=ACTIVE_RUN_STATUSES).order_by(
+            "created_at"
+        )
     )
     queued = next((run for run in active if run.status == RunStatus.CREATED), None)
     if queued is not None:
