@@ -8,11 +8,13 @@ turns it read leave the context of each thread they belong to, but for the last
 recursive summary takes them in, as when a full context is compacted. Nothing is lost:
 the messages stay stored, searchable (conversation_search), and in the ADE.
 
-It happens in the background, at the end of the run, never in a turn: a thread whose
-turn is running keeps its context until a later run (its turn lock is tried, not
-waited for). Turns leave in batches of at least `context_tail_turns`, so the summary,
-one model call, is written once every so many turns rather than at every one; the
-context then holds between one and two tails of turns beside the summary.
+It happens in the background, at the end of the run, never in a turn: the summary is
+written with no lock held, and the context changes under the thread's turn lock, tried
+rather than waited for; a thread whose turn is running then, or whose context changed
+meanwhile, keeps its context until a later run. Turns leave in batches of at least
+`context_tail_turns`, so the summary, one model call, is written once every so many
+turns rather than at every one; the context then holds between one and two tails of
+turns beside the summary.
 """
 
 from __future__ import annotations
@@ -83,16 +85,24 @@ def after_run(primary: Agent, until_seq: int) -> Compacted:
     if not tail:
         return done  # off: what was read stays until the context is full
     for thread in _threads(primary, until_seq):
+        thread.refresh()  # the summary as the last turn left it
+        leaving = _leaving(thread, until_seq, tail)
+        if not leaving:
+            continue
+        # The model writes the summary with no lock held: a turn of the thread never
+        # waits for it. The context changes only under the turn lock, and only if it is
+        # still the one summarised.
+        summarised_from = thread.summary
+        reply = loop.summarize(thread, leaving)
+        done.prompt_tokens += reply.prompt_tokens
+        done.completion_tokens += reply.completion_tokens
         with loop.TurnLock.unless_busy(thread) as free:
             if not free:
                 continue  # a turn is reading this context: a later run will do it
-            thread.refresh()  # the summary as the last turn left it
-            leaving = _leaving(thread, until_seq, tail)
-            if not leaving:
-                continue
-            reply = loop.summarize(thread, leaving)
-            done.prompt_tokens += reply.prompt_tokens
-            done.completion_tokens += reply.completion_tokens
+            thread.refresh()
+            still = Message.objects.filter(pk__in=[m.pk for m in leaving], in_context=True)
+            if thread.summary != summarised_from or still.count() != len(leaving):
+                continue  # a turn summarised meanwhile: a later run will do it
             loop.evict(thread, leaving, reply.content or "")
             done.messages += len(leaving)
     return done

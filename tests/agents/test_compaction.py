@@ -150,6 +150,28 @@ def test_a_thread_whose_turn_is_running_keeps_its_context_for_a_later_run(chatty
     assert compaction.after_run(primary, last.seq).messages == 9
 
 
+def test_a_summary_a_turn_overtook_while_it_was_written_is_not_applied(chatty, llm, monkeypatch):
+    primary, _ = chatty
+    for n in range(1, 6):
+        say(primary, f"I like topic {n}.")
+    last = Message.objects.filter(agent=primary).order_by("-seq")[0]
+    written = loop.summarize
+
+    def while_a_turn_summarises(thread: Thread, leaving: list[Message]) -> Any:
+        reply = written(thread, leaving)  # no lock held meanwhile: a turn may run
+        Agent.objects.filter(pk=primary.pk).update(summary="A turn's own summary.")
+        return reply
+
+    monkeypatch.setattr(loop, "summarize", while_a_turn_summarises)
+
+    done = compaction.after_run(primary, last.seq)
+
+    assert done.messages == 0 and done.prompt_tokens > 0  # spent, and said so
+    primary.refresh_from_db()
+    assert primary.summary == "A turn's own summary."
+    assert len(in_context(primary)) == 5
+
+
 def test_what_waits_for_review_keeps_the_turns_in_the_prompt(chatty, llm):
     primary, group = chatty
     human = next(b for b in primary.block_links.all() if b.block.label == "human").block
