@@ -141,7 +141,7 @@ def system_parts(agent: Agent, blocks: list[Block] | None = None) -> tuple[str, 
         .values_list("count", flat=True)
         .first()
         or 0,
-        archival_count=memory_services.agent_passages(agent).count(),
+        archival_count=memory_services.archival_count(agent),
     )
     return memory, metadata
 

@@ -180,7 +180,7 @@ class Message(models.Model):
 
 class MessageCount(models.Model):
     """How many messages an agent has, kept by a PostgreSQL trigger on every insert and
-    delete (migration 0011), so the system prompt's count costs one lookup rather than a
+    delete (migration 0010), so the system prompt's count costs one lookup rather than a
     count over the whole history."""
 
     agent = models.OneToOneField(

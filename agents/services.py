@@ -649,7 +649,7 @@ def context_overview(agent: Agent) -> dict[str, Any]:
         "context_window_size_max": agent.context_window,
         "context_window_size_current": sum(tokens.values()),
         "num_messages": len(openai_messages) + 1,
-        "num_archival_memory": memory_services.agent_passages(agent).count(),
+        "num_archival_memory": memory_services.archival_count(agent),
         "num_recall_memory": Message.objects.filter(agent=agent).count(),
         "num_tokens_external_memory_summary": tokens["external_memory_summary"],
         "external_memory_summary": metadata,

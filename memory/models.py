@@ -292,3 +292,17 @@ class Passage(models.Model):
 
     def __str__(self) -> str:
         return self.text[:60]
+
+
+class PassageCount(models.Model):
+    """How many passages an agent or a source owns (`holder` is the agent's id, or the
+    source's for a file's passages), kept by PostgreSQL triggers on every insert and
+    delete (migration 0009), so the system prompt's archival count costs one lookup
+    rather than a count over archival memory. A holder whose count falls to 0 has no
+    row."""
+
+    holder = models.CharField(primary_key=True, max_length=64)
+    count = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.holder}: {self.count}"

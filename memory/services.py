@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Max, Q, QuerySet
+from django.db.models import F, Max, Q, QuerySet, Sum
 from pgvector import Vector
 from pgvector.django import CosineDistance
 
@@ -34,6 +34,7 @@ from memory.models import (
     Block,
     BlockVersion,
     Passage,
+    PassageCount,
     Policy,
     Proposal,
     ProposalStatus,
@@ -733,6 +734,13 @@ def agent_passages(agent: Agent) -> QuerySet[Passage]:
     return Passage.objects.filter(Q(agent=agent) | Q(source__agents=agent))
 
 
+def archival_count(agent: Agent) -> int:
+    """How many passages `agent_passages` holds, from the counts the database keeps
+    (PassageCount): a lookup per holder, whatever the size of archival memory."""
+    holders = Q(holder=agent.id) | Q(holder__in=agent.sources.values("pk"))
+    return PassageCount.objects.filter(holders).aggregate(n=Sum("count"))["n"] or 0
+
+
 # Reciprocal Rank Fusion (Cormack, Clarke and Buettcher, 2009): a passage scores
 # 1 / (RRF_K + rank) in each ranking it appears in, and the scores add up. It needs no
 # calibration between a cosine distance and a text rank, which share no scale; 60 is the
@@ -909,38 +917,47 @@ def _fused_ranking(
         for field in Passage._meta.concrete_fields
         if field.column and field.name not in ("embedding", "search_vector")
     )
-    # A passage found by full text alone has no distance yet: computed for those few
-    # rows only (COALESCE evaluates its second argument only when the first is NULL).
+    # The HNSW walk is approximate: it may miss a passage among the nearest `depth`. The
+    # full-text candidates' exact distances complete it, so a passage both rankings place
+    # well keeps its place in the vector ranking too (with a perfect walk this changes
+    # nothing: a candidate nearer than the walk's last is one the walk found). What then
+    # ranks beyond `depth` counts for full text only, as in an exact ranking.
     sql = f"""
-        WITH nearest AS (
-            SELECT id, distance, row_number() OVER (ORDER BY distance, id) AS rank
-            FROM ({nearest_sql}) AS ranked
-        ),
+        WITH walked AS ({nearest_sql}),
         matching AS (
             SELECT id, row_number() OVER (ORDER BY text_rank DESC, id) AS rank
             FROM ({matching_sql}) AS ranked
         ),
+        candidates AS (
+            SELECT id, distance FROM walked
+            UNION ALL
+            SELECT passage.id, passage.embedding <=> %s::vector
+            FROM matching JOIN {quote(Passage._meta.db_table)} AS passage
+                ON passage.id = matching.id
+            WHERE matching.id NOT IN (SELECT id FROM walked)
+        ),
+        nearest AS (
+            SELECT id, distance, row_number() OVER (ORDER BY distance, id) AS rank
+            FROM candidates
+        ),
         fused AS (
-            SELECT
-                COALESCE(nearest.id, matching.id) AS id,
-                nearest.distance,
-                COALESCE(1.0 / (%s + nearest.rank), 0)
+            SELECT nearest.id, nearest.distance,
+                CASE WHEN nearest.rank <= %s THEN 1.0 / (%s + nearest.rank) ELSE 0 END
                     + COALESCE(1.0 / (%s + matching.rank), 0) AS score
-            FROM nearest FULL JOIN matching ON matching.id = nearest.id
+            FROM nearest LEFT JOIN matching ON matching.id = nearest.id
         )
-        SELECT {columns},
-            COALESCE(fused.distance, passage.embedding <=> %s::vector) AS distance,
-            fused.score
+        SELECT {columns}, fused.distance, fused.score
         FROM fused JOIN {quote(Passage._meta.db_table)} AS passage ON passage.id = fused.id
-        ORDER BY fused.score DESC, distance, passage.id
+        ORDER BY fused.score DESC, fused.distance, passage.id
         LIMIT %s
     """
     params = [
         *nearest_params,
         *matching_params,
-        RRF_K,
-        RRF_K,
         Vector(vector).to_text(),
+        depth,
+        RRF_K,
+        RRF_K,
         top_k,
     ]
     return Passage.objects.raw(sql, params)
