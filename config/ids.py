@@ -63,3 +63,11 @@ def proposal_id() -> str:
 
 def evaluation_id() -> str:
     return new_id("evaluation")
+
+
+def tool_id() -> str:
+    return new_id("tool")
+
+
+def mcp_server_id() -> str:
+    return new_id("mcp_server")

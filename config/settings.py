@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "accounts",
     "agents",
     "memory",
+    "toolbox",
     "sources",
     "forgetting",
     "evaluation",
