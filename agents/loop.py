@@ -27,7 +27,14 @@ import llm
 from agents import prompts
 from agents.models import Agent, Conversation, Message, MessageCount, Role
 from agents.threads import Thread
-from agents.tools import MEMORY_EDIT_TOOLS, TOOLS, ToolContext, ToolError, execute
+from agents.tools import (
+    MEMORY_EDIT_TOOLS,
+    ToolContext,
+    ToolError,
+    execute,
+    is_terminal,
+    offered,
+)
 from config.transactions import commits_without_flush
 from memory import events
 from memory import services as memory_services
@@ -236,7 +243,7 @@ def tool_schemas(
     agent: Agent, client_tools: list[dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
     """The agent's tools, then the client's own (a server tool keeps its name)."""
-    schemas = [TOOLS[name].schema() for name in agent.tools if name in TOOLS]
+    schemas = offered(agent)
     taken = set(agent.tools)
     for tool in client_tools or []:
         if tool["name"] not in taken:
@@ -778,7 +785,7 @@ def _steps(
             else:
                 status, text = _run_tool(ctx, call)
             if status == "success":
-                finished = finished or TOOLS[call["name"]].terminal
+                finished = finished or is_terminal(call["name"])
             publish(
                 _store(
                     thread,

@@ -26,6 +26,9 @@ from config.errors import InvalidRequest
 from memory import editing, events
 from memory import services as memory_services
 from memory.models import Passage
+from toolbox import running as toolbox_running
+from toolbox import services as toolbox_services
+from toolbox.models import Tool as StoredTool
 
 
 class ToolError(Exception):
@@ -535,12 +538,39 @@ def default_rules(tool_names: list[str]) -> list[dict[str, str]]:
     ]
 
 
+def offered(agent: Agent) -> list[dict[str, Any]]:
+    """The schemas of the agent's tools, in its order: built-ins, and its organization's
+    custom and MCP tools (one query, and only when it has some)."""
+    others = toolbox_services.tools_named(
+        agent.organization_id, [name for name in agent.tools if name not in TOOLS]
+    )
+    schemas = []
+    for name in agent.tools:
+        if name in TOOLS:
+            schemas.append(TOOLS[name].schema())
+        elif name in others:
+            schemas.append({"type": "function", "function": others[name].json_schema})
+    return schemas
+
+
+def is_terminal(name: str) -> bool:
+    """Whether a successful call ends the turn by itself (send_message does)."""
+    tool = TOOLS.get(name)
+    return tool is not None and tool.terminal
+
+
 def execute(ctx: ToolContext, name: str, arguments: dict[str, Any]) -> str:
     """Run tool `name`; raises ToolError with a message for the model when it can't."""
     tool = TOOLS.get(name)
-    if tool is None or name not in ctx.agent.tools:
+    other = None
+    if tool is None and name in ctx.agent.tools:
+        other = toolbox_services.tools_named(ctx.agent.organization_id, [name]).get(name)
+    if name not in ctx.agent.tools or (tool is None and other is None):
         available = ", ".join(ctx.agent.tools) or "none"
         raise ToolError(f"Tool '{name}' does not exist for this agent (available: {available}).")
+    if other is not None:
+        return _run_other(other, arguments)
+    assert tool is not None
     required = tool.parameters.get("required", [])
     missing = [key for key in required if key not in arguments]
     if missing:
@@ -554,3 +584,17 @@ def execute(ctx: ToolContext, name: str, arguments: dict[str, Any]) -> str:
         raise ToolError(refused.message) from None
     except (TypeError, ValueError) as error:
         raise ToolError(f"Bad arguments for {name}: {error}") from None
+
+
+def _run_other(tool: StoredTool, arguments: dict[str, Any]) -> str:
+    """A custom tool (in the sandbox) or an MCP server's tool (on its server)."""
+    parameters = tool.json_schema.get("parameters") or {}
+    missing = [key for key in parameters.get("required", []) if key not in arguments]
+    if missing:
+        raise ToolError(f"Missing required argument(s): {', '.join(missing)}.")
+    known = set(parameters.get("properties", {}))
+    accepted = {key: value for key, value in arguments.items() if key in known}
+    ok, text = toolbox_running.run(tool, accepted)
+    if not ok:
+        raise ToolError(text)
+    return text
