@@ -18,6 +18,8 @@ from config.schemas import HANDLE_PATTERN, INT32, NOT_BLANK, In, Moment
 from memory.models import AgentBlock, Block
 from memory.schemas import BlockIn, BlockOut
 from memory.services import version_diff
+from toolbox import services as toolbox_services
+from toolbox.models import Tool as StoredTool
 
 # --- In ------------------------------------------------------------------------------------
 
@@ -104,11 +106,16 @@ class ModelSettingsIn(In):
 
 
 def _known_tools(schema: dict[str, Any]) -> None:
-    """The tool names an agent may be given, read when the schema is built (feature apps
-    add theirs when they start)."""
+    """The tool names an agent may be given: the built-ins (read when the schema is
+    built: feature apps add theirs when they start) or its organization's own tools."""
     for branch in [schema, *schema.get("anyOf", [])]:
         if branch.get("type") == "array":
-            branch["items"] = {"type": "string", "enum": sorted(TOOLS)}
+            branch["items"] = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"}
+            branch["description"] = (
+                "Tool names: built in ("
+                + ", ".join(sorted(TOOLS))
+                + (") or the organization's custom and MCP tools (GET /v1/tools).")
+            )
 
 
 class AgentCreateIn(In):
@@ -131,6 +138,8 @@ class AgentCreateIn(In):
     memory_blocks: list[BlockIn] = []
     block_ids: list[str] = []
     tools: list[str] = Field([], json_schema_extra=_known_tools)
+    # Letta's other way to name them: by id (GET /v1/tools).
+    tool_ids: list[str] | None = None
     include_base_tools: bool = True
     # False: no rules for the tools unless `tool_rules` gives some (Letta Code sends it).
     include_base_tool_rules: bool | None = None
@@ -169,6 +178,7 @@ class AgentUpdateIn(In):
     description: str | None = None
     system: str | None = None
     tools: list[str] | None = Field(None, json_schema_extra=_known_tools)
+    tool_ids: list[str] | None = None
     tool_rules: list[ToolRuleIn] | None = None
     block_ids: list[str] | None = None
     tags: list[str] | None = None
@@ -329,6 +339,89 @@ def tool_out(name: str) -> dict[str, Any]:
     }
 
 
+def stored_tool_out(tool: StoredTool) -> dict[str, Any]:
+    """A custom or MCP tool as Letta's Tool; its environment shows names only."""
+    metadata = dict(tool.metadata or {})
+    if tool.mcp_server_id:
+        metadata["mcp"] = {"server_id": tool.mcp_server_id}
+    return {
+        "id": tool.id,
+        "name": tool.name,
+        "description": tool.description,
+        "tool_type": tool.tool_type,
+        "source_type": tool.source_type,
+        "source_code": tool.source_code or None,
+        "json_schema": tool.json_schema,
+        "args_json_schema": tool.args_json_schema,
+        "tags": list(tool.tags),
+        "return_char_limit": tool.return_char_limit,
+        "pip_requirements": list(tool.pip_requirements),
+        "default_requires_approval": tool.default_requires_approval,
+        "enable_parallel_execution": False,
+        "created_by_id": tool.owner_id and str(tool.owner_id),
+        "metadata_": metadata,
+        "environment_variables": toolbox_services.environment_names(tool),
+        "created_at": tool.created_at,
+        "updated_at": tool.updated_at,
+    }
+
+
+def tools_out(organization_id: Any, names: Iterable[str]) -> list[dict[str, Any]]:
+    """The named tools, built-in or the organization's, in the order named (one query)."""
+    names = list(names)
+    stored = toolbox_services.tools_named(
+        organization_id, [name for name in names if name not in TOOLS]
+    )
+    out = []
+    for name in names:
+        if name in TOOLS:
+            out.append(tool_out(name))
+        elif name in stored:
+            out.append(stored_tool_out(stored[name]))
+    return out
+
+
+class PipRequirementIn(In):
+    name: str = Field(json_schema_extra={"pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"})
+    version: str | None = None
+
+
+class ToolCreateIn(In):
+    """Letta's ToolCreate; `environment` is Reverie's own: the variables the tool runs
+    with, stored encrypted and never shown back (their names are)."""
+
+    source_code: str = Field(json_schema_extra={"minLength": 1, "pattern": NOT_BLANK})
+    description: str | None = None
+    tags: list[str] | None = None
+    # `json_schema` on the wire; the name is pydantic's own method's.
+    function_schema: dict[str, Any] | None = Field(None, alias="json_schema")
+    args_json_schema: dict[str, Any] | None = None
+    return_char_limit: int | None = Field(None, ge=1, le=1_000_000)
+    pip_requirements: list[PipRequirementIn] | None = None
+    npm_requirements: list[dict[str, Any]] | None = None
+    default_requires_approval: bool | None = None
+    enable_parallel_execution: bool | None = None
+    source_type: Literal["python"] | None = None
+    environment: dict[str, str] | None = None
+
+
+class ToolUpdateIn(In):
+    source_code: str | None = Field(None, json_schema_extra={"minLength": 1, "pattern": NOT_BLANK})
+    description: str | None = None
+    tags: list[str] | None = None
+    # `json_schema` on the wire; the name is pydantic's own method's.
+    function_schema: dict[str, Any] | None = Field(None, alias="json_schema")
+    args_json_schema: dict[str, Any] | None = None
+    return_char_limit: int | None = Field(None, ge=1, le=1_000_000)
+    pip_requirements: list[PipRequirementIn] | None = None
+    npm_requirements: list[dict[str, Any]] | None = None
+    default_requires_approval: bool | None = None
+    enable_parallel_execution: bool | None = None
+    source_type: Literal["python"] | None = None
+    environment: dict[str, str] | None = None
+    metadata_: dict[str, Any] | None = None
+
+
 class MemoryOut(Schema):
     blocks: list[BlockOut]
     file_blocks: list[Any]
@@ -412,7 +505,7 @@ class AgentStateOut(Schema):
 
     @staticmethod
     def resolve_tools(agent: Agent) -> list[dict[str, Any]]:
-        return [tool_out(name) for name in agent.tools if name in TOOLS]
+        return tools_out(agent.organization_id, agent.tools)
 
     @staticmethod
     def resolve_sources(agent: Agent) -> list[Any]:

@@ -29,6 +29,8 @@ from config.pagination import cursor_page
 from memory import events
 from memory import services as memory_services
 from memory.models import AgentBlock, Block
+from toolbox import services as toolbox_services
+from toolbox.models import Tool as StoredTool
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9 _.-]+$")
 
@@ -146,8 +148,11 @@ def _check_context(tail: int | None, budget: int | None) -> None:
         )
 
 
-def _check_tools(names: list[str]) -> None:
-    unknown = [name for name in names if name not in TOOLS]
+def _check_tools(names: list[str], organization_id: Any) -> None:
+    """Every name is a built-in tool or one of the organization's (custom or MCP)."""
+    others = [name for name in names if name not in TOOLS]
+    found = toolbox_services.tools_named(organization_id, others)
+    unknown = [name for name in others if name not in found]
     if unknown:
         # Letta's wording: Letta Code reads it as "install the base tools, or go without".
         missing = ", ".join(repr(name) for name in unknown)
@@ -186,7 +191,7 @@ def create_agent(owner: Any, spec: AgentSpec) -> Agent:
         _check_handle(spec.sleeptime_model, "Sleep-time model handle")
     base = _default_tools(spec.agent_type, spec.enable_sleeptime) if spec.include_base_tools else []
     tools = base + [name for name in spec.tools if name not in base]
-    _check_tools(tools)
+    _check_tools(tools, organization_of(owner).pk)
     labels = [block.label for block in spec.memory_blocks]
     if len(labels) != len(set(labels)):
         raise InvalidRequest("Two memory blocks share a label; an agent's labels must differ.")
@@ -316,7 +321,7 @@ def update_agent(agent: Agent, changes: dict[str, Any], *, user: Any) -> Agent:
                 raise InvalidRequest("context_window must be at least 1000 tokens.")
             agent.context_window = changes["context_window"]
         if "tools" in changes:
-            _check_tools(changes["tools"])
+            _check_tools(changes["tools"], agent.organization_id)
             agent.tools = list(changes["tools"])
             if "tool_rules" not in changes:
                 agent.tool_rules = default_rules(agent.tools)
@@ -693,3 +698,66 @@ def dismiss_insight(agent: Agent, insight_id: str) -> Insight:
         insight.dismissed_at = timezone.now()
         insight.save(update_fields=["dismissed_at"])
     return insight
+
+
+# --- Tools ---------------------------------------------------------------------------------
+
+
+def tool_name_for_id(organization_id: Any, tool_id: str) -> str:
+    """The name of a built-in tool or of the organization's tool with this id."""
+    for tool in TOOLS.values():
+        if tool.id == tool_id:
+            return tool.name
+    stored = StoredTool.objects.filter(organization_id=organization_id, pk=tool_id).first()
+    if stored is None:
+        raise NotFound(f"Tool {tool_id} not found.")
+    return stored.name
+
+
+def attach_tool(agent: Agent, tool_id: str) -> Agent:
+    """Give the agent the tool (by id); attaching twice changes nothing."""
+    name = tool_name_for_id(agent.organization_id, tool_id)
+    with transaction.atomic():
+        locked = Agent.objects.select_for_update().get(pk=agent.pk)
+        if name not in locked.tools:
+            locked.tools = [*locked.tools, name]
+            locked.save(update_fields=["tools", "updated_at"])
+    return locked
+
+
+def detach_tool(agent: Agent, tool_id: str) -> Agent:
+    """Take the tool (by id) from the agent, with the rules that name it."""
+    name = tool_name_for_id(agent.organization_id, tool_id)
+    with transaction.atomic():
+        locked = Agent.objects.select_for_update().get(pk=agent.pk)
+        if name in locked.tools:
+            locked.tools = [tool for tool in locked.tools if tool != name]
+            locked.tool_rules = [
+                rule for rule in locked.tool_rules or [] if rule.get("tool_name") != name
+            ]
+            locked.save(update_fields=["tools", "tool_rules", "updated_at"])
+    return locked
+
+
+def rename_tool_in_agents(organization_id: Any, old: str, new: str | None) -> int:
+    """After a tool was renamed (`new`) or deleted (None): the organization's agents
+    that named it follow, with their rules. Returns how many agents changed."""
+    changed = 0
+    with transaction.atomic():
+        agents = Agent.objects.select_for_update().filter(
+            organization_id=organization_id, tools__contains=[old]
+        )
+        for agent in agents:
+            kept = [name for name in agent.tools if name != old or new is not None]
+            agent.tools = [new if name == old and new else name for name in kept]
+            rules = []
+            for rule in agent.tool_rules or []:
+                if rule.get("tool_name") == old:
+                    if new is None:
+                        continue
+                    rule = {**rule, "tool_name": new}
+                rules.append(rule)
+            agent.tool_rules = rules
+            agent.save(update_fields=["tools", "tool_rules", "updated_at"])
+            changed += 1
+    return changed

@@ -154,8 +154,8 @@ def _apply(tool: Tool, spec: ToolSpec, *, creating: bool) -> None:
         spec.source_code is not None or spec.json_schema is not None or creating
     ):
         tool.json_schema = _schema_of(tool, spec)
-    if not tool.description:
-        tool.description = tool.json_schema.get("description", "")
+        if spec.description is None:
+            tool.description = tool.json_schema.get("description", "")
     tool.name = tool.json_schema.get("name") or tool.name
 
 

@@ -17,6 +17,8 @@ from agents.models import Agent, Group, Message
 from agents.tools import TOOLS
 from memory import services as memory_services
 from memory.models import Block
+from toolbox import services as toolbox_services
+from toolbox.models import Tool as StoredTool
 
 # Where an imported agent keeps the definitions of tools Reverie cannot run (custom tools
 # with their source code, Letta's own tools Reverie lacks), and the MCP servers of the
@@ -84,7 +86,8 @@ def _agent(
 ) -> dict[str, Any]:
     file_id = ids.get("agent", agent.id)
     messages, in_context = ([], []) if scrub_messages else _messages(agent, file_id, ids)
-    tool_ids = [ids.get("tool", name) for name in agent.tools if name in TOOLS]
+    stored = toolbox_services.tools_named(agent.organization_id, agent.tools)
+    tool_ids = [ids.get("tool", name) for name in agent.tools if name in TOOLS or name in stored]
     for definition in _unavailable_tools(agent):
         tool_ids.append(ids.get("tool", definition["name"]))
     metadata = {k: v for k, v in (agent.metadata or {}).items() if k not in RESERVED_METADATA}
@@ -149,7 +152,10 @@ def _unavailable_tools(agent: Agent) -> list[dict[str, Any]]:
 def _tools(agents: list[Agent], ids: FileIds) -> list[dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for agent in agents:
+        stored = toolbox_services.tools_named(agent.organization_id, agent.tools)
         for name in agent.tools:
+            if name in stored and name not in out:
+                out[name] = _stored_tool(stored[name], ids)
             tool = TOOLS.get(name)
             if tool is None or name in out:
                 continue
@@ -170,6 +176,26 @@ def _tools(agents: list[Agent], ids: FileIds) -> list[dict[str, Any]]:
             if name not in out:
                 out[name] = {**definition, "id": ids.get("tool", name)}
     return list(out.values())
+
+
+def _stored_tool(tool: StoredTool, ids: FileIds) -> dict[str, Any]:
+    """A custom tool with its source, as Letta exports one (its environment's values
+    stay behind: they are secrets), or an MCP server's tool by its schema."""
+    return {
+        "id": ids.get("tool", tool.name),
+        "tool_type": tool.tool_type,
+        "name": tool.name,
+        "description": tool.description,
+        "source_type": tool.source_type,
+        "tags": list(tool.tags),
+        "source_code": tool.source_code,
+        "json_schema": tool.json_schema,
+        "args_json_schema": tool.args_json_schema,
+        "return_char_limit": tool.return_char_limit,
+        "pip_requirements": list(tool.pip_requirements),
+        "default_requires_approval": tool.default_requires_approval,
+        "metadata_": dict(tool.metadata or {}),
+    }
 
 
 def _mcp_servers(agents: list[Agent], ids: FileIds) -> list[dict[str, Any]]:

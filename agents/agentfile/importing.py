@@ -27,6 +27,7 @@ from agents.agentfile.entries import (
     AgentFileInvalid,
     Document,
     MessageEntry,
+    ToolEntry,
 )
 from agents.agentfile.exporting import MCP_SERVERS, UNAVAILABLE_TOOLS
 from agents.agentfile.messages import history
@@ -37,6 +38,7 @@ from config.errors import InvalidRequest, PayloadTooLarge
 from config.text import unstorable_at
 from memory import services as memory_services
 from memory.models import Block
+from toolbox import services as toolbox_services
 
 DEFAULT_CONTEXT_WINDOW = 128_000
 
@@ -51,6 +53,11 @@ class ImportOptions:
     name: str | None = None
     model: str | None = None
     embedding: str | None = None
+    # A custom tool of the file whose name the organization has: its source replaces
+    # the organization's (Letta's default), or the organization's stays.
+    override_existing_tools: bool = True
+    # Environment variables for the file's custom tools (Letta's `secrets`), sealed.
+    secrets: dict[str, str] | None = None
 
 
 def max_bytes() -> int:
@@ -236,6 +243,8 @@ def _create_agent(
         tool = document.tools[tool_id]
         if tool.builtin and tool.name in TOOLS:
             tools.append(tool.name)
+        elif (made := _custom_tool(user, tool, options)) is not None:
+            tools.append(made)
         else:
             unavailable.append(tool.definition)
     metadata = dict(entry.metadata)
@@ -270,6 +279,47 @@ def _create_agent(
         timezone=entry.timezone or "UTC",
         enable_sleeptime=entry.enable_sleeptime,
     )
+
+
+def _custom_tool(user: Any, tool: ToolEntry, options: ImportOptions) -> str | None:
+    """The file's custom tool as one of the organization's (made, updated or kept, by
+    `override_existing_tools`); None when it is not one Reverie can run (an MCP server's,
+    Letta's own, or source that does not parse), which then stays in the agent's
+    metadata so that its export gives it back."""
+    definition = tool.definition
+    source = definition.get("source_code")
+    if definition.get("tool_type") not in (None, "custom") or not isinstance(source, str):
+        return None
+    if not source.strip() or tool.name in TOOLS:
+        return None
+
+    def an(kind: type, key: str) -> Any:
+        value = definition.get(key)
+        return value if isinstance(value, kind) and not isinstance(value, bool) else None
+
+    spec = toolbox_services.ToolSpec(
+        source_code=source,
+        description=an(str, "description"),
+        tags=[str(tag) for tag in an(list, "tags") or [] if isinstance(tag, str)],
+        json_schema=an(dict, "json_schema"),
+        args_json_schema=an(dict, "args_json_schema"),
+        return_char_limit=min(max(an(int, "return_char_limit") or 6000, 1), 1_000_000),
+        pip_requirements=[
+            {key: str(item[key]) for key in ("name", "version") if item.get(key)}
+            for item in an(list, "pip_requirements") or []
+            if isinstance(item, dict)
+        ],
+        environment=options.secrets,
+    )
+    existing = toolbox_services.tools_named(organization_of(user).pk, [tool.name]).get(tool.name)
+    try:
+        if existing is not None and not options.override_existing_tools:
+            return existing.name
+        if existing is not None:
+            return toolbox_services.update_tool(existing, spec, reserved=TOOLS).name
+        return toolbox_services.create_tool(user, spec, reserved=TOOLS).name
+    except InvalidRequest:
+        return None
 
 
 def _store_history(

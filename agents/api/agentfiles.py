@@ -24,16 +24,18 @@ class ImportedAgentsOut(Schema):
     agent_ids: list[str]
 
 
-def _secrets(text: str | None, field: str) -> None:
-    """Letta passes these to custom tools, which Reverie does not run: checked, unused."""
+def _secrets(text: str | None, field: str) -> dict[str, str] | None:
+    """Environment variables for the file's custom tools: a JSON object of names and
+    values (Letta's `secrets`; `env_vars_json` is its older name)."""
     if text is None:
-        return
+        return None
     try:
         value = json.loads(text)
     except ValueError:
         value = None
     if not isinstance(value, dict):
         raise InvalidRequest(f"{field} must be a JSON object of names and values.")
+    return {str(name): str(item) for name, item in value.items()}
 
 
 @router.post("/import", response=ImportedAgentsOut)
@@ -57,14 +59,16 @@ def import_agent(
     """Create the agents of an Agent File (their sleep-time agents and groups, blocks,
     history and sources too) and answer their ids.
 
-    `override_existing_tools` and `project_id` are accepted for Letta's clients and change
-    nothing (Reverie keeps no shared custom tools and no projects); `secrets` is for
-    custom tools, which Reverie keeps on the agent without running them.
+    The file's custom tools become the organization's (`override_existing_tools`: a tool
+    of the same name takes the file's source, else it stays as it is), with `secrets` as
+    their environment variables. `project_id` is accepted for Letta's clients and changes
+    nothing (Reverie has no projects).
     """
     agentfile.check_size(file.size)
-    _secrets(secrets, "secrets")
-    _secrets(env_vars_json, "env_vars_json")
+    environment = _secrets(secrets, "secrets") or _secrets(env_vars_json, "env_vars_json")
     options = agentfile.ImportOptions(
+        override_existing_tools=override_existing_tools,
+        secrets=environment,
         strip_messages=strip_messages,
         append_copy_suffix=append_copy_suffix,
         name=name or override_name,

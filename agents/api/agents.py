@@ -10,6 +10,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from ninja import Query, Router
 
 import llm
+from accounts.access import organization_of
 from agents import services, sleeptime
 from agents.api.turns import offload, respond
 from agents.letta_format import Rendering, iso
@@ -26,11 +27,10 @@ from agents.schemas import (
     RunOut,
     agent_states,
     fresh_state,
-    tool_out,
+    tools_out,
 )
 from agents.threads import Thread
-from agents.tools import TOOLS
-from config.errors import InvalidRequest, Unavailable
+from config.errors import InvalidRequest, NotFound, Unavailable
 from config.pagination import is_ascending, list_page
 from config.requests import ApiRequest
 from config.schemas import in_utc
@@ -112,6 +112,14 @@ def _spec(payload: AgentCreateIn) -> services.AgentSpec:
     )
 
 
+def _tool_names(request: ApiRequest, tool_ids: list[str]) -> list[str]:
+    organization = organization_of(request.auth)
+    try:
+        return [services.tool_name_for_id(organization.pk, tool_id) for tool_id in tool_ids]
+    except NotFound as missing:
+        raise InvalidRequest(str(missing)) from None
+
+
 def _block_spec(block: BlockIn) -> services.BlockSpec:
     policy = block.policy_fields()
     return services.BlockSpec(
@@ -128,7 +136,10 @@ def _block_spec(block: BlockIn) -> services.BlockSpec:
 
 @router.post("", response=AgentStateOut)
 def create_agent(request: ApiRequest, payload: AgentCreateIn) -> Agent:
-    agent = services.create_agent(request.auth, _spec(payload))
+    spec = _spec(payload)
+    if payload.tool_ids:
+        spec.tools = [*spec.tools, *_tool_names(request, payload.tool_ids)]
+    agent = services.create_agent(request.auth, spec)
     return fresh_state(agent)
 
 
@@ -182,6 +193,11 @@ def update_agent(request: ApiRequest, agent_id: str, payload: AgentUpdateIn) -> 
             changes.setdefault(key, value)
     for ignored in ("llm_config", "model_settings", "parallel_tool_calls", "compaction_settings"):
         changes.pop(ignored, None)
+    tool_ids = changes.pop("tool_ids", None)
+    if tool_ids is not None:
+        # As `tools`, it names all of the agent's tools: together, their union.
+        named = [*changes.get("tools", []), *_tool_names(request, tool_ids)]
+        changes["tools"] = list(dict.fromkeys(named))
     return fresh_state(services.update_agent(agent, changes, user=request.auth))
 
 
@@ -202,10 +218,24 @@ def agent_tools(
 ) -> list[dict[str, Any]]:
     """The agent's tools in the order they were given; cursors are tool ids."""
     agent = services.get_agent_for_user(request.auth, agent_id)
-    tools = [tool_out(name) for name in agent.tools if name in TOOLS]
+    tools = tools_out(agent.organization_id, agent.tools)
     return list_page(
         tools, itemgetter("id"), after=after, before=before, limit=limit, ascending=order == "asc"
     )
+
+
+@router.patch("/{agent_id}/tools/attach/{tool_id}", response=AgentStateOut)
+def attach_tool(request: ApiRequest, agent_id: str, tool_id: str) -> Agent:
+    """Give the agent a built-in tool or one of the organization's, by id."""
+    agent = services.get_agent_for_user(request.auth, agent_id)
+    return services.attach_tool(agent, tool_id)
+
+
+@router.patch("/{agent_id}/tools/detach/{tool_id}", response=AgentStateOut)
+def detach_tool(request: ApiRequest, agent_id: str, tool_id: str) -> Agent:
+    """Take a tool from the agent, with the tool rules that name it."""
+    agent = services.get_agent_for_user(request.auth, agent_id)
+    return services.detach_tool(agent, tool_id)
 
 
 # --- Core memory ---------------------------------------------------------------------------

@@ -14,9 +14,11 @@ from agents import sleeptime
 from agents.loop import InputMessage
 from agents.models import Agent, AgentType, Message
 from agents.services import send_message
+from config.secrets import unseal
 from memory import services as memory_services
 from sources import ingest
 from sources.models import FileStatus, Source, SourceFile
+from toolbox.models import Tool
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "agentfiles" / "letta_sleeptime.af"
 
@@ -76,11 +78,20 @@ def test_the_primarys_settings_blocks_and_tools_are_as_in_the_file(api):
     assert sleeper_blocks["human"] == blocks["human"].id
     assert sleeper_blocks["persona"] == blocks["persona"].id
     assert "memory_persona" in sleeper_blocks and "memory_persona" not in blocks
-    # Letta's tools Reverie has are the agent's; the others are kept, never offered.
-    assert primary.tools == ["send_message", "conversation_search", "archival_memory_search"]
+    # Letta's tools Reverie has are the agent's, and so is the file's custom tool, now
+    # the organization's; Letta's web_search is kept, never offered.
+    assert primary.tools == [
+        "send_message",
+        "conversation_search",
+        "archival_memory_search",
+        "watering_schedule",
+    ]
+    custom = Tool.objects.get(organization=primary.organization, name="watering_schedule")
+    assert custom.source_code.startswith("def watering_schedule(")
+    assert custom.tags == ["garden"] and custom.tool_type == "custom"
+    assert custom.json_schema["parameters"]["required"] == ["plant"]
     kept = {tool["name"]: tool for tool in primary.metadata["unavailable_tools"]}
-    assert sorted(kept) == ["watering_schedule", "web_search"]
-    assert kept["watering_schedule"]["source_code"].startswith("def watering_schedule(")
+    assert sorted(kept) == ["web_search"]
     assert primary.metadata["created_for"] == "balcony plot"
 
 
@@ -182,7 +193,12 @@ def test_the_imported_agent_answers_with_its_memory_summary_and_history(api, llm
     assert sent[3]["tool_calls"][0]["function"]["name"] == "conversation_search"
     assert not any("I'm Priya" in str(m.get("content")) for m in sent[2:])
     tools = [tool["function"]["name"] for tool in llm.last_request["tools"]]
-    assert tools == ["send_message", "conversation_search", "archival_memory_search"]
+    assert tools == [
+        "send_message",
+        "conversation_search",
+        "archival_memory_search",
+        "watering_schedule",
+    ]
     assert result.run_ids  # frequency 3 from a new counter: the first turn starts a run
 
 
@@ -196,3 +212,37 @@ def test_a_block_over_its_limit_comes_with_the_limit_raised_to_fit(api):
     primary = Agent.objects.get(pk=response.json()["agent_ids"][0])
     human = memory_services.get_agent_block(primary, "human")
     assert (len(human.value), human.limit) == (7000, 7000)
+
+
+def test_the_files_custom_tool_takes_its_secrets_and_replaces_or_keeps_the_organizations(api, user):
+    (primary, _) = import_fixture(api, secrets=json.dumps({"WEATHER_API_KEY": "k-123"}))
+    custom = Tool.objects.get(organization=primary.organization, name="watering_schedule")
+    assert unseal(custom.environment) == {"WEATHER_API_KEY": "k-123"}
+    custom.source_code = custom.source_code.replace("Look up when", "Say when")
+    custom.save()
+
+    import_fixture(api, override_existing_tools="false")
+    custom.refresh_from_db()
+    assert "Say when" in custom.source_code
+
+    import_fixture(api)
+    custom.refresh_from_db()
+    assert "Look up when" in custom.source_code
+    assert Tool.objects.filter(name="watering_schedule").count() == 1
+
+
+def test_an_exported_agent_carries_its_custom_tool_with_its_source_but_not_its_secrets(api):
+    (primary, _) = import_fixture(api, secrets=json.dumps({"WEATHER_API_KEY": "k-123"}))
+
+    exported = api.get(f"/v1/agents/{primary.id}/export")
+
+    assert exported.status_code == 200
+    assert "k-123" not in exported.content.decode()
+    document = exported.json()
+    by_id = {tool["id"]: tool for tool in document["tools"]}
+    agent = document["agents"][0]
+    names = [by_id[tool_id]["name"] for tool_id in agent["tool_ids"]]
+    assert "watering_schedule" in names and "web_search" in names
+    custom = next(tool for tool in document["tools"] if tool["name"] == "watering_schedule")
+    assert custom["tool_type"] == "custom"
+    assert custom["source_code"].startswith("def watering_schedule(")

@@ -133,7 +133,10 @@ def test_the_constraints_the_services_enforce_are_in_the_schema(schema):
     create = components["AgentCreateIn"]
     assert [branch["required"] for branch in create["anyOf"]] == [["model"], ["llm_config"]]
     assert create["properties"]["name"]["pattern"] == "^[A-Za-z0-9 _.-]+$"
-    assert "archival_memory_search" in create["properties"]["tools"]["items"]["enum"]
+    tools = create["properties"]["tools"]
+    assert "archival_memory_search" in tools["description"]
+    assert re.fullmatch(tools["items"]["pattern"], "my_tool")
+    assert not re.fullmatch(tools["items"]["pattern"], "no spaces")
     label = components["BlockIn"]["properties"]["label"]
     assert label["minLength"] == 1 and not re.fullmatch(label["pattern"], "   ")
     assert components["GroupUpdateIn"]["properties"]["agent_ids"]["type"] == "null"
