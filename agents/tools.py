@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from agents.models import Agent, Conversation, Insight, Message
+from agents.models import Agent, AgentType, Conversation, Insight, Message
 from agents.threads import Thread
 from config.errors import InvalidRequest
 from memory import editing, events
@@ -542,7 +543,8 @@ def offered(agent: Agent) -> list[dict[str, Any]]:
     """The schemas of the agent's tools, in its order: built-ins, and its organization's
     custom and MCP tools (one query, and only when it has some)."""
     others = toolbox_services.tools_named(
-        agent.organization_id, [name for name in agent.tools if name not in TOOLS]
+        agent.organization_id,
+        [name for name in agent.tools if name not in TOOLS] if external_allowed(agent) else [],
     )
     schemas = []
     for name in agent.tools:
@@ -551,6 +553,12 @@ def offered(agent: Agent) -> list[dict[str, Any]]:
         elif name in others:
             schemas.append({"type": "function", "function": others[name].json_schema})
     return schemas
+
+
+def external_allowed(agent: Agent) -> bool:
+    """Whether the agent may call tools that are not built in: a sleep-time agent only
+    where the deployment allows it (SLEEPTIME_EXTERNAL_TOOLS)."""
+    return agent.agent_type != AgentType.SLEEPTIME or settings.SLEEPTIME_EXTERNAL_TOOLS
 
 
 def is_terminal(name: str) -> bool:
@@ -564,6 +572,11 @@ def execute(ctx: ToolContext, name: str, arguments: dict[str, Any]) -> str:
     tool = TOOLS.get(name)
     other = None
     if tool is None and name in ctx.agent.tools:
+        if not external_allowed(ctx.agent):
+            raise ToolError(
+                f"Tool '{name}' is not built in, and this server lets sleep-time agents "
+                "call built-in tools only (SLEEPTIME_EXTERNAL_TOOLS)."
+            )
         other = toolbox_services.tools_named(ctx.agent.organization_id, [name]).get(name)
     if name not in ctx.agent.tools or (tool is None and other is None):
         available = ", ".join(ctx.agent.tools) or "none"

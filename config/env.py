@@ -204,6 +204,10 @@ SLEEPTIME_RETRY_SECONDS = env_int("SLEEPTIME_RETRY_SECONDS", 15, minimum=0)
 # Consecutive sleep-time runs that change nothing double the interval between triggered
 # runs, up to this many times the configured one (1 turns the back-off off).
 SLEEPTIME_BACKOFF_MAX = env_int("SLEEPTIME_BACKOFF_MAX", 8, minimum=1)
+# Sleep-time agents may call the custom and MCP tools attached to them (an MCP search
+# while consolidating, say). Off by default: background runs then reach outside only
+# through the model.
+SLEEPTIME_EXTERNAL_TOOLS = env_bool("SLEEPTIME_EXTERNAL_TOOLS", False)
 
 
 def _prices(name: str) -> dict[str, tuple[float, float]]:
