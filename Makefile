@@ -47,9 +47,10 @@ run: setup
 # Chromium (never a downloaded browser); the scale-out test starts a Redis of its own
 # (tests/system/test_scale_out.py); the portability tests disassemble the embedded database
 # with binutils and run it on valgrind's CPU, which has no AVX-512
-# (tests/database/test_portability.py). Whatever is missing is installed in one go.
+# (tests/database/test_portability.py); custom tools run in bubblewrap's sandbox
+# (tests/toolbox/test_sandbox.py). Whatever is missing is installed in one go.
 TEST_PACKAGES := /usr/bin/chromium:chromium /usr/bin/redis-server:redis-server \
-	/usr/bin/objdump:binutils /usr/bin/valgrind:valgrind
+	/usr/bin/objdump:binutils /usr/bin/valgrind:valgrind /usr/bin/bwrap:bubblewrap
 
 test-packages:
 	@missing=""; for pair in $(TEST_PACKAGES); do \

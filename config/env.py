@@ -252,3 +252,26 @@ AUTH_FAILURE_WINDOW_SECONDS = env_int("AUTH_FAILURE_WINDOW_SECONDS", 300, minimu
 SECURE_COOKIES = env_bool(
     "SECURE_COOKIES", not DEBUG and HOST not in {"127.0.0.1", "localhost", "::1"}
 )
+
+# --- Custom tools ----------------------------------------------------------------------------
+
+TOOL_SANDBOXES = {"bwrap", "off"}
+
+
+def _tool_sandbox() -> str:
+    """How custom tools (Python sent through the API) run: in a bubblewrap sandbox, or not
+    at all. There is deliberately no unsandboxed mode (toolbox/sandbox.py says why)."""
+    value = env_str("TOOL_SANDBOX", "bwrap").lower()
+    if value not in TOOL_SANDBOXES:
+        raise ImproperlyConfigured(
+            f"TOOL_SANDBOX must be one of {', '.join(sorted(TOOL_SANDBOXES))}, got {value!r}"
+        )
+    return value
+
+
+TOOL_SANDBOX = _tool_sandbox()
+# A custom tool's wall-clock time and address space; past either it becomes a failed call.
+TOOL_TIMEOUT_SECONDS = env_int("TOOL_TIMEOUT_SECONDS", 10, minimum=1)
+TOOL_MEMORY_MB = env_int("TOOL_MEMORY_MB", 512, minimum=64)
+# Off: a tool has no network at all. On: the host's network, loopback services included.
+TOOL_ALLOW_NETWORK = env_bool("TOOL_ALLOW_NETWORK", False)

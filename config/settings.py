@@ -190,6 +190,14 @@ AUTH_FAILURE_WINDOW_SECONDS = env.AUTH_FAILURE_WINDOW_SECONDS
 PORT = env.PORT
 HOST = env.HOST
 
+# Custom tools (toolbox/sandbox.py): the sandbox, its limits, and where the virtualenvs of
+# their pip requirements are kept (one per requirement set, built once).
+TOOL_SANDBOX = env.TOOL_SANDBOX
+TOOL_TIMEOUT_SECONDS = env.TOOL_TIMEOUT_SECONDS
+TOOL_MEMORY_MB = env.TOOL_MEMORY_MB
+TOOL_ALLOW_NETWORK = env.TOOL_ALLOW_NETWORK
+TOOL_ENVS_DIR = DATA_DIR / "tool-envs"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
