@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -27,7 +27,7 @@ from toolbox.models import McpServer, McpServerType, Tool, ToolType
 
 # What a client sees in place of a secret; sent back, it means "keep what is stored".
 MASK = "********"
-SERVER_NAME = re.compile(r"^[A-Za-z0-9_\-. ]{1,200}$")
+SERVER_NAME = re.compile(r"^[A-Za-z0-9_. -]{1,200}$")
 # The names model providers accept for a function (OpenAI's rule, the strictest).
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,200}$")
@@ -238,7 +238,7 @@ def _check_url(url: str) -> None:
 
 
 def _credentials(server: McpServer) -> Credentials:
-    return unseal(server.credentials, default={}) or {}
+    return cast(Credentials, unseal(server.credentials, default={}) or {})
 
 
 # --- Tools ------------------------------------------------------------------------------

@@ -34,7 +34,9 @@ def _serve(transport: str, path: str, log: Path) -> Iterator[str]:
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                raise RuntimeError(f"the MCP test server did not start:\n{log.read_text()}")
+                raise RuntimeError(
+                    f"the MCP test server did not start:\n{log.read_text()}"
+                ) from None
             time.sleep(0.1)
     yield f"http://127.0.0.1:{port}{path}"
     stop_process(process)
