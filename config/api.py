@@ -37,6 +37,7 @@ from evaluation.api import router as evaluations_router
 from forgetting.api import router as forgetting_router
 from memory.api import blocks_router, proposals_router
 from sources.api import agent_sources_router, folders_router, jobs_router, sources_router
+from toolbox.api import router as mcp_servers_router
 
 logger = logging.getLogger("reverie.api")
 
@@ -210,3 +211,4 @@ api.add_router("/spend", spend_router)
 api.add_router("/organization", organization_router)
 api.add_router("/agents", agent_sources_router)
 api.add_router("/evaluations", evaluations_router)
+api.add_router("/mcp-servers", mcp_servers_router)

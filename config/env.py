@@ -240,6 +240,15 @@ MAX_PDF_PAGES = env_int("MAX_PDF_PAGES", 2000, minimum=1)
 # tokens by default: a long paste fits, a whole book goes to a folder instead).
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 100_000, minimum=1)
 
+# --- MCP servers -----------------------------------------------------------------------------
+
+# stdio MCP servers are local commands run as the server's own user, with its files and
+# network: off unless the deployment says every API key holder may run commands here.
+MCP_ALLOW_STDIO = env_bool("MCP_ALLOW_STDIO", False)
+# The longest an MCP server may take to connect and answer one request (a tool call, a
+# listing); past it the call fails with an error the agent sees.
+MCP_TIMEOUT_SECONDS = env_int("MCP_TIMEOUT_SECONDS", 30, minimum=1)
+
 # --- Access ----------------------------------------------------------------------------------
 
 # After this many failed logins or API keys from one address within the window, the

@@ -294,6 +294,10 @@ def _breaks_a_rule_no_schema_can_say(
     body = case.body if isinstance(case.body, dict) else {}
     if case.path == "/v1/agents/import":
         return True  # an agent file's content: the schema can only say it is a file
+    if case.path == "/v1/mcp-servers" and case.method.upper() == "POST":
+        # Registering asks the server for its tools: a generated address answers nothing
+        # (a 502, tests/toolbox/test_mcp_api.py), and stdio depends on the deployment.
+        return True
     if case.path.endswith("/forget"):
         return _reversed_range(body)
     if case.path == "/v1/evaluations" and case.method.upper() == "POST":
