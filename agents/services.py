@@ -761,3 +761,8 @@ def rename_tool_in_agents(organization_id: Any, old: str, new: str | None) -> in
             agent.save(update_fields=["tools", "tool_rules", "updated_at"])
             changed += 1
     return changed
+
+
+def forget_deleted_tool(sender: Any, instance: StoredTool, **kwargs: Any) -> None:
+    """post_delete of a Tool: the agents that named it no longer do."""
+    rename_tool_in_agents(instance.organization_id, instance.name, None)

@@ -37,6 +37,7 @@ from evaluation.api import router as evaluations_router
 from forgetting.api import router as forgetting_router
 from memory.api import blocks_router, proposals_router
 from sources.api import agent_sources_router, folders_router, jobs_router, sources_router
+from toolbox.api import mcp_legacy_router
 from toolbox.api import router as mcp_servers_router
 
 logger = logging.getLogger("reverie.api")
@@ -204,6 +205,8 @@ api.add_router("/proposals", proposals_router)
 api.add_router("/sources", sources_router)
 api.add_router("/folders", folders_router)
 api.add_router("/jobs", jobs_router)
+# letta-client 0.1.x reaches MCP servers under /v1/tools/mcp/servers.
+api.add_router("/tools", mcp_legacy_router)
 api.add_router("/tools", tools_router)
 api.add_router("/agents", forgetting_router)
 api.add_router("/agents", agent_governance_router)

@@ -10,7 +10,7 @@ values. A client that sends a masked value back (a read-modify-write) keeps the 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, cast
 from urllib.parse import urlsplit
@@ -35,13 +35,14 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 # Names no MCP tool may take: the built-in tools'. toolbox sits below agents and cannot
 # import its registry, so agents hands the names over at start-up.
-# TODO(lead): call `reserve_tool_names(TOOLS)` from agents' AppConfig.ready().
-_reserved_tool_names: set[str] = set()
+# The built-in tools' names, given by the agents app when it starts (a live view of its
+# table: feature apps add tools to it after).
+_reserved_tool_names: list[Collection[str]] = []
 
 
-def reserve_tool_names(names: Iterable[str]) -> None:
+def reserve_tool_names(names: Collection[str]) -> None:
     """Keep MCP tools from taking these names (the built-in tools')."""
-    _reserved_tool_names.update(names)
+    _reserved_tool_names.append(names)
 
 
 class Credentials(TypedDict, total=False):
@@ -333,4 +334,6 @@ def _save_tool(server: McpServer, spec: mcp.McpToolSpec, user: Any, reserved: se
 
 
 def _reserved(reserved: Collection[str] | None) -> set[str]:
-    return set(_reserved_tool_names if reserved is None else reserved)
+    if reserved is not None:
+        return set(reserved)
+    return {name for names in _reserved_tool_names for name in names}

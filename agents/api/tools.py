@@ -113,9 +113,7 @@ def delete_tool(request: ApiRequest, tool_id: str) -> dict[str, str]:
     """Delete the organization's tool; its agents lose it, with the rules naming it."""
     if any(built_in.id == tool_id for built_in in TOOLS.values()):
         raise NotFound(f"Tool {tool_id} is built in and cannot be deleted.")
-    tool = toolbox_services.get_tool(request.auth, tool_id)
-    services.rename_tool_in_agents(tool.organization_id, tool.name, None)
-    toolbox_services.delete_tool(tool)
+    toolbox_services.delete_tool(toolbox_services.get_tool(request.auth, tool_id))
     return {"message": f"Tool id={tool_id} successfully deleted"}
 
 

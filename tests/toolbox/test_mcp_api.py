@@ -11,11 +11,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from letta_client import APIStatusError, BadRequestError, Letta, NotFoundError
-from ninja import NinjaAPI
-from ninja.testing import TestClient
 
-from config.api import ApiKeyAuth
-from toolbox.api import mcp_legacy_router
 from toolbox.models import Tool
 
 TOKEN = "s3cret-token"
@@ -197,31 +193,23 @@ def test_a_stdio_server_works_where_the_deployment_allows_it(
     assert ran.json()["func_return"] == TOKEN
 
 
-def test_the_0_1_routes_register_list_and_attach(user: Any, mcp_http_url: str) -> None:
-    from accounts.services import create_api_key
-
-    legacy_api = NinjaAPI(auth=ApiKeyAuth(), urls_namespace="mcp-legacy-test")
-    legacy_api.add_router("/tools", mcp_legacy_router)
-    legacy = TestClient(legacy_api)
-    _, key = create_api_key(user)
-    headers = {"Authorization": f"Bearer {key}"}
-
-    added = legacy.put(
-        "/tools/mcp/servers",
-        json={
+def test_the_0_1_routes_register_list_and_attach(api: Any, mcp_http_url: str) -> None:
+    added = api.put(
+        "/v1/tools/mcp/servers",
+        {
             "server_name": "old",
             "type": "streamable_http",
             "server_url": mcp_http_url,
             "auth_token": TOKEN,
         },
-        headers=headers,
+        content_type="application/json",
     )
     assert added.status_code == 200, added.content
     assert added.json()[0]["auth_token"] == "********"
-    assert set(legacy.get("/tools/mcp/servers", headers=headers).json()) == {"old"}
-    listed = legacy.get("/tools/mcp/servers/old/tools", headers=headers).json()
+    assert set(api.get("/v1/tools/mcp/servers").json()) == {"old"}
+    listed = api.get("/v1/tools/mcp/servers/old/tools").json()
     assert {tool["name"] for tool in listed} == TOOL_NAMES
     assert "inputSchema" in listed[0]
-    tool = legacy.post("/tools/mcp/servers/old/add", headers=headers).json()
+    tool = api.post("/v1/tools/mcp/servers/old/add").json()
     assert tool["tool_type"] == "external_mcp"
-    assert legacy.delete("/tools/mcp/servers/old", headers=headers).json() == []
+    assert api.delete("/v1/tools/mcp/servers/old").json() == []
