@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypedDict
 
-from django.db.models import F
+from django.db.models import F, Q
 
+from agents import services
 from agents.forms import AgentConfigForm, embedding_suggestions, model_suggestions
 from agents.models import Agent
 from agents.tools import TOOLS
 from memory import proposals
 from memory.models import Proposal, ProposalStatus
+from toolbox import services as toolbox_services
+from toolbox.models import Tool, ToolType
 
 
 def config_context(
@@ -21,12 +24,87 @@ def config_context(
     """What `_config.html` shows: the facts, or the form when one is given."""
     return {
         "agent": agent,
-        "tools": [(name, TOOLS[name].description if name in TOOLS else "") for name in agent.tools],
         "config_form": form,
         "config_saved": saved,
         "config_models": model_suggestions() if form is not None else [],
         "config_embeddings": embedding_suggestions() if form is not None else [],
     }
+
+
+# --- Tools ---------------------------------------------------------------------------------
+
+
+class ToolRow(TypedDict):
+    id: str
+    name: str
+    tool_type: str
+    description: str
+    # The organization's custom tool, which has a page of its own (/tools/<id>/).
+    editable: bool
+
+
+def builtin_row(name: str) -> ToolRow:
+    tool = TOOLS[name]
+    return {
+        "id": tool.id,
+        "name": name,
+        "tool_type": tool.tool_type,
+        "description": tool.description,
+        "editable": False,
+    }
+
+
+def stored_row(tool: Tool) -> ToolRow:
+    return {
+        "id": tool.id,
+        "name": tool.name,
+        "tool_type": tool.tool_type,
+        "description": tool.description,
+        "editable": tool.tool_type == ToolType.CUSTOM,
+    }
+
+
+def agent_tools_context(agent: Agent, user: Any, *, feedback: str = "") -> dict[str, Any]:
+    """What `_agent_tools.html` shows: the agent's tools, and those it could be given:
+    the built-ins it lacks, then the organization's (as `user` may see them)."""
+    stored = {
+        tool.name: tool
+        for tool in toolbox_services.organization_tools(user).only(
+            "id", "name", "tool_type", "description"
+        )
+    }
+    # A name that is neither (its tool deleted meanwhile) offers nothing to show or detach.
+    attached = [
+        builtin_row(name) if name in TOOLS else stored_row(stored[name])
+        for name in agent.tools
+        if name in TOOLS or name in stored
+    ]
+    return {
+        "agent": agent,
+        "agent_tools": attached,
+        "attachable_builtins": [builtin_row(name) for name in TOOLS if name not in agent.tools],
+        "attachable_tools": [
+            stored_row(tool) for name, tool in stored.items() if name not in agent.tools
+        ],
+        "tools_feedback": feedback,
+    }
+
+
+def agents_by_tool(user: Any, names: list[str]) -> dict[str, list[Agent]]:
+    """The agents (as `user` may see them) that have each of the tools `names`, by name,
+    in one query."""
+    if not names:
+        return {}
+    any_of = Q()
+    for name in names:
+        any_of |= Q(tools__contains=[name])
+    agents = services.list_agents(user, limit=None).filter(any_of).only("id", "name", "tools")
+    having: dict[str, list[Agent]] = {name: [] for name in names}
+    for agent in agents.order_by("name"):
+        for name in agent.tools:
+            if name in having:
+                having[name].append(agent)
+    return having
 
 
 # Panels of the page that apps above this one show: the sources app adds its panel's

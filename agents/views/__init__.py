@@ -2,8 +2,9 @@
 `agentfiles` (importing and exporting Agent Files), `conversations` (the chat's threads
 and approvals), `memory` (its archival passages and context window), `runs` (one
 background run), `review` (the queue of proposed edits), `ledger` (every background run
-and how it ended) and `spend` (the sleep-time panel's chart and budgets, and the
-organization's spend page); `access` finds the agent a page is about."""
+and how it ended), `spend` (the sleep-time panel's chart and budgets, and the
+organization's spend page) and `tools` (the tool pages, and the agent's tools panel);
+`access` finds the agent a page is about."""
 
 from __future__ import annotations
 
@@ -27,6 +28,14 @@ from agents.views.pages import (
 from agents.views.review import proposal_accept, proposal_reject, review
 from agents.views.runs import run_detail, run_revert
 from agents.views.spend import organization_spend
+from agents.views.tools import (
+    agent_tool_attach,
+    agent_tool_detach,
+    tool_create,
+    tool_delete,
+    tool_detail,
+    tool_list,
+)
 
 __all__ = [
     "agent_budget",
@@ -41,6 +50,8 @@ __all__ = [
     "agent_send_message",
     "agent_sleeptime",
     "agent_sleeptime_run",
+    "agent_tool_attach",
+    "agent_tool_detach",
     "approval_answer",
     "archival",
     "context_window",
@@ -53,4 +64,8 @@ __all__ = [
     "review",
     "run_detail",
     "run_revert",
+    "tool_create",
+    "tool_delete",
+    "tool_detail",
+    "tool_list",
 ]

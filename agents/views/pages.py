@@ -16,12 +16,18 @@ from django.db import transaction
 from django.db.models import Count, Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
 from agents import chat, governor, services, sleeptime
-from agents.contexts import config_context, page_parts, review_link_context
+from agents.contexts import (
+    agent_tools_context,
+    config_context,
+    page_parts,
+    review_link_context,
+)
 from agents.forms import (
     AgentConfigForm,
     AgentCreateForm,
@@ -41,6 +47,7 @@ from config.env import configured_providers
 from config.errors import InvalidRequest, NotFound
 from config.htmx import HtmxHttpRequest, vary_on_htmx, wants_partial
 from memory import services as memory_services
+from toolbox import services as toolbox_services
 
 # The list is not paginated yet; past this many rows the search narrows it down.
 LIST_LIMIT = 200
@@ -193,6 +200,7 @@ def _sleeptime_context(
 
 def _detail_context(
     agent: Agent,
+    user: Any,
     form: MessageForm,
     sleeptime_form: SleeptimeForm | None = None,
     config_form: AgentConfigForm | None = None,
@@ -201,6 +209,7 @@ def _detail_context(
     return {
         **_sleeptime_context(agent, sleeptime_form),
         **config_context(agent, config_form),
+        **agent_tools_context(agent, user),
         "blocks": memory_services.agent_blocks(agent),
         "items": chat.chat_log(agent, conversation),
         "conversation": conversation,
@@ -222,7 +231,7 @@ def _detail_context(
 def agent_detail(request: HttpRequest, agent_id: str) -> HttpResponse:
     agent = agent_or_404(request, agent_id)
     conversation = conversation_or_404(agent, request.GET.get("conversation"))
-    context = _detail_context(agent, MessageForm(), conversation=conversation)
+    context = _detail_context(agent, request.user, MessageForm(), conversation=conversation)
     # The page's state, so its websocket need not send it all again (config/consumers.py).
     context["rendered_at"] = time.time()
     context["blocks_fingerprint"] = memory_services.blocks_fingerprint(context["blocks"])
@@ -270,13 +279,14 @@ def agent_send_message(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
         context = {"agent": agent, "form": form, "conversation": conversation}
         response = render(request, "agents/partials/_message_form.html", context)
         return reswap(retarget(response, "#message-form"), "outerHTML")
-    context = _detail_context(agent, form, conversation=conversation)
+    context = _detail_context(agent, request.user, form, conversation=conversation)
     return render(request, "agents/detail.html", context, status=400)
 
 
 # --- Configuration -------------------------------------------------------------------------
 
 CONFIG_PARTIAL = "agents/partials/_config.html"
+AGENT_TOOLS_PARTIAL = "agents/partials/_agent_tools.html"
 
 
 @login_required
@@ -285,7 +295,13 @@ def agent_config(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
     """GET shows the settings form; POST saves the fields that changed, all or nothing
     (`update_agent` is one transaction), and shows the facts again."""
     agent = agent_or_404(request, agent_id)
-    form = AgentConfigForm.for_agent(agent, request.POST if request.method == "POST" else None)
+    form = AgentConfigForm.for_agent(
+        agent,
+        request.POST if request.method == "POST" else None,
+        organization_tools=list(
+            toolbox_services.organization_tools(request.user).values_list("name", flat=True)
+        ),
+    )
     if request.method == "POST" and form.is_valid():
         changes = form.changes(agent)
         try:
@@ -296,13 +312,18 @@ def agent_config(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
             if not wants_partial(request):
                 messages.success(request, "Saved the configuration.")
                 return redirect(reverse("agents:detail", args=[agent.id]) + "#config")
-            return render(request, CONFIG_PARTIAL, config_context(updated, saved=True))
+            # The tools panel beside the form shows the tools too: it follows, out of band.
+            context = {**agent_tools_context(updated, request.user), "oob": True}
+            return HttpResponse(
+                render_to_string(CONFIG_PARTIAL, config_context(updated, saved=True), request)
+                + render_to_string(AGENT_TOOLS_PARTIAL, context, request)
+            )
     if wants_partial(request):
         # 200 even with errors, as htmx swaps only 2xx answers.
         response = render(request, CONFIG_PARTIAL, config_context(agent, form))
     else:
         status = 400 if form.errors else 200
-        context = _detail_context(agent, MessageForm(), config_form=form)
+        context = _detail_context(agent, request.user, MessageForm(), config_form=form)
         response = render(request, "agents/detail.html", context, status=status)
     # One URL answers with a fragment or a page; caches must keep them apart.
     vary_on_htmx(response)
@@ -357,7 +378,10 @@ def agent_sleeptime(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
         # 200, as htmx swaps only 2xx answers: the section shows the form with its errors.
         return render(request, SLEEPTIME_PARTIAL, _sleeptime_context(agent, form))
     return render(
-        request, "agents/detail.html", _detail_context(agent, MessageForm(), form), status=400
+        request,
+        "agents/detail.html",
+        _detail_context(agent, request.user, MessageForm(), form),
+        status=400,
     )
 
 
@@ -419,7 +443,7 @@ def agent_budget(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
     if wants_partial(request):
         # 200, as htmx swaps only 2xx answers: the section shows the form with its errors.
         return render(request, SLEEPTIME_PARTIAL, _sleeptime_context(agent, budget_form=form))
-    context = {**_detail_context(agent, MessageForm()), "budget_form": form}
+    context = {**_detail_context(agent, request.user, MessageForm()), "budget_form": form}
     return render(request, "agents/detail.html", context, status=400)
 
 
