@@ -763,6 +763,17 @@ def rename_tool_in_agents(organization_id: Any, old: str, new: str | None) -> in
     return changed
 
 
+def update_custom_tool(tool: StoredTool, spec: toolbox_services.ToolSpec) -> StoredTool:
+    """Change a custom tool; agents that have it follow a rename of its function, in the
+    same transaction, so none is left naming a tool that no longer has that name."""
+    before = tool.name
+    with transaction.atomic():
+        tool = toolbox_services.update_tool(tool, spec, reserved=TOOLS)
+        if tool.name != before:
+            rename_tool_in_agents(tool.organization_id, before, tool.name)
+    return tool
+
+
 def forget_deleted_tool(sender: Any, instance: StoredTool, **kwargs: Any) -> None:
     """post_delete of a Tool: the agents that named it no longer do."""
     rename_tool_in_agents(instance.organization_id, instance.name, None)

@@ -97,15 +97,9 @@ def update_tool(request: ApiRequest, tool_id: str, payload: ToolUpdateIn) -> dic
     function was renamed. Built-in tools cannot be changed (404: not the
     organization's)."""
     tool = toolbox_services.get_tool(request.auth, tool_id)
-    before = tool.name
-    spec = _spec(payload)
-    tool = toolbox_services.update_tool(tool, spec, reserved=TOOLS)
     if payload.metadata_ is not None:
         tool.metadata = payload.metadata_
-        tool.save(update_fields=["metadata", "updated_at"])
-    if tool.name != before:
-        services.rename_tool_in_agents(tool.organization_id, before, tool.name)
-    return stored_tool_out(tool)
+    return stored_tool_out(services.update_custom_tool(tool, _spec(payload)))
 
 
 @tools_router.delete("/{tool_id}", response=MessageOut)

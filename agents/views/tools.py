@@ -13,7 +13,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -51,25 +50,6 @@ def custom_tool_or_404(request: HttpRequest, tool_id: str) -> Tool:
 
 
 # --- The changes a page makes (candidates for agents/services.py) ----------------------------
-
-
-def _update_tool(tool: Tool, form: ToolForm) -> Tool:
-    """Save the tool's new settings; agents that have it follow a rename of its function.
-    One transaction, so no agent is left naming a tool that no longer has that name."""
-    before = tool.name
-    with transaction.atomic():
-        tool = toolbox_services.update_tool(tool, form.to_spec(), reserved=TOOLS)
-        if tool.name != before:
-            services.rename_tool_in_agents(tool.organization_id, before, tool.name)
-    return tool
-
-
-def _delete_tool(tool: Tool) -> None:
-    """Delete the tool; its agents lose it, and their rules that name it, in the same
-    transaction."""
-    with transaction.atomic():
-        services.rename_tool_in_agents(tool.organization_id, tool.name, None)
-        toolbox_services.delete_tool(tool)
 
 
 # --- The tools page ------------------------------------------------------------------------
@@ -125,7 +105,7 @@ def tool_detail(request: HttpRequest, tool_id: str) -> HttpResponse:
         form = ToolForm(request.POST, tool=tool)
         if form.is_valid():
             try:
-                tool = _update_tool(tool, form)
+                tool = services.update_custom_tool(tool, form.to_spec())
             except InvalidRequest as error:
                 form.add_error(None, error.message)
             else:
@@ -145,7 +125,7 @@ def tool_delete(request: HttpRequest, tool_id: str) -> HttpResponse:
     tool = custom_tool_or_404(request, tool_id)
     if request.method == "POST":
         name = tool.name
-        _delete_tool(tool)
+        toolbox_services.delete_tool(tool)
         messages.success(request, f"Deleted the tool {name}.")
         return redirect("agents:tools")
     agents = agents_by_tool(request.user, [tool.name]).get(tool.name, [])
