@@ -16,6 +16,7 @@ from accounts.services import bootstrap_admin
 from config import env
 from config.processes import ends_with_this_process, remember_this_process
 from config.vector_check import VectorSupportError, check_vector_support, database_log
+from toolbox import sandbox
 
 # Requests (and websocket events) in flight at once, each holding a connection; a turn
 # holds its own while the model thinks.
@@ -60,6 +61,9 @@ class Command(BaseCommand):
         for child in children:
             child.start()
         self.stdout.write(f"Reverie is serving on {url} (API at {url}/v1/, Ctrl-C stops).")
+        sandbox_problem = sandbox.available()
+        if sandbox_problem:
+            self.stdout.write(f"Custom tools cannot run here: {sandbox_problem}")
         stopping = False
 
         def stop(signum: int, frame: Any) -> None:
