@@ -67,9 +67,36 @@ class ChildArgNodeIn(In):
     args: dict[str, Any] | None = None
 
 
+def _rule_shapes(schema: dict[str, Any]) -> None:
+    """Each type's own fields, said in the schema as agents/tool_rules.py checks them:
+    those it needs are there and not null, another type's are absent or null."""
+    branches: list[JsonValue] = []
+    for kind, fields in tool_rules.TYPES.items():
+        needed = tool_rules.REQUIRED[kind]
+        foreign = [name for name in tool_rules.FIELDS if name not in fields]
+        branch: dict[str, JsonValue] = {
+            "properties": {
+                "type": {"const": kind},
+                **{name: {"not": {"type": "null"}} for name in needed},
+            },
+            "required": ["tool_name", "type", *needed],
+        }
+        if foreign:
+            branch["not"] = {
+                "anyOf": [
+                    {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+                    for name in foreign
+                ]
+            }
+        branches.append(branch)
+    schema["oneOf"] = branches
+
+
 class ToolRuleIn(In):
     """One of Letta's tool rules; which fields it may have depends on its `type`
     (agents/tool_rules.py checks them, and fills in the defaults Letta returns)."""
+
+    model_config = ConfigDict(json_schema_extra=_rule_shapes)
 
     tool_name: str
     type: str = Field(json_schema_extra={"enum": list[JsonValue](tool_rules.TYPES)})
@@ -81,10 +108,12 @@ class ToolRuleIn(In):
     child_arg_nodes: list[ChildArgNodeIn] | None = None
     # conditional
     default_child: str | None = None
-    child_output_mapping: dict[str, str] | None = None
+    child_output_mapping: dict[str, str] | None = Field(
+        None, json_schema_extra={"minProperties": 1}
+    )
     require_output_mapping: bool | None = None
     # max_count_per_step
-    max_count_limit: int | None = Field(None, ge=1, le=INT32)
+    max_count_limit: int | None = Field(None, ge=1, le=tool_rules.MAX_COUNT)
 
     @model_validator(mode="before")
     @classmethod

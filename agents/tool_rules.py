@@ -53,6 +53,13 @@ TYPES: dict[str, dict[str, Any]] = {
     "requires_approval": {},
 }
 _CHILD_RULES = ("constrain_child_tools", "conditional", "parent_last_tool")
+# Every field a rule of some type may have beside tool_name, type and prompt_template.
+FIELDS = tuple(dict.fromkeys(field for fields in TYPES.values() for field in fields))
+REQUIRED = {
+    kind: [field for field, default in fields.items() if default is _REQUIRED]
+    for kind, fields in TYPES.items()
+}
+MAX_COUNT = 2**31 - 1
 
 
 class RuleInvalid(ValueError):
@@ -75,11 +82,14 @@ def normalise(rule: Any) -> dict[str, Any]:
             else f"a tool rule needs a type, one of {', '.join(sorted(TYPES))}"
         )
     fields = TYPES[kind]
-    unknown = sorted(set(rule) - {"tool_name", "type", "prompt_template", *fields})
+    # Another type's field is a mistake worth saying, unless it is null (as a client that
+    # writes every field of a common shape sends it).
+    known = {"tool_name", "type", "prompt_template", *fields}
+    unknown = sorted(key for key, value in rule.items() if key not in known and value is not None)
     if unknown:
         raise RuleInvalid(f"a {kind} rule has no field {', '.join(map(repr, unknown))}")
     name = rule.get("tool_name")
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str):
         raise RuleInvalid(f"a {kind} rule needs a tool_name")
     template = rule.get("prompt_template")
     if template is not None and not isinstance(template, str):
@@ -93,31 +103,23 @@ def normalise(rule: Any) -> dict[str, Any]:
             out[field] = default
         else:
             out[field] = _checked(kind, name, field, value)
-    if kind == "constrain_child_tools" and out["child_arg_nodes"]:
-        nodes = out["child_arg_nodes"]
-        strays = [node["name"] for node in nodes if node["name"] not in out["children"]]
-        if strays:
-            raise RuleInvalid(
-                f"child_arg_nodes of the rule for {name} name {', '.join(strays)}, "
-                "which are not among its children"
-            )
     return out
 
 
 def _checked(kind: str, name: str, field: str, value: Any) -> Any:
     where = f"{field} of the {kind} rule for {name}"
     if field == "children":
-        if not isinstance(value, list) or not all(isinstance(c, str) and c for c in value):
+        if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
             raise RuleInvalid(f"{where} must be a list of tool names")
         return list(value)
     if field == "default_child":
-        if not isinstance(value, str) or not value:
+        if not isinstance(value, str):
             raise RuleInvalid(f"{where} must be a tool name")
         return value
     if field == "child_output_mapping":
         if not isinstance(value, Mapping) or not value:
             raise RuleInvalid(f"{where} must map at least one output to a tool name")
-        if not all(isinstance(tool, str) and tool for tool in value.values()):
+        if not all(isinstance(tool, str) for tool in value.values()):
             raise RuleInvalid(f"{where} must map outputs to tool names")
         return {str(output): tool for output, tool in value.items()}
     if field == "require_output_mapping":
@@ -125,8 +127,8 @@ def _checked(kind: str, name: str, field: str, value: Any) -> Any:
             raise RuleInvalid(f"{where} must be true or false")
         return value
     if field == "max_count_limit":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise RuleInvalid(f"{where} must be a whole number, at least 1")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_COUNT:
+            raise RuleInvalid(f"{where} must be a whole number from 1 to {MAX_COUNT}")
         return value
     if field == "args":
         if not isinstance(value, Mapping):
@@ -140,7 +142,7 @@ def _checked(kind: str, name: str, field: str, value: Any) -> Any:
         if not isinstance(node, Mapping) or set(node) - {"name", "args"}:
             raise RuleInvalid(f"{where} must be a list of {{name, args}} objects")
         child, args = node.get("name"), node.get("args")
-        if not isinstance(child, str) or not child:
+        if not isinstance(child, str):
             raise RuleInvalid(f"each of {where} needs the name of a child")
         if args is not None and not isinstance(args, Mapping):
             raise RuleInvalid(f"args of {child} in {where} must be an object")
@@ -178,8 +180,16 @@ def tools_named(rule: Mapping[str, Any]) -> list[str]:
 
 
 def check_names(rules: Iterable[Mapping[str, Any]], tools: Collection[str]) -> None:
-    """Raises RuleInvalid when a rule names a tool that is not among `tools`."""
+    """Raises RuleInvalid when a rule names a tool that is not among `tools` (or gives
+    arguments to a child it does not have)."""
     for rule in rules:
+        nodes = rule.get("child_arg_nodes") or []
+        strays = [node["name"] for node in nodes if node["name"] not in rule["children"]]
+        if strays:
+            raise RuleInvalid(
+                f"child_arg_nodes of the rule for {rule['tool_name']} name "
+                f"{', '.join(strays)}, which are not among its children"
+            )
         missing = [name for name in tools_named(rule) if name not in tools]
         if missing:
             raise RuleInvalid(

@@ -84,7 +84,7 @@ def test_a_rule_missing_or_misshaping_its_fields_is_refused(api):
         ),
         (
             {"tool_name": "send_message", "type": "max_count_per_step", "max_count_limit": 0},
-            "at least 1",
+            "must be a whole number from 1",
         ),
         (
             {"tool_name": "send_message", "type": "conditional", "child_output_mapping": {}},
