@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any, cast
 
 from django import forms
 
+from agents import tool_rules
 from agents.agentfile import ImportOptions
 from agents.models import Agent, RunOutcome, RunTrigger
 from agents.services import AgentSpec, BlockSpec, default_embedding_handle
@@ -279,18 +281,53 @@ class AgentConfigForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
 
+    tool_rules = forms.CharField(
+        label="Tool rules (JSON)",
+        required=False,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+        help_text='A list of Letta tool rules, e.g. [{"tool_name": "send_message", '
+        '"type": "exit_loop"}]. [] removes them all; left empty, they stay as they are. '
+        "Changing the tools without changing these gives the tools their default rules.",
+    )
+
     @classmethod
     def for_agent(
         cls, agent: Agent, data: Any = None, *, organization_tools: Sequence[str] = ()
     ) -> AgentConfigForm:
         """The form filled in with the agent's settings; `organization_tools` are the names
         of the organization's own tools, offered after the built-ins."""
-        form = cls(data, initial={**cls._current(agent), "tools": list(agent.tools)})
+        rules = [tool_rules.as_letta(rule) for rule in agent.tool_rules or []]
+        form = cls(
+            data,
+            initial={
+                **cls._current(agent),
+                "tools": list(agent.tools),
+                "tool_rules": json.dumps(rules, indent=2),
+            },
+        )
         names = [*TOOLS, *(name for name in organization_tools if name not in TOOLS)]
         cast(forms.MultipleChoiceField, form.fields["tools"]).choices = [
             (name, name) for name in names
         ]
         return form
+
+    def clean_tool_rules(self) -> list[dict[str, Any]] | None:
+        """The rules in Letta's shapes, or None for an empty field (no change). Whether
+        they name the agent's tools is update_agent's to say."""
+        text = self.cleaned_data["tool_rules"]
+        if not text:
+            return None
+        try:
+            parsed = json.loads(text)
+        except ValueError as error:
+            raise forms.ValidationError(f"This is not JSON: {error}.") from None
+        if not isinstance(parsed, list):
+            raise forms.ValidationError("Give a JSON list of rules, [] for none.")
+        try:
+            return tool_rules.normalise_all(parsed)
+        except tool_rules.RuleInvalid as error:
+            raise forms.ValidationError(str(error)) from None
 
     @staticmethod
     def _current(agent: Agent) -> dict[str, Any]:
@@ -326,6 +363,9 @@ class AgentConfigForm(forms.Form):
         # Order does not matter to the agent, so a re-ordered list is no change.
         if set(data["tools"]) != set(agent.tools):
             changed["tools"] = list(data["tools"])
+        current_rules = [tool_rules.as_letta(rule) for rule in agent.tool_rules or []]
+        if data["tool_rules"] is not None and data["tool_rules"] != current_rules:
+            changed["tool_rules"] = data["tool_rules"]
         return changed
 
 

@@ -3,8 +3,9 @@
 Each step compiles the system prompt afresh from the agent's current blocks (so an edit
 by anyone, a person or another agent, is seen at the next step), asks the model, runs the
 tools it called and stores everything. The turn ends when a terminal tool succeeds
-(`send_message`, `memory_finish_edits`), the model answers in plain text, `max_steps` is
-reached, or the model cannot be reached.
+(`send_message`, `memory_finish_edits`, or a tool an `exit_loop` rule names), the model
+answers in plain text, `max_steps` is reached, no tool is left that the agent's tool rules
+allow (agents/tool_rules.py), or the model cannot be reached.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from django.db.models import Subquery
 from django.utils import timezone
 
 import llm
-from agents import prompts
+from agents import prompts, tool_rules
 from agents.models import Agent, Conversation, Message, MessageCount, Role
 from agents.threads import Thread
 from agents.tools import (
@@ -547,9 +548,11 @@ def run_turn(
                 proposals=result.proposals,
                 read_untrusted=result.read_untrusted,
             )
+            # The tool calls of this turn so far, for the agent's tool rules.
+            ran: list[tool_rules.Call] = []
             for item in inputs:
                 if item.approvals is not None:
-                    _answer_approvals(thread, ctx, item.approvals, publish)
+                    ran += _answer_approvals(thread, ctx, item.approvals, publish)
                     continue
                 _store(
                     thread,
@@ -573,6 +576,7 @@ def run_turn(
                     should_stop,
                     client_tools,
                     on_delta,
+                    history=ran,
                 )
             except llm.LLMError as error:
                 result.stop_reason = "error"
@@ -599,10 +603,12 @@ def run_turn(
 
 def _answer_approvals(
     thread: Thread, ctx: ToolContext, approvals: list[Approval], publish: Callable[[Message], None]
-) -> None:
+) -> list[tool_rules.Call]:
     """Store the answers to the calls awaiting approval as their results: what the client
-    ran, a denial, or the server tool run now that a person approved it."""
+    ran, a denial, or the server tool run now that a person approved it. Returns the
+    calls that ran (the tool rules count them in the turn that goes on)."""
     waiting = {call["id"]: call for call in pending_approvals(thread)}
+    ran: list[tool_rules.Call] = []
     for approval in approvals:
         call = waiting.get(approval.tool_call_id)
         if call is None:
@@ -616,6 +622,8 @@ def _answer_approvals(
             )
         elif approval.approve is True:
             status, text = _run_tool(ctx, call)
+        if approval.approve is not False:
+            ran.append(tool_rules.Call(name, text))
         publish(
             _store(
                 thread,
@@ -628,6 +636,7 @@ def _answer_approvals(
                 content=_package("Failed" if status == "error" else "OK", text),
             )
         )
+    return ran
 
 
 def _run_tool(ctx: ToolContext, call: dict[str, Any]) -> tuple[str, str]:
@@ -674,11 +683,13 @@ def _ask(
     tools: list[dict[str, Any]],
     draft: Message | None,
     on_delta: OnDelta | None,
+    tool_choice: llm.ToolChoice = "auto",
 ) -> llm.ChatResult:
     options: dict[str, Any] = {
         "tools": tools,
         "temperature": thread.temperature,
         "max_tokens": thread.max_tokens,
+        "tool_choice": tool_choice,
     }
     if draft is None or on_delta is None:
         return llm.chat(thread.llm_handle, request, **options)
@@ -698,13 +709,26 @@ def _steps(
     should_stop: Callable[[], bool] | None = None,
     client_tools: list[dict[str, Any]] | None = None,
     on_delta: OnDelta | None = None,
+    *,
+    history: list[tool_rules.Call] | None = None,
 ) -> None:
+    """The turn's steps. `history` holds the calls the turn already ran (approved ones),
+    which the agent's tool rules count."""
     agent = thread.agent
     offered = tool_schemas(agent, client_tools)
+    names = [schema["function"]["name"] for schema in offered]
+    rules = list(agent.tool_rules or [])
+    ran = list(history or [])
     for step in range(1, max_steps + 1):
         # Not before the first step: nobody could have stopped a turn that just began.
         if step > 1 and should_stop is not None and should_stop():
             result.stop_reason = "cancelled"
+            return
+        allowed = tool_rules.allowed(rules, ran, names)
+        if names and not allowed:
+            # The rules leave the model nothing to call (e.g. a conditional rule whose
+            # output mapped to no tool): Letta ends such a turn with this reason.
+            result.stop_reason = "tool_rule"
             return
         result.step_count = step
         blocks = thread.blocks()
@@ -712,15 +736,16 @@ def _steps(
         ctx.seen_versions.update({block.label: block.version for block in blocks})
         system = compile_system(agent, blocks)
         in_context = thread.messages().filter(in_context=True).order_by("seq")
-        history = list(in_context.only(*HISTORY_FIELDS))
-        history = summarize_if_needed(thread, system, history, turn_id, result)
+        context = list(in_context.only(*HISTORY_FIELDS))
+        context = summarize_if_needed(thread, system, context, turn_id, result)
         request = [{"role": "system", "content": system}]
         summary = summary_message(thread)
         if summary:
             request.append(summary)
-        request += to_openai(history)
+        request += to_openai(context)
         draft = None if on_delta is None else _draft(thread, ctx, turn_id, step)
-        reply = _ask(thread, request, offered, draft, on_delta)
+        tools = [schema for schema in offered if schema["function"]["name"] in allowed]
+        reply = _ask(thread, request, tools, draft, on_delta, _tool_choice(rules, ran, allowed))
         # A streamed reply is stored under the uid its pieces were sent with.
         known = {"uid": draft.uid} if draft is not None else {}
         result.prompt_tokens += reply.prompt_tokens
@@ -734,7 +759,17 @@ def _steps(
             }
             for c in reply.tool_calls
         ]
+        # The calls in the order they will run, as far as can be told before they do (a
+        # conditional rule reads outputs only running tells): a call a rule refuses
+        # never waits for approval, and one a rule gives arguments to is stored with them.
+        planned = list(ran)
         for call in calls:
+            if tool_rules.refusal(rules, planned, call["name"], names) is not None:
+                continue
+            given = tool_rules.prefilled(rules, planned, call["name"])
+            if given:
+                call["arguments"] = _with_arguments(call["arguments"], given)
+            planned.append(tool_rules.Call(call["name"]))
             if needs_approval(agent, call["name"], client_tools):
                 call["approval"] = True
         if not calls:
@@ -756,6 +791,8 @@ def _steps(
                     usage=usage,
                 )
             )
+            if _held_back(thread, ctx, turn_id, step, rules, ran, names):
+                continue
             result.stop_reason = "end_turn"
             return
         publish(
@@ -774,18 +811,27 @@ def _steps(
                 usage=usage,
             )
         )
-        finished = False
+        ending = ""  # the first successful call that ends the turn
         for call in calls:
             if call.get("approval"):
                 continue  # its result comes with the client's approval message
-            if reply.finish_reason == "length":
+            refused = tool_rules.refusal(rules, ran, call["name"], names)
+            if refused is not None:
+                # Not run: the model is told which rule, and what it may call instead.
+                allowed_now = tool_rules.allowed(rules, ran, names)
+                status = "error"
+                text = tool_rules.refused_message(call["name"], refused, allowed_now)
+            elif reply.finish_reason == "length":
                 # The reply hit the output limit: its calls may carry cut-off text (a
                 # rewrite that lost its end), so none of them runs, whatever it parses as.
                 status, text = "error", _cut_off(ctx, call)
             else:
                 status, text = _run_tool(ctx, call)
-            if status == "success":
-                finished = finished or is_terminal(call["name"])
+                ran.append(tool_rules.Call(call["name"], text))
+            if status == "success" and not ending:
+                terminal = is_terminal(call["name"])
+                if tool_rules.ends_turn(rules, call["name"], terminal=terminal):
+                    ending = call["name"]
             publish(
                 _store(
                     thread,
@@ -804,11 +850,60 @@ def _steps(
         if any(call.get("approval") for call in calls):
             result.stop_reason = "requires_approval"
             return
-        if finished:
-            result.stop_reason = "end_turn"
+        if ending and not _held_back(thread, ctx, turn_id, step, rules, ran, names):
+            # A tool that ends turns by itself ends this one as usual; one that ends it
+            # only by an exit_loop rule ends it by rule (Letta's stop reason for it).
+            result.stop_reason = "end_turn" if is_terminal(ending) else "tool_rule"
             return
         if max_tool_errors is not None and result.tool_errors >= max_tool_errors:
             result.stop_reason = "invalid_tool_call"
             result.error = f"the model made {result.tool_errors} failed tool calls"
             return
     result.stop_reason = "max_steps"
+
+
+def _tool_choice(
+    rules: list[dict[str, Any]], ran: list[tool_rules.Call], allowed: list[str]
+) -> llm.ToolChoice:
+    """The model must call a tool while a run_first or child rule holds (and the one tool
+    left, when only one is)."""
+    if not allowed or not tool_rules.must_call(rules, ran):
+        return "auto"
+    if len(allowed) == 1:
+        return {"type": "function", "function": {"name": allowed[0]}}
+    return "required"
+
+
+def _with_arguments(arguments: str, given: dict[str, Any]) -> str:
+    """The model's arguments with those a rule sets laid over them (left as they are when
+    they do not parse: the call then fails on them, as any such call does)."""
+    try:
+        parsed = llm.parse_arguments(arguments)
+    except ValueError:
+        return arguments
+    return json.dumps({**parsed, **given})
+
+
+def _held_back(
+    thread: Thread,
+    ctx: ToolContext,
+    turn_id: str,
+    step: int,
+    rules: list[dict[str, Any]],
+    ran: list[tool_rules.Call],
+    names: list[str],
+) -> bool:
+    """Whether the turn, about to end, must go on because a required_before_exit tool has
+    not run yet; the model is then told so, in a system note of the turn."""
+    missing = tool_rules.still_required(rules, ran, names)
+    if not missing:
+        return False
+    _store(
+        thread,
+        role=Role.SYSTEM,
+        content=tool_rules.required_message(missing),
+        turn_id=turn_id,
+        run_id=ctx.run_id,
+        step=step,
+    )
+    return True

@@ -6,11 +6,12 @@ from typing import Annotated, Any, Literal
 
 from django.db.models import Prefetch, QuerySet
 from ninja import Field, Schema
+from ninja.schema import DjangoGetter
 from pydantic import ConfigDict, model_validator
 from pydantic.json_schema import JsonDict, JsonValue
 
 from accounts.models import Organization
-from agents import governor
+from agents import governor, tool_rules
 from agents.letta_format import embedding_config, llm_config
 from agents.models import Agent, AgentType, Conversation, Group, Insight, Run, RunTrigger
 from agents.tools import TOOLS
@@ -63,9 +64,73 @@ class EmbeddingConfigIn(In):
     handle: str | None = Field(None, json_schema_extra=HANDLE)
 
 
+class ChildArgNodeIn(In):
+    name: str
+    args: dict[str, Any] | None = None
+
+
+def _rule_shapes(schema: dict[str, Any]) -> None:
+    """Each type's own fields, said in the schema as agents/tool_rules.py checks them:
+    those it needs are there and not null, another type's are absent or null."""
+    branches: list[JsonValue] = []
+    for kind, fields in tool_rules.TYPES.items():
+        needed = tool_rules.REQUIRED[kind]
+        foreign = [name for name in tool_rules.FIELDS if name not in fields]
+        branch: dict[str, JsonValue] = {
+            "properties": {
+                "type": {"const": kind},
+                **{name: {"not": {"type": "null"}} for name in needed},
+            },
+            "required": ["tool_name", "type", *needed],
+        }
+        if foreign:
+            branch["not"] = {
+                "anyOf": [
+                    {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+                    for name in foreign
+                ]
+            }
+        branches.append(branch)
+    schema["oneOf"] = branches
+
+
 class ToolRuleIn(In):
+    """One of Letta's tool rules; which fields it may have depends on its `type`
+    (agents/tool_rules.py checks them, and fills in the defaults Letta returns)."""
+
+    model_config = ConfigDict(json_schema_extra=_rule_shapes)
+
     tool_name: str
-    type: str
+    type: str = Field(json_schema_extra={"enum": list[JsonValue](tool_rules.TYPES)})
+    prompt_template: str | None = None
+    # run_first
+    args: dict[str, Any] | None = None
+    # constrain_child_tools, parent_last_tool
+    children: list[str] | None = None
+    child_arg_nodes: list[ChildArgNodeIn] | None = None
+    # conditional
+    default_child: str | None = None
+    child_output_mapping: dict[str, str] | None = Field(
+        None, json_schema_extra={"minProperties": 1}
+    )
+    require_output_mapping: bool | None = None
+    # max_count_per_step
+    max_count_limit: int | None = Field(None, ge=1, le=tool_rules.MAX_COUNT)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _letta_shape(cls, value: Any) -> Any:
+        raw = value._obj if isinstance(value, DjangoGetter) else value
+        if not isinstance(raw, dict):
+            return value  # In says what is wrong with it
+        try:
+            return tool_rules.normalise(raw)
+        except tool_rules.RuleInvalid as error:
+            raise ValueError(str(error)) from None
+
+    def rule(self) -> dict[str, Any]:
+        """The rule as stored: the fields of its type, in Letta's shape."""
+        return tool_rules.normalise(self.model_dump(exclude_unset=True))
 
 
 class TextPart(In):
@@ -502,6 +567,10 @@ class AgentStateOut(Schema):
     @staticmethod
     def resolve_blocks(agent: Agent) -> list[Block]:
         return _blocks(agent)
+
+    @staticmethod
+    def resolve_tool_rules(agent: Agent) -> list[Any]:
+        return [tool_rules.as_letta(rule) for rule in agent.tool_rules or []]
 
     @staticmethod
     def resolve_tools(agent: Agent) -> list[dict[str, Any]]:

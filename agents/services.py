@@ -18,7 +18,7 @@ from django.utils import timezone
 
 import llm
 from accounts.access import organization_of
-from agents import chat, loop, prompts, sleeptime
+from agents import chat, loop, prompts, sleeptime, tool_rules
 from agents.letta_format import Rendering, to_letta
 from agents.models import Agent, AgentType, Conversation, Group, Insight, Message, Run
 from agents.runs import turns
@@ -161,6 +161,18 @@ def _check_tools(names: list[str], organization_id: Any) -> None:
         )
 
 
+def _checked_rules(rules: list[Any], tools: list[str]) -> list[dict[str, Any]]:
+    """Tool rules in Letta's shapes (agents/tool_rules.py), naming only the agent's tools:
+    a rule about a tool it does not have would constrain nothing, which is surely not
+    what was meant."""
+    try:
+        checked = tool_rules.normalise_all(rules)
+        tool_rules.check_names(checked, tools)
+    except tool_rules.RuleInvalid as error:
+        raise InvalidRequest(str(error)) from None
+    return checked
+
+
 def _default_tools(agent_type: str, enable_sleeptime: bool | None) -> list[str]:
     if agent_type == AgentType.SLEEPTIME:
         return list(SLEEPTIME_TOOLS)
@@ -204,11 +216,11 @@ def create_agent(owner: Any, spec: AgentSpec) -> Agent:
     _check_context(spec.context_tail_turns, spec.context_token_budget)
     check_message_size(spec.initial_messages)
     if spec.tool_rules is not None:
-        tool_rules = spec.tool_rules
+        rules = _checked_rules(spec.tool_rules, tools)
     elif spec.include_base_tool_rules is False:
-        tool_rules = []
+        rules = []
     else:
-        tool_rules = default_rules(tools)
+        rules = default_rules(tools)
 
     with transaction.atomic():
         agent = Agent.objects.create(
@@ -225,7 +237,7 @@ def create_agent(owner: Any, spec: AgentSpec) -> Agent:
             embedding_handle=embedding,
             embedding_chunk_size=spec.embedding_chunk_size or 300,
             tools=tools,
-            tool_rules=tool_rules,
+            tool_rules=rules,
             tags=spec.tags,
             metadata=spec.metadata,
             timezone=spec.timezone or "UTC",
@@ -287,7 +299,6 @@ _SIMPLE_UPDATES = {
     "temperature",
     "max_tokens",
     "timezone",
-    "tool_rules",
     "embedding_chunk_size",
     "context_tail_turns",
     "context_token_budget",
@@ -325,6 +336,10 @@ def update_agent(agent: Agent, changes: dict[str, Any], *, user: Any) -> Agent:
             agent.tools = list(changes["tools"])
             if "tool_rules" not in changes:
                 agent.tool_rules = default_rules(agent.tools)
+        if "tool_rules" in changes:
+            # A new rule list replaces the old one whole, checked against the tools the
+            # agent has after this update.
+            agent.tool_rules = _checked_rules(changes["tool_rules"], agent.tools)
         if "enable_sleeptime" in changes:
             # Off only pauses: the group, its counter and its agents wait for "on" again.
             agent.enable_sleeptime = changes["enable_sleeptime"]

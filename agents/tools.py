@@ -531,9 +531,15 @@ def register(tool: Tool, *, sleeptime: bool = False) -> None:
         SLEEPTIME_TOOLS.append(tool.name)
 
 
-def default_rules(tool_names: list[str]) -> list[dict[str, str]]:
+def default_rules(tool_names: list[str]) -> list[dict[str, str | None]]:
+    """Letta's base rules for these tools, in the shape Letta returns rules in (and
+    agents/tool_rules.py stores them in)."""
     return [
-        {"tool_name": name, "type": "exit_loop" if TOOLS[name].terminal else "continue_loop"}
+        {
+            "tool_name": name,
+            "type": "exit_loop" if TOOLS[name].terminal else "continue_loop",
+            "prompt_template": None,
+        }
         for name in tool_names
         if name in TOOLS
     ]

@@ -16,6 +16,10 @@ from llm.local_embedder import embed_text
 
 logger = logging.getLogger("reverie.llm")
 
+# The OpenAI protocol's tool_choice: "auto" (the model decides), "required" (some tool),
+# or {"type": "function", "function": {"name": ...}} (that one).
+ToolChoice = str | dict[str, Any]
+
 
 class LLMError(Exception):
     """A model call failed after the retries that make sense; the message says why."""
@@ -110,11 +114,12 @@ def _request(
     tools: list[dict[str, Any]] | None,
     temperature: float | None,
     max_tokens: int | None,
+    tool_choice: ToolChoice,
 ) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"model": model, "messages": messages}
     if tools:
         kwargs["tools"] = tools
-        kwargs["tool_choice"] = "auto"
+        kwargs["tool_choice"] = tool_choice
     if temperature is not None:
         kwargs["temperature"] = temperature
     if max_tokens:
@@ -129,10 +134,12 @@ def chat(
     tools: list[dict[str, Any]] | None = None,
     temperature: float | None = None,
     max_tokens: int | None = None,
+    tool_choice: ToolChoice = "auto",
 ) -> ChatResult:
-    """One chat completion. The openai client retries timeouts, 429 and 5xx itself."""
+    """One chat completion. The openai client retries timeouts, 429 and 5xx itself.
+    `tool_choice` is the OpenAI protocol's ("auto", "required", or one function)."""
     client, model = _client_for(handle)
-    kwargs = _request(model, messages, tools, temperature, max_tokens)
+    kwargs = _request(model, messages, tools, temperature, max_tokens, tool_choice)
     try:
         # The request is already plain JSON. `chat.completions.create` would first walk it
         # against the SDK's TypedDicts, which cost ~1 ms per message of history and was
@@ -184,6 +191,7 @@ def chat_stream(
     tools: list[dict[str, Any]] | None = None,
     temperature: float | None = None,
     max_tokens: int | None = None,
+    tool_choice: ToolChoice = "auto",
 ) -> ChatResult:
     """`chat`, with the reply streamed: `on_delta` gets each piece as it arrives, and the
     result is the whole reply, as `chat` returns it (usage from the provider's last chunk).
@@ -194,7 +202,7 @@ def chat_stream(
     that has begun.
     """
     client, model = _client_for(handle)
-    kwargs = _request(model, messages, tools, temperature, max_tokens)
+    kwargs = _request(model, messages, tools, temperature, max_tokens, tool_choice)
     kwargs["stream"] = True
     kwargs["stream_options"] = {"include_usage": True}
     content: list[str] = []

@@ -19,6 +19,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
+from agents import tool_rules
 from agents.agentfile.entries import (
     BUILTIN_TOOL_TYPE_PREFIX,
     MAX_LABEL,
@@ -267,10 +268,12 @@ def _agent(item: Any, path: str, agent_types: Collection[str]) -> AgentEntry:
     if obj.get("tool_rules") is not None:
         rules = []
         for rule, where in items_at(obj, "tool_rules", path):
-            rule = an_object(rule, where)
-            text_at(rule, "tool_name", where, required=True)
-            text_at(rule, "type", where, required=True)
-            rules.append(dict(rule))
+            try:
+                # Every field of the rule's type comes along; a rule may name tools the
+                # file did not bring (they constrain nothing here, and travel on).
+                rules.append(tool_rules.normalise(an_object(rule, where)))
+            except tool_rules.RuleInvalid as error:
+                raise AgentFileInvalid(where, str(error)) from None
     messages = [_message(message, where) for message, where in items_at(obj, "messages", path)]
     file_links = []
     for files_agent, where in items_at(obj, "files_agents", path):

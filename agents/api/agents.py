@@ -83,7 +83,7 @@ def _spec(payload: AgentCreateIn) -> services.AgentSpec:
         tools=payload.tools,
         include_base_tools=payload.include_base_tools,
         include_base_tool_rules=payload.include_base_tool_rules,
-        tool_rules=[rule.model_dump() for rule in payload.tool_rules]
+        tool_rules=[rule.rule() for rule in payload.tool_rules]
         if payload.tool_rules is not None
         else None,
         tags=payload.tags,
@@ -179,6 +179,8 @@ def retrieve_agent(request: ApiRequest, agent_id: str) -> Agent:
 def update_agent(request: ApiRequest, agent_id: str, payload: AgentUpdateIn) -> Agent:
     agent = services.get_agent_for_user(request.auth, agent_id)
     changes = payload.model_dump(exclude_unset=True, exclude_none=True)
+    if payload.tool_rules is not None:
+        changes["tool_rules"] = [rule.rule() for rule in payload.tool_rules]
     if payload.llm_config is not None:
         config = payload.llm_config
         changes.setdefault(

@@ -3,6 +3,7 @@ saving it, all or nothing."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.urls import reverse
@@ -186,3 +187,39 @@ def test_a_context_budget_is_set_shown_and_one_too_small_refused(signed_in, make
     )
     fresh = Agent.objects.get(pk=agent.pk)
     assert (fresh.context_token_budget, fresh.system) == (4000, agent.system)
+
+
+def test_the_form_shows_the_tool_rules_and_saves_new_ones(signed_in, make_agent):
+    agent = make_agent()
+    form = signed_in.get(config_url(agent), **HTMX).content.decode()
+    assert "Tool rules (JSON)" in form and "&quot;exit_loop&quot;" in form
+    rules = [{"tool_name": "conversation_search", "type": "max_count_per_step",
+              "max_count_limit": 2}]  # fmt: skip
+    response = config_post(signed_in, agent, htmx=True, tool_rules=json.dumps(rules))
+    assert response.status_code == 200
+    assert Agent.objects.get(pk=agent.pk).tool_rules == [{**rules[0], "prompt_template": None}]
+
+
+def test_an_empty_tool_rules_field_leaves_the_rules_as_they_are(signed_in, make_agent):
+    agent = make_agent()
+    config_post(signed_in, agent, htmx=True, tool_rules="", system="changed")
+    fresh = Agent.objects.get(pk=agent.pk)
+    assert fresh.system == "changed" and fresh.tool_rules == agent.tool_rules
+
+
+def test_bad_tool_rules_are_shown_by_the_field_and_nothing_is_saved(signed_in, make_agent):
+    agent = make_agent()
+    cases = [
+        ("[{", "This is not JSON"),
+        ('{"tool_name": "send_message"}', "Give a JSON list of rules"),
+        ('[{"tool_name": "send_message", "type": "often"}]', "unknown tool rule type"),
+    ]
+    for text, message in cases:
+        response = config_post(signed_in, agent, htmx=True, tool_rules=text, system="changed")
+        body = response.content.decode()
+        assert 'id="id_tool_rules_error"' in body and message in body, text
+    wrong_tool = json.dumps([{"tool_name": "memory_rethink", "type": "exit_loop"}])
+    body = config_post(signed_in, agent, htmx=True, tool_rules=wrong_tool).content.decode()
+    assert "memory_rethink, not among the agent&#x27;s tools" in body
+    assert saved_state(agent) == saved_state(Agent.objects.get(pk=agent.pk))
+    assert Agent.objects.get(pk=agent.pk).tool_rules == agent.tool_rules

@@ -125,7 +125,8 @@ def a_well_used_pair(make_agent: Any, llm: Any, user: Any) -> tuple[Agent, Agent
     update_agent(
         primary,
         {"tool_rules": [{"tool_name": "send_message", "type": "exit_loop"},
-                        {"tool_name": "archival_memory_search", "type": "run_first"}]},
+                        {"tool_name": "archival_memory_search", "type": "max_count_per_step",
+                         "max_count_limit": 2}]},
         user=user,
     )  # fmt: skip
     update_agent(sleeper, {"system": "You keep the garden notes.", "temperature": 0.1}, user=user)
@@ -289,3 +290,45 @@ def test_the_export_is_in_lettas_shape(api, make_agent, llm, user):
     scrubbed = export(api, primary, scrub_messages="true")
     assert scrubbed["agents"][0]["messages"] == []
     assert scrubbed["agents"][0]["in_context_message_ids"] == []
+
+
+EVERY_RULE: list[dict[str, Any]] = [
+    {"tool_name": "conversation_search", "type": "run_first", "prompt_template": "first",
+     "args": {"query": "garden"}},
+    {"tool_name": "send_message", "type": "exit_loop", "prompt_template": None},
+    {"tool_name": "archival_memory_insert", "type": "continue_loop", "prompt_template": None},
+    {"tool_name": "conversation_search", "type": "constrain_child_tools",
+     "prompt_template": None, "children": ["core_memory_append", "send_message"],
+     "child_arg_nodes": [{"name": "core_memory_append", "args": {"label": "human"}}]},
+    {"tool_name": "archival_memory_search", "type": "conditional", "prompt_template": None,
+     "default_child": "send_message", "child_output_mapping": {"[]": "archival_memory_insert"},
+     "require_output_mapping": True},
+    {"tool_name": "core_memory_replace", "type": "max_count_per_step", "prompt_template": None,
+     "max_count_limit": 3},
+    {"tool_name": "archival_memory_search", "type": "parent_last_tool", "prompt_template": None,
+     "children": ["core_memory_replace"]},
+    {"tool_name": "core_memory_append", "type": "required_before_exit", "prompt_template": None},
+    {"tool_name": "archival_memory_insert", "type": "requires_approval", "prompt_template": None},
+]  # fmt: skip
+
+
+def test_every_tool_rule_comes_back_with_every_field(api, make_agent, user):
+    agent = make_agent(name="ruled", tool_rules=EVERY_RULE)
+    assert agent.tool_rules == EVERY_RULE
+    document = export(api, agent)
+    assert document["agents"][0]["tool_rules"] == EVERY_RULE
+    (again,) = reimport(api, document)
+    assert again.tool_rules == EVERY_RULE
+    assert api.get(f"/v1/agents/{again.id}").json()["tool_rules"] == EVERY_RULE
+
+
+def test_an_agent_file_with_a_rule_of_no_known_shape_is_refused(api, make_agent, user):
+    document = export(api, make_agent(name="ruled"))
+    document["agents"][0]["tool_rules"] = [
+        {"tool_name": "send_message", "type": "max_count_per_step", "max_count_limit": 0}
+    ]
+    upload = SimpleUploadedFile("agent.af", json.dumps(document).encode(), "application/json")
+    response = api.post("/v1/agents/import", {"file": upload})
+    assert response.status_code == 400
+    assert "agents[0].tool_rules[0]" in response.content.decode()
+    assert "max_count_limit" in response.content.decode()

@@ -176,7 +176,9 @@ def test_renaming_or_deleting_a_tool_follows_through_to_its_agents(api):
     assert renamed.json()["name"] == "throw"
     state = api.get(f"/v1/agents/{agent['id']}").json()
     assert "throw" in [t["name"] for t in state["tools"]]
-    assert {"tool_name": "throw", "type": "continue_loop"} in state["tool_rules"]
+    assert {"tool_name": "throw", "type": "continue_loop", "prompt_template": None} in (
+        state["tool_rules"]
+    )
 
     assert api.delete(f"/v1/tools/{tool['id']}").status_code == 200
     state = api.get(f"/v1/agents/{agent['id']}").json()
