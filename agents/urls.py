@@ -55,6 +55,12 @@ urlpatterns = [
     ),
     path("tools/", views.tool_list, name="tools"),
     path("tools/new/", views.tool_create, name="tool_create"),
+    # Before tools/<tool_id>/, which would take "mcp" for a tool's id.
+    path("tools/mcp/", views.mcp_server_list, name="mcp_servers"),
+    path("tools/mcp/<str:server_id>/", views.mcp_server_detail, name="mcp_server"),
+    path("tools/mcp/<str:server_id>/add/", views.mcp_server_tool_add, name="mcp_server_tool_add"),
+    path("tools/mcp/<str:server_id>/refresh/", views.mcp_server_refresh, name="mcp_server_refresh"),
+    path("tools/mcp/<str:server_id>/delete/", views.mcp_server_delete, name="mcp_server_delete"),
     path("tools/<str:tool_id>/", views.tool_detail, name="tool"),
     path("tools/<str:tool_id>/delete/", views.tool_delete, name="tool_delete"),
     path("spend/", views.organization_spend, name="spend"),

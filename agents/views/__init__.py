@@ -3,7 +3,8 @@
 and approvals), `memory` (its archival passages and context window), `runs` (one
 background run), `review` (the queue of proposed edits), `ledger` (every background run
 and how it ended), `spend` (the sleep-time panel's chart and budgets, and the
-organization's spend page) and `tools` (the tool pages, and the agent's tools panel);
+organization's spend page), `tools` (the tool pages, and the agent's tools panel) and
+`mcp` (the MCP server pages);
 `access` finds the agent a page is about."""
 
 from __future__ import annotations
@@ -11,6 +12,13 @@ from __future__ import annotations
 from agents.views.agentfiles import agent_export, agent_import
 from agents.views.conversations import approval_answer, conversation_create
 from agents.views.ledger import ledger
+from agents.views.mcp import (
+    mcp_server_delete,
+    mcp_server_detail,
+    mcp_server_list,
+    mcp_server_refresh,
+    mcp_server_tool_add,
+)
 from agents.views.memory import archival, context_window
 from agents.views.pages import (
     agent_budget,
@@ -58,6 +66,11 @@ __all__ = [
     "conversation_create",
     "insight_dismiss",
     "ledger",
+    "mcp_server_delete",
+    "mcp_server_detail",
+    "mcp_server_list",
+    "mcp_server_refresh",
+    "mcp_server_tool_add",
     "organization_spend",
     "proposal_accept",
     "proposal_reject",

@@ -1,4 +1,5 @@
-"""Fixtures for the ADE's pages: a signed-in browser session, and another person."""
+"""Fixtures for the ADE's pages: a signed-in browser session, another person, and the
+suite's own MCP server (tests/toolbox/conftest.py) for the MCP server pages."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import pytest
 from django.test import Client
 
 from tests.factories import make_user
+from tests.toolbox.conftest import dead_url, mcp_http_url
+
+__all__ = ["dead_url", "mcp_http_url"]
 
 
 @pytest.fixture

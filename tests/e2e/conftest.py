@@ -1,5 +1,6 @@
 """A real browser (Debian's chromium, driven by Playwright) against the live stack:
-daphne serving the app, a worker running background jobs, the scripted model."""
+daphne serving the app, a worker running background jobs, the scripted model, and the
+suite's own MCP server (tests/toolbox/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from typing import Any
 import pytest
 
 from tests.live import ROOT
+from tests.toolbox.conftest import mcp_http_url
+
+__all__ = ["mcp_http_url"]
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "var" / "e2e-screenshots"
