@@ -15,7 +15,6 @@ from ninja import Router
 
 from config.requests import ApiRequest
 from toolbox import mcp_servers as services
-from toolbox.mcp import McpError
 from toolbox.schemas import (
     LegacyMcpToolOut,
     LegacyServerIn,
@@ -38,15 +37,10 @@ mcp_legacy_router = Router(tags=["tools"])
 
 @router.post("", response=McpServerOut)
 def create_mcp_server(request: ApiRequest, payload: McpServerCreateIn) -> dict[str, Any]:
-    server = services.create_mcp_server(
-        request.auth, payload.server_name, payload.config.server_config()
+    # Letta 1.x registers a server with its tools or not at all.
+    server = services.register_mcp_server(
+        request.auth, payload.server_name, payload.config.server_config(), add_tools=True
     )
-    try:
-        services.sync_mcp_tools(server, request.auth, add_new=True)
-    except McpError:
-        # Letta 1.x registers a server with its tools or not at all.
-        services.delete_mcp_server(server)
-        raise
     return server_out(server)
 
 

@@ -136,6 +136,25 @@ def create_mcp_server(owner: Any, server_name: str, config: ServerConfig) -> Mcp
     return server
 
 
+def register_mcp_server(
+    owner: Any, server_name: str, config: ServerConfig, *, add_tools: bool
+) -> McpServer:
+    """Register a server that answers now, with its tools (`add_tools`, as Letta 1.x
+    does) or without (the ADE adds them one by one). One that cannot be reached is
+    removed again and McpError raised, so a typo in a URL shows where it was typed. The
+    server is asked outside any transaction: meanwhile, its name is taken."""
+    server = create_mcp_server(owner, server_name, config)
+    try:
+        if add_tools:
+            sync_mcp_tools(server, owner, add_new=True)
+        else:
+            list_server_tools(server)
+    except mcp.McpError:
+        delete_mcp_server(server)
+        raise
+    return server
+
+
 def update_mcp_server(
     server: McpServer, server_name: str | None, config: ServerConfig
 ) -> McpServer:

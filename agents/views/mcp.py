@@ -19,13 +19,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from agents.contexts import agents_by_tool
-from agents.mcp_forms import McpServerForm
+from agents.forms.mcp import McpServerForm
 from agents.models import Agent
 from config.errors import InvalidRequest, NotFound
 from config.htmx import HtmxHttpRequest, wants_partial
 from toolbox import mcp_servers
 from toolbox.mcp import McpError
-from toolbox.mcp_servers import ServerConfig
 from toolbox.models import McpServer
 
 SERVER_TOOLS_PARTIAL = "agents/partials/_mcp_server_tools.html"
@@ -40,20 +39,6 @@ def server_or_404(request: HttpRequest, server_id: str) -> McpServer:
 
 
 # --- The changes a page makes (candidates for toolbox/mcp_servers.py) ------------------------
-
-
-def register_mcp_server(user: Any, server_name: str, config: ServerConfig) -> McpServer:
-    """Register a server that answers now: one that cannot be reached is removed again
-    and McpError raised, so a typo in a URL is caught at the form, not on a later page.
-    The server is asked outside any transaction; a second request meanwhile would find
-    the name taken for that moment, which is what it is."""
-    server = mcp_servers.create_mcp_server(user, server_name, config)
-    try:
-        mcp_servers.list_server_tools(server)
-    except McpError:
-        mcp_servers.delete_mcp_server(server)
-        raise
-    return server
 
 
 # --- The servers page ------------------------------------------------------------------------
@@ -74,7 +59,9 @@ def mcp_server_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         server_name, config = form.to_config()
         try:
-            server = register_mcp_server(request.user, server_name, config)
+            server = mcp_servers.register_mcp_server(
+                request.user, server_name, config, add_tools=False
+            )
         except (InvalidRequest, McpError) as error:
             form.add_error(None, error.message)
         else:

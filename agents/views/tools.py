@@ -20,12 +20,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from agents import services
 from agents.contexts import agent_tools_context, agents_by_tool, builtin_row, stored_row
-from agents.forms import ToolForm
+from agents.forms.tools import ToolForm
 from agents.models import Agent
 from agents.tools import TOOLS
 from agents.views.access import agent_or_404
 from config.errors import InvalidRequest, NotFound
 from config.htmx import HtmxHttpRequest, wants_partial
+from toolbox import sandbox
 from toolbox import services as toolbox_services
 from toolbox.models import Tool, ToolType
 
@@ -66,6 +67,7 @@ def tool_list(request: HttpRequest) -> HttpResponse:
             {**stored_row(tool), "tags": tool.tags, "agents": having.get(tool.name, [])}
             for tool in tools
         ],
+        "sandbox_problem": sandbox.available(),
     }
     return render(request, "agents/tools.html", context)
 

@@ -243,3 +243,13 @@ def test_the_tools_page_costs_the_same_queries_for_one_tool_or_many(signed_in, u
 
     assert "<code>d8</code></a>" in body and ">d8</a></td>" in body
     assert len(many) == len(one)
+
+
+def test_the_tools_page_says_when_custom_tools_cannot_run_here(signed_in, settings):
+    assert "cannot run on this server" not in signed_in.get("/tools/").content.decode()
+    settings.TOOL_SANDBOX = "off"
+
+    page = signed_in.get("/tools/").content.decode()
+
+    assert "Custom tools cannot run on this server" in page
+    assert "TOOL_SANDBOX=off" in page

@@ -1,7 +1,6 @@
 """The ADE's form for an MCP server: registering one, and changing it on its page.
 
-Beside agents/forms.py rather than in it, which is near the size where it becomes a
-package. It parses fields only; toolbox.mcp_servers judges names, types, addresses and
+It parses fields only; toolbox.mcp_servers judges names, types, addresses and
 whether stdio servers are allowed.
 
 Credentials (the auth token, custom headers, a command's environment) are written, never
