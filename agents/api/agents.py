@@ -30,7 +30,7 @@ from agents.schemas import (
     tools_out,
 )
 from agents.threads import Thread
-from config.errors import InvalidRequest, NotFound, Unavailable
+from config.errors import InvalidRequest, Unavailable
 from config.pagination import is_ascending, list_page
 from config.requests import ApiRequest
 from config.schemas import in_utc
@@ -113,11 +113,9 @@ def _spec(payload: AgentCreateIn) -> services.AgentSpec:
 
 
 def _tool_names(request: ApiRequest, tool_ids: list[str]) -> list[str]:
+    # An id the organization does not have is a 404, as block_ids' are.
     organization = organization_of(request.auth)
-    try:
-        return [services.tool_name_for_id(organization.pk, tool_id) for tool_id in tool_ids]
-    except NotFound as missing:
-        raise InvalidRequest(str(missing)) from None
+    return [services.tool_name_for_id(organization.pk, tool_id) for tool_id in tool_ids]
 
 
 def _block_spec(block: BlockIn) -> services.BlockSpec:

@@ -111,6 +111,15 @@ def world(db: Any, django_user_model: Any) -> World:
 
     message = Message.objects.create(agent_id=agent["id"], role="user", content=NORTH_SECRET)
     proposal = _north_proposal(agent["id"], run["id"])
+    tool = _ok(
+        _call(
+            north_api,
+            "post",
+            "/v1/tools/",
+            {"source_code": f'def northern_tool() -> str:\n    return "{NORTH_SECRET}"\n'},
+        )
+    )
+    mcp_server = _north_mcp_server(admin)
     north_ids = {
         "agent_id": agent["id"],
         "block_id": block["id"],
@@ -127,6 +136,10 @@ def world(db: Any, django_user_model: Any) -> World:
         "insight_id": "insight-00000000-0000-0000-0000-000000000000",
         "proposal_id": proposal,
         "evaluation_id": _north_evaluation(admin, north),
+        "tool_id": tool["id"],
+        "mcp_server_id": mcp_server.id,
+        "mcp_server_name": mcp_server.server_name,
+        "mcp_tool_name": "northern_tool",
     }
     # Dual's agent in South (created with Dual's South key): its owner is also a member of
     # North, and North is Dual's first organization.
@@ -145,6 +158,22 @@ def world(db: Any, django_user_model: Any) -> World:
         )
     )
     return World(north=north_ids, south_agent=south_agent["id"], keys=keys)
+
+
+def _north_mcp_server(owner: Any) -> Any:
+    """A registered MCP server of North's, with a token (stored as the service stores one;
+    nothing here needs it to answer)."""
+    from toolbox import mcp_servers
+
+    return mcp_servers.create_mcp_server(
+        owner,
+        "north-mcp",
+        mcp_servers.ServerConfig(
+            server_type="streamable_http",
+            server_url="http://127.0.0.1:9/mcp",
+            auth_token=NORTH_SECRET,
+        ),
+    )
 
 
 def _north_proposal(agent_id: str, run_id: str) -> str:
@@ -303,6 +332,11 @@ def test_north_ids_in_a_request_body_answer_404_to_south_keys(world: World, pers
         {"name": "x", "model": "openai/gpt-4.1", "block_ids": [north["block_id"]]},
     )
     assert create.status_code == 404, create.content
+    # Another organization's tool, by id or by name, is not a tool an agent can be given.
+    tools = _call(client, "patch", f"/v1/agents/{south}", {"tool_ids": [north["tool_id"]]})
+    assert tools.status_code == 404, tools.content
+    named = _call(client, "patch", f"/v1/agents/{south}", {"tools": ["northern_tool"]})
+    assert named.status_code == 400 and "northern_tool" in named.content.decode()
     evaluate = _call(
         client,
         "post",
@@ -371,6 +405,7 @@ def test_north_ids_in_the_ades_pages_and_forms_answer_404_to_south(world: World,
         **world.north,
         "membership_id": str(north_admin.pk),
         "key_id": str(ApiKey.objects.get(user__username="nadia").pk),
+        "server_id": world.north["mcp_server_id"],
     }
     answered = {}
     for template in _page_routes():

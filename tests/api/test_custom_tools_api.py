@@ -200,6 +200,6 @@ def test_another_organization_sees_none_of_the_tools(api):
         {"model": TEST_MODEL, "embedding": TEST_EMBEDDING, "tool_ids": [tool["id"]]},
         content_type="application/json",
     )
-    assert refused.status_code == 400
+    assert refused.status_code == 404
     # Its own tool of the same name is its own.
     assert create(stranger).status_code == 200
