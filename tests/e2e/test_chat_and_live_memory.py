@@ -27,7 +27,7 @@ def test_a_new_user_chats_and_sees_the_sleeptime_edit_arrive_live(
         "memory_replace", {"label": "human", "old_str": "unknown", "new_str": "Ada Lovelace"}
     )
     page.get_by_label("Message").fill("Hello, I am Ada Lovelace")
-    page.get_by_role("button", name="Send").click()
+    page.get_by_role("button", name="Send", exact=True).click()
     expect(page.locator("#chat-log")).to_contain_text("echo: Hello, I am Ada Lovelace")
 
     expect(memory).to_contain_text("Name: Ada Lovelace", timeout=15_000)

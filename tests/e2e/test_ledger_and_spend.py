@@ -45,7 +45,7 @@ def test_the_ledger_filters_runs_by_outcome_and_the_chart_shows_their_tokens(
         "memory_replace", {"label": "human", "old_str": "unknown", "new_str": "Ada"}
     )
     page.get_by_label("Message").fill("I am Ada")
-    page.get_by_role("button", name="Send").click()
+    page.get_by_role("button", name="Send", exact=True).click()
     expect(page.locator(".panel-memory")).to_contain_text("Name: Ada", timeout=15_000)
     expect(page.locator("#chat-log .msg-run")).to_contain_text("1 block changed")
 
@@ -53,7 +53,7 @@ def test_the_ledger_filters_runs_by_outcome_and_the_chart_shows_their_tokens(
     panel.get_by_role("button", name="Pause").click()
     expect(panel).to_contain_text("Paused: triggers are recorded as skipped")
     page.get_by_label("Message").fill("I like tea")
-    page.get_by_role("button", name="Send").click()
+    page.get_by_role("button", name="Send", exact=True).click()
     expect(page.locator("#chat-log")).to_contain_text("echo: I like tea")
 
     page.get_by_role("link", name="Ledger", exact=True).click()

@@ -22,7 +22,7 @@ def test_a_sleeptime_edit_is_reverted_from_its_run_page(
         "memory_replace", {"label": "human", "old_str": "tea", "new_str": "coffee, not tea"}
     )
     page.get_by_label("Message").fill("Actually I drink coffee")
-    page.get_by_role("button", name="Send").click()
+    page.get_by_role("button", name="Send", exact=True).click()
     memory = page.locator(".panel-memory")
     expect(memory).to_contain_text("Likes: coffee, not tea", timeout=15_000)
 

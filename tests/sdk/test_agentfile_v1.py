@@ -39,11 +39,15 @@ def test_import_file_brings_the_pair_its_memory_and_its_history(client):
     primary = client.agents.retrieve(primary_id)
     assert primary.name == "Juniper_copy"
     assert [block.label for block in primary.blocks] == ["human", "persona", "garden_notes"]
+    # The file's custom tool comes as the organization's, with its source.
     assert [tool.name for tool in primary.tools] == [
         "send_message",
         "conversation_search",
         "archival_memory_search",
+        "watering_schedule",
     ]
+    assert primary.tools[-1].tool_type == "custom"
+    assert primary.tools[-1].source_code.startswith("def watering_schedule(")
     assert primary.multi_agent_group is not None
     assert primary.multi_agent_group.agent_ids == [sleeper_id]
     assert primary.multi_agent_group.sleeptime_agent_frequency == 3
