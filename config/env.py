@@ -245,6 +245,10 @@ MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 100_000, minimum=1)
 # stdio MCP servers are local commands run as the server's own user, with its files and
 # network: off unless the deployment says every API key holder may run commands here.
 MCP_ALLOW_STDIO = env_bool("MCP_ALLOW_STDIO", False)
+# MCP servers on private addresses (loopback, the LAN, a cloud's metadata address) may be
+# registered and reached. A deployment shared by people who should not reach its own
+# network through it turns this off.
+MCP_ALLOW_PRIVATE_NETWORK = env_bool("MCP_ALLOW_PRIVATE_NETWORK", True)
 # The longest an MCP server may take to connect and answer one request (a tool call, a
 # listing); past it the call fails with an error the agent sees.
 MCP_TIMEOUT_SECONDS = env_int("MCP_TIMEOUT_SECONDS", 30, minimum=1)

@@ -17,12 +17,15 @@ call the model can read.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
+import socket
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import anyio
 import httpx2
@@ -88,12 +91,34 @@ def connection_for(server: McpServer) -> Connection:
             args=list(server.args or []),
             env=dict(credentials.get("env") or {}),
         )
+    if not settings.MCP_ALLOW_PRIVATE_NETWORK:
+        _check_public(server.server_name, server.server_url)
     return Connection(
         name=server.server_name,
         server_type=server.server_type,
         url=server.server_url,
         headers=request_headers(credentials),
     )
+
+
+def _check_public(name: str, url: str) -> None:
+    """Where MCP_ALLOW_PRIVATE_NETWORK is off: the server's host must resolve to public
+    addresses only, so that nobody who may register a server can make this one reach
+    the deployment's own network (its database, Redis, a cloud's metadata address).
+    Checked before every connection, as the name may resolve differently later."""
+    host = urlsplit(url).hostname or ""
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError as error:
+        raise McpError(f"MCP server '{name}': cannot resolve {host!r}: {error}") from None
+    private = sorted(
+        address for address in found if not ipaddress.ip_address(address.split("%")[0]).is_global
+    )
+    if private:
+        raise McpError(
+            f"MCP server '{name}': {host} is a private address ({', '.join(private)}), and "
+            "this deployment reaches public MCP servers only (MCP_ALLOW_PRIVATE_NETWORK is off)."
+        )
 
 
 def request_headers(credentials: dict[str, Any]) -> dict[str, str]:

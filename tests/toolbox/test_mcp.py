@@ -205,3 +205,19 @@ def test_a_sync_updates_attached_tools_and_adds_only_when_asked(
 
     summary = services.sync_mcp_tools(server, user, add_new=True)
     assert set(summary.added) == TOOL_NAMES - {"add"}
+
+
+def test_with_the_private_network_off_a_server_on_it_is_refused(
+    register: Any, mcp_http_url: str, settings: Any
+) -> None:
+    server = register("streamable_http", server_url=mcp_http_url)
+    assert "add" in {tool.name for tool in mcp.list_tools(server)}
+    settings.MCP_ALLOW_PRIVATE_NETWORK = False
+
+    with pytest.raises(mcp.McpError, match="127.0.0.1.*MCP_ALLOW_PRIVATE_NETWORK is off"):
+        mcp.list_tools(server)
+    ok, text = mcp.call_tool(server, "add", {"a": 1, "b": 2})
+    assert not ok and "private address" in text
+    metadata = register("streamable_http", "metadata", server_url="http://169.254.169.254/x")
+    ok, text = mcp.call_tool(metadata, "anything", {})
+    assert not ok and "169.254.169.254" in text
