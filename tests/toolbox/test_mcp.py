@@ -214,7 +214,7 @@ def test_with_the_private_network_off_a_server_on_it_is_refused(
     assert "add" in {tool.name for tool in mcp.list_tools(server)}
     settings.MCP_ALLOW_PRIVATE_NETWORK = False
 
-    with pytest.raises(mcp.McpError, match="127.0.0.1.*MCP_ALLOW_PRIVATE_NETWORK is off"):
+    with pytest.raises(mcp.McpError, match=r"127\.0\.0\.1.*MCP_ALLOW_PRIVATE_NETWORK is off"):
         mcp.list_tools(server)
     ok, text = mcp.call_tool(server, "add", {"a": 1, "b": 2})
     assert not ok and "private address" in text
