@@ -35,6 +35,7 @@ from agents.tools import (
     execute,
     is_terminal,
     offered,
+    requires_approval_by_default,
 )
 from config.transactions import commits_without_flush
 from memory import events
@@ -264,14 +265,17 @@ def tool_schemas(
 
 
 def needs_approval(agent: Agent, name: str, client_tools: list[dict[str, Any]] | None) -> bool:
-    """Whether a call to `name` waits for the client: a client-side tool, or a server
-    tool whose rule says a person approves it first."""
+    """Whether a call to `name` waits for the client: a client-side tool, a server tool
+    whose rule says a person approves it first, or a custom or MCP tool made with
+    `default_requires_approval`."""
     if name not in agent.tools and any(tool["name"] == name for tool in client_tools or []):
         return True
-    return any(
+    if any(
         rule.get("tool_name") == name and rule.get("type") == "requires_approval"
         for rule in agent.tool_rules or []
-    )
+    ):
+        return True
+    return name in agent.tools and requires_approval_by_default(agent, name)
 
 
 def pending_approvals(thread: Thread) -> list[dict[str, Any]]:

@@ -567,6 +567,15 @@ def external_allowed(agent: Agent) -> bool:
     return agent.agent_type != AgentType.SLEEPTIME or settings.SLEEPTIME_EXTERNAL_TOOLS
 
 
+def requires_approval_by_default(agent: Agent, name: str) -> bool:
+    """Whether the agent's tool `name` is one of its organization's made to wait for a
+    person's approval before each call (Letta's `default_requires_approval`)."""
+    if name in TOOLS:
+        return False
+    tool = toolbox_services.tools_named(agent.organization_id, [name]).get(name)
+    return tool is not None and tool.default_requires_approval
+
+
 def is_terminal(name: str) -> bool:
     """Whether a successful call ends the turn by itself (send_message does)."""
     tool = TOOLS.get(name)

@@ -141,3 +141,29 @@ def test_sleeptime_agents_call_custom_tools_only_where_allowed(
         assert call.tool_status == "success" and answer.startswith("rolled 6 on a d6")
     else:
         assert call.tool_status == "error" and "SLEEPTIME_EXTERNAL_TOOLS" in answer
+
+
+def test_a_tool_made_to_require_approval_runs_only_once_approved(api, make_agent, user, llm):
+    create_tool(user, ToolSpec(source_code=DICE, default_requires_approval=True))
+    agent = make_agent(tools=["roll"])
+    llm.tool_call("roll", {"sides": 6})
+
+    waiting = api.post(
+        f"/v1/agents/{agent.id}/messages",
+        {"messages": [{"role": "user", "content": "roll"}]},
+        content_type="application/json",
+    ).json()
+
+    assert waiting["stop_reason"]["stop_reason"] == "requires_approval"
+    assert tool_results(agent, "roll") == []
+    (request,) = [m for m in waiting["messages"] if m["message_type"] == "approval_request_message"]
+    llm.reply("Rolled.")
+    approve = {"type": "approval", "tool_call_id": request["tool_call"]["tool_call_id"]}
+    done = api.post(
+        f"/v1/agents/{agent.id}/messages",
+        {"messages": [{"type": "approval", "approvals": [{**approve, "approve": True}]}]},
+        content_type="application/json",
+    )
+    assert done.status_code == 200, done.content
+    ((status, answer),) = tool_results(agent, "roll")
+    assert status == "success" and answer["message"].startswith("rolled 6 on a d6")
