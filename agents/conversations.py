@@ -7,6 +7,7 @@ conversation. Sleep-time agents read every thread of their primary (runs/execute
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from agents.services import get_agent_for_user
 from agents.threads import Thread
 from config.errors import Conflict, InvalidRequest, NotFound
 from config.pagination import cursor_page
+from config.schemas import HANDLE_PATTERN
 from memory import services as memory_services
 from memory.models import Block
 
@@ -70,7 +72,15 @@ def thread_for_user(user: Any, conversation_id: str, agent_id: str | None = None
     return Thread(conversation.agent, conversation)
 
 
+def _check_model(handle: str) -> None:
+    """A conversation's own model is a `provider/model` handle, as an agent's is (or none:
+    the agent's)."""
+    if handle and not re.fullmatch(HANDLE_PATTERN, handle):
+        raise InvalidRequest(f"model {handle!r} must look like 'provider/model-name'.")
+
+
 def create_conversation(user: Any, agent: Agent, spec: ConversationSpec) -> Conversation:
+    _check_model(spec.model)
     labels = list(dict.fromkeys(spec.isolated_block_labels or []))
     with transaction.atomic():
         conversation = Conversation.objects.create(
@@ -180,6 +190,8 @@ def update_conversation(conversation: Conversation, changes: dict[str, Any]) -> 
             value = changes[name]
             if name in {"description", "summary", "model"}:
                 value = value or ""
+            if name == "model":
+                _check_model(value)
             if name == "model_settings":
                 value = value or {}
             setattr(conversation, name, value)

@@ -164,7 +164,8 @@ class LegacyServerIn(In):
     """`PUT /v1/tools/mcp/servers`: the 0.1.x SDK's Stdio/SSE/StreamableHttpServerConfig."""
 
     server_name: str = Field(pattern=SERVER_NAME_PATTERN)
-    type: ServerType
+    # The 0.1.x SDK leaves it out for a streamable HTTP server (its config's default).
+    type: ServerType | None = None
     server_url: str | None = None
     auth_header: str | None = None
     auth_token: str | None = None

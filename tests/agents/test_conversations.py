@@ -118,6 +118,24 @@ def test_a_conversation_can_use_its_own_model_settings_and_window(api, make_agen
     assert Conversation.objects.get(pk=conversation["id"]).context_window_limit == 4000
 
 
+def test_a_conversation_model_that_is_no_handle_is_refused_and_nothing_changes(
+    api, make_agent, llm
+):
+    agent = make_agent()
+    conversation = new_conversation(api, agent)
+
+    changed = api.patch(
+        f"/v1/conversations/{conversation['id']}",
+        {"model": "not a handle"},
+        content_type="application/json",
+    )
+
+    assert changed.status_code == 400
+    assert "provider/model-name" in changed.json()["detail"]
+    assert Conversation.objects.get(pk=conversation["id"]).model == ""
+    talk(api, conversation["id"], "hi")  # still answers, with the agent's model
+
+
 def test_a_full_window_is_summarised_per_conversation(make_agent, user, llm):
     agent = make_agent()
     small = create_conversation(user, agent, ConversationSpec(context_window_limit=1000))

@@ -47,6 +47,9 @@ class Command(BaseCommand):
                 f"  URL:      {url}/\n  username: {username}\n  password: {password}\n"
                 f"  API key:  {api_key}\n"
             )
+        # Asked before the children start (it may start a probe sandbox), and said before
+        # "is serving on", after which Ctrl-C is the stack's to handle.
+        sandbox_problem = sandbox.available()
         python = sys.executable
         # The web process serves from a pool of database connections (config/database.py).
         pool_size = env.DATABASE_POOL_SIZE or WEB_POOL_SIZE
@@ -60,10 +63,9 @@ class Command(BaseCommand):
         ]
         for child in children:
             child.start()
-        self.stdout.write(f"Reverie is serving on {url} (API at {url}/v1/, Ctrl-C stops).")
-        sandbox_problem = sandbox.available()
         if sandbox_problem:
             self.stdout.write(f"Custom tools cannot run here: {sandbox_problem}")
+        self.stdout.write(f"Reverie is serving on {url} (API at {url}/v1/, Ctrl-C stops).")
         stopping = False
 
         def stop(signum: int, frame: Any) -> None:
