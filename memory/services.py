@@ -775,7 +775,9 @@ def search_passages(
     rank among the passages holding the query's words but stop words (all of them where
     some passages do, else any; no stemming: `full_text_query`). So a rare
     exact word, a name or a code like AX-4471, finds its passage even where the
-    embedding blurs it among many similar ones. Without such passages (or words) the
+    embedding blurs it among many similar ones. The approximate walk's list is completed
+    by the full-text candidates' exact distances, so a passage both rankings place well
+    keeps its place where the walk missed it. Without such passages (or words) the
     order is the vector ranking's. Ties go to
     the nearer passage. `full_text=False` ranks by the vector alone (bench/archival.py
     measures both). Each result carries its cosine `distance`, and no embedding.
