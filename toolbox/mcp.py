@@ -108,7 +108,7 @@ def _check_public(name: str, url: str) -> None:
     Checked before every connection, as the name may resolve differently later."""
     host = urlsplit(url).hostname or ""
     try:
-        found = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        found = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
     except OSError as error:
         raise McpError(f"MCP server '{name}': cannot resolve {host!r}: {error}") from None
     private = sorted(
