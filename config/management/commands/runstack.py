@@ -47,8 +47,7 @@ class Command(BaseCommand):
                 f"  URL:      {url}/\n  username: {username}\n  password: {password}\n"
                 f"  API key:  {api_key}\n"
             )
-        # Asked before the children start (it may start a probe sandbox), and said before
-        # "is serving on", after which Ctrl-C is the stack's to handle.
+        # Asked before the children start: it may start a probe sandbox.
         sandbox_problem = sandbox.available()
         python = sys.executable
         # The web process serves from a pool of database connections (config/database.py).
@@ -61,20 +60,23 @@ class Command(BaseCommand):
             ),
             Supervised("worker", [python, "manage.py", "worker"], dict(os.environ)),
         ]
-        for child in children:
-            child.start()
-        if sandbox_problem:
-            self.stdout.write(f"Custom tools cannot run here: {sandbox_problem}")
-        self.stdout.write(f"Reverie is serving on {url} (API at {url}/v1/, Ctrl-C stops).")
         stopping = False
 
         def stop(signum: int, frame: Any) -> None:
             nonlocal stopping
             stopping = True
 
+        # Ctrl-C is the stack's to handle from before the first child starts: one that
+        # came in between (right after "is serving on", say) once left the children
+        # running, and the embedded database waiting for them at exit.
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         try:
+            for child in children:
+                child.start()
+            if sandbox_problem:
+                self.stdout.write(f"Custom tools cannot run here: {sandbox_problem}")
+            self.stdout.write(f"Reverie is serving on {url} (API at {url}/v1/, Ctrl-C stops).")
             while not stopping:
                 for child in children:
                     child.keep_running(self.stderr)
